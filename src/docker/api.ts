@@ -1,0 +1,88 @@
+// The Docker Engine API over its unix socket, GET only: list, inspect.
+import { request } from 'node:http';
+
+export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
+
+export function dockerSocket(env: Readonly<Record<string, string | undefined>>): string {
+  const host = env.DOCKER_HOST;
+  if (host?.startsWith('unix://')) return host.slice('unix://'.length);
+  return DEFAULT_DOCKER_SOCKET;
+}
+
+export class DockerUnavailable extends Error {}
+
+export function dockerGet(socketPath: string, path: string, deadline: number): Promise<{ status: number; body: unknown }> {
+  const remaining = deadline - Date.now();
+  if (remaining <= 0) return Promise.reject(new DockerUnavailable('docker API timed out'));
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'GET', headers: { Host: 'docker' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        clearTimeout(timer);
+        const text = Buffer.concat(chunks).toString('utf8');
+        try {
+          resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as unknown) : undefined });
+        } catch {
+          reject(new Error(`docker API ${path}: body is not JSON`));
+        }
+      });
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new DockerUnavailable('docker API timed out'));
+    }, remaining);
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'EACCES' ? new DockerUnavailable(`docker API: ${e.code}`) : e);
+    });
+    req.end();
+  });
+}
+
+export interface DockerContainer {
+  id: string;
+  names: string[];
+  labels: Record<string, string>;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function parseContainerList(body: unknown): DockerContainer[] {
+  if (!Array.isArray(body)) throw new Error('docker API: container list is not an array');
+  return body.filter(isObj).map((c) => ({
+    id: typeof c.Id === 'string' ? c.Id : '',
+    names: Array.isArray(c.Names) ? c.Names.filter((n): n is string => typeof n === 'string').map((n) => n.replace(/^\//, '')) : [],
+    labels: isObj(c.Labels) ? (Object.fromEntries(Object.entries(c.Labels).filter(([, v]) => typeof v === 'string')) as Record<string, string>) : {},
+  }));
+}
+
+export async function listRunning(socketPath: string, deadline: number): Promise<DockerContainer[]> {
+  const { status, body } = await dockerGet(socketPath, '/containers/json', deadline);
+  if (status !== 200) throw new Error(`docker API list: HTTP ${status}`);
+  return parseContainerList(body);
+}
+
+/** The running container named exactly `name` — SONiC's native containers are named like the feature. */
+export function findByExactName(containers: readonly DockerContainer[], name: string): DockerContainer | undefined {
+  return containers.find((c) => c.names.includes(name));
+}
+
+/** A Kubernetes container seen through cri-dockerd, by its labels (as container_checker does). */
+export function findKubeContainer(containers: readonly DockerContainer[], name: string, namespace: string): DockerContainer | undefined {
+  return containers.find(
+    (c) =>
+      c.labels['io.kubernetes.container.name'] === name &&
+      c.labels['io.kubernetes.pod.namespace'] === namespace &&
+      c.labels['io.kubernetes.docker.type'] !== 'podsandbox',
+  );
+}
+
+export async function inspectPid(socketPath: string, id: string, deadline: number): Promise<number | undefined> {
+  const { status, body } = await dockerGet(socketPath, `/containers/${encodeURIComponent(id)}/json`, deadline);
+  if (status === 404) return undefined;
+  if (status !== 200 || !isObj(body) || !isObj(body.State)) throw new Error(`docker API inspect: HTTP ${status}`);
+  const pid = body.State.Pid;
+  return body.State.Running === true && typeof pid === 'number' && pid > 0 ? pid : undefined;
+}

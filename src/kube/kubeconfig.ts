@@ -1,0 +1,87 @@
+// Credentials for the API server without @kubernetes/client-node: memory_checker runs every monit
+// cycle, and client-node costs far more to load than the whole check (see bench/).
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { load as loadYaml } from 'js-yaml';
+
+export interface ApiCredentials {
+  server: string;
+  ca?: Buffer | undefined;
+  cert?: Buffer | undefined;
+  key?: Buffer | undefined;
+  token?: string | undefined;
+  insecureSkipTlsVerify?: boolean;
+  /** Where the credentials came from, for --json and error messages. */
+  origin: string;
+}
+
+export const IN_CLUSTER_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** Kubelet kubeconfigs on a SONiC switch (kubeadm join and the KubeSonic images). */
+export const KUBELET_KUBECONFIGS = ['/etc/kubernetes/kubelet.conf', '/var/lib/kubelet/kubeconfig', '/etc/sonic/kube_admin.conf'];
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function named(list: unknown, name: string | undefined, key: string): Obj | undefined {
+  if (!Array.isArray(list)) return undefined;
+  const entry = list.find((e) => isObj(e) && (name === undefined || e.name === name));
+  return isObj(entry) && isObj(entry[key]) ? (entry[key] as Obj) : undefined;
+}
+
+function dataOrFile(obj: Obj, dataKey: string, fileKey: string, base: string): Buffer | undefined {
+  const data = obj[dataKey];
+  if (typeof data === 'string' && data) return Buffer.from(data, 'base64');
+  const file = obj[fileKey];
+  if (typeof file === 'string' && file) return readFileSync(isAbsolute(file) ? file : resolve(base, file));
+  return undefined;
+}
+
+/** Parse a kubeconfig's current context. Throws with a one-line message on anything unusable. */
+export function credentialsFromKubeconfig(text: string, path: string): ApiCredentials {
+  const doc = loadYaml(text);
+  if (!isObj(doc)) throw new Error(`${path}: not a kubeconfig`);
+  const base = dirname(path);
+  const current = typeof doc['current-context'] === 'string' ? (doc['current-context'] as string) : undefined;
+  const context = named(doc.contexts, current, 'context') ?? {};
+  const cluster = named(doc.clusters, typeof context.cluster === 'string' ? context.cluster : undefined, 'cluster');
+  const user = named(doc.users, typeof context.user === 'string' ? context.user : undefined, 'user') ?? {};
+  if (!cluster || typeof cluster.server !== 'string') throw new Error(`${path}: no cluster server in the current context`);
+  const tokenFile = typeof user.tokenFile === 'string' ? user.tokenFile : undefined;
+  return {
+    server: cluster.server.replace(/\/+$/, ''),
+    ca: dataOrFile(cluster, 'certificate-authority-data', 'certificate-authority', base),
+    cert: dataOrFile(user, 'client-certificate-data', 'client-certificate', base),
+    key: dataOrFile(user, 'client-key-data', 'client-key', base),
+    token: typeof user.token === 'string' ? user.token : tokenFile ? readFileSync(resolve(base, tokenFile), 'utf8').trim() : undefined,
+    insecureSkipTlsVerify: cluster['insecure-skip-tls-verify'] === true,
+    origin: path,
+  };
+}
+
+/** In-cluster, then --kubeconfig / $KUBECONFIG, then the kubelet's own kubeconfig on the switch. */
+export function loadCredentials(explicit: string | undefined, env: Readonly<Record<string, string | undefined>>): ApiCredentials | undefined {
+  const paths: string[] = [];
+  if (explicit) paths.push(explicit);
+  else {
+    const host = env.KUBERNETES_SERVICE_HOST;
+    if (host && existsSync(`${IN_CLUSTER_DIR}/token`)) {
+      const port = env.KUBERNETES_SERVICE_PORT ?? '443';
+      return {
+        server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
+        ca: existsSync(`${IN_CLUSTER_DIR}/ca.crt`) ? readFileSync(`${IN_CLUSTER_DIR}/ca.crt`) : undefined,
+        token: readFileSync(`${IN_CLUSTER_DIR}/token`, 'utf8').trim(),
+        origin: 'in-cluster',
+      };
+    }
+    if (env.KUBECONFIG) paths.push(...env.KUBECONFIG.split(':').filter(Boolean));
+    paths.push(...KUBELET_KUBECONFIGS);
+  }
+  for (const path of paths) {
+    if (!existsSync(path)) {
+      if (path === explicit) throw new Error(`kubeconfig ${path} does not exist`);
+      continue;
+    }
+    return credentialsFromKubeconfig(readFileSync(path, 'utf8'), path);
+  }
+  return undefined;
+}

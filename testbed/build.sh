@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Builds the real Kubernetes components the tests run against, from the Go module proxy only,
+# and caches them by version so a second run is a no-op.
+#
+# Why v1.36.3: it is the newest patch release whose staging modules (k8s.io/*@v0.36.3) the proxy
+# serves, it still runs on cgroup v1 with failCgroupV1=false, and metrics-server v0.9.0 is built
+# against the same k8s.io/* minor. 1.37 would force etcd 3.7 and 1.38 needs a newer Go.
+set -euo pipefail
+
+KUBE_VERSION=${KUBE_VERSION:-v1.36.3}
+METRICS_SERVER_VERSION=${METRICS_SERVER_VERSION:-v0.9.0}
+CACHE_ROOT=${KUBESONIC_CACHE:-/var/cache/kubesonic}
+OUT="$CACHE_ROOT/k8s-$KUBE_VERSION-ms-$METRICS_SERVER_VERSION"
+STAGING_VERSION="v0.${KUBE_VERSION#v1.}"
+KUBE_MINOR=$(echo "$KUBE_VERSION" | cut -d. -f2)
+
+want=(kube-apiserver kube-controller-manager kube-scheduler kubelet metrics-server pause)
+have_all() { for b in "${want[@]}"; do [ -x "$OUT/$b" ] || return 1; done; }
+if have_all; then echo "$OUT"; exit 0; fi
+
+mkdir -p "$OUT"
+work=$(mktemp -d "$CACHE_ROOT/build.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+log() { echo "[testbed/build] $*" >&2; }
+
+# --- Kubernetes: a tools module of our own that pins every staging module (k8s.io/kubernetes has replace directives).
+mkdir -p "$work/k8s" && cd "$work/k8s"
+go mod init example.invalid/k8sbin >/dev/null 2>&1
+go mod edit -require=k8s.io/kubernetes@"$KUBE_VERSION"
+gomod=$(go mod download -json k8s.io/kubernetes@"$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+godir=$(sed -n 's/^go \([0-9.]*\).*/\1/p' "$gomod" | head -1)
+godebug=$(sed -n 's/^godebug \(.*\)/\1/p' "$gomod" | head -1)
+go mod edit -go="$godir"
+[ -n "$godebug" ] && go mod edit -godebug="$godebug"
+for m in $(sed -n 's#^[[:space:]]*\(k8s\.io/[^[:space:]]*\) => \./staging/.*#\1#p' "$gomod"); do
+  go mod edit -replace="$m=$m@$STAGING_VERSION"
+done
+cat > tools.go <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+)
+GO
+log "resolving k8s.io/kubernetes@$KUBE_VERSION modules"
+go mod tidy >/dev/null
+ldv="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1"
+ldv="$ldv -X k8s.io/component-base/version.gitMinor=$KUBE_MINOR -X k8s.io/component-base/version.gitTreeState=clean"
+ldv="$ldv -X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z"
+ldv="$ldv -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1"
+ldv="$ldv -X k8s.io/client-go/pkg/version.gitMinor=$KUBE_MINOR"
+log "building kube-apiserver kube-controller-manager kube-scheduler kubelet (cold: ~20 min on 2 cores)"
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldv" -o "$work/bin/" \
+  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet
+
+# --- metrics-server: its own module so its k8s.io/* pins never fight the ones above.
+mkdir -p "$work/ms" && cd "$work/ms"
+go mod init example.invalid/msbin >/dev/null 2>&1
+go mod edit -require=sigs.k8s.io/metrics-server@"$METRICS_SERVER_VERSION"
+cat > tools.go <<'GO'
+//go:build tools
+
+package tools
+
+import _ "sigs.k8s.io/metrics-server/cmd/metrics-server"
+GO
+log "building metrics-server $METRICS_SERVER_VERSION"
+go mod tidy >/dev/null
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/bin/" sigs.k8s.io/metrics-server/cmd/metrics-server
+
+# --- pause and the feature image's process: tiny static Go programs (no registry to pull from).
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/images
+for prog in pause memhog; do
+  mkdir -p "$work/$prog" && cp "$SRC_DIR/$prog/main.go" "$work/$prog/" && cd "$work/$prog"
+  go mod init "example.invalid/$prog" >/dev/null 2>&1
+  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/bin/$prog" .
+done
+
+mv "$work/bin/"* "$OUT/"
+log "cached in $OUT"
+echo "$OUT"

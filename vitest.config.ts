@@ -1,0 +1,23 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: "unit" needs nothing but Node; "system" drives real services (redis, dockerd,
+// monit, prometheus, a real kubelet) that scripts/test-all.sh installs and the tests start themselves.
+export default defineConfig({
+  test: {
+    reporters: ['default'],
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 20_000 } },
+      {
+        test: {
+          name: 'system',
+          include: ['test/system/**/*.test.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 600_000,
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
+          globalSetup: ['test/system/global-setup.ts'],
+        },
+      },
+    ],
+  },
+});
