@@ -6,6 +6,7 @@
 # serves, it still runs on cgroup v1 with failCgroupV1=false, and metrics-server v0.9.0 is built
 # against the same k8s.io/* minor. 1.37 would force etcd 3.7 and 1.38 needs a newer Go.
 set -euo pipefail
+SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/images
 
 KUBE_VERSION=${KUBE_VERSION:-v1.36.3}
 METRICS_SERVER_VERSION=${METRICS_SERVER_VERSION:-v0.9.0}
@@ -75,7 +76,6 @@ go mod tidy >/dev/null
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/bin/" sigs.k8s.io/metrics-server/cmd/metrics-server
 
 # --- pause and the feature image's process: tiny static Go programs (no registry to pull from).
-SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/images
 for prog in pause memhog; do
   mkdir -p "$work/$prog" && cp "$SRC_DIR/$prog/main.go" "$work/$prog/" && cd "$work/$prog"
   go mod init "example.invalid/$prog" >/dev/null 2>&1

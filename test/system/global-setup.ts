@@ -1,0 +1,26 @@
+// Builds what the system tests run (the bundled CLIs, the testbed binaries) once, and stops
+// anything a failed test left running.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { PID_REGISTRY, REPO, TEST_ROOT, stopPid } from '../helpers/procs.js';
+
+async function stopLeftovers(): Promise<void> {
+  if (!existsSync(PID_REGISTRY)) return;
+  const pids = readFileSync(PID_REGISTRY, 'utf8')
+    .split('\n')
+    .map((l) => Number(l.split(' ')[0]))
+    .filter((p) => p > 1);
+  for (const pid of pids.reverse()) await stopPid(pid, 'SIGTERM', 10_000);
+  rmSync(PID_REGISTRY, { force: true });
+}
+
+export async function setup(): Promise<void> {
+  mkdirSync(TEST_ROOT, { recursive: true });
+  await stopLeftovers();
+  execFileSync(process.execPath, ['scripts/bundle.mjs'], { cwd: REPO, stdio: 'inherit' });
+  execFileSync('bash', ['testbed/build.sh'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+export async function teardown(): Promise<void> {
+  await stopLeftovers();
+}
