@@ -159,7 +159,7 @@ start_kube_controller_manager() {
   start_proc kube-controller-manager "$b/kube-controller-manager" \
     --kubeconfig="$STATE/kcm.kubeconfig" --authentication-kubeconfig="$STATE/kcm.kubeconfig" \
     --authorization-kubeconfig="$STATE/kcm.kubeconfig" --bind-address=127.0.0.1 --secure-port=10257 \
-    --leader-elect=false --use-service-account-credentials=false \
+    --leader-elect=false --use-service-account-credentials=true \
     --controllers=daemonset-controller,node-lifecycle-controller,taint-eviction-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,root-ca-certificate-publisher-controller,endpoints-controller,endpointslice-controller,endpointslice-mirroring-controller \
     --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
     --node-monitor-grace-period=20s --v=1
