@@ -15,16 +15,21 @@ OUT="$CACHE_ROOT/k8s-$KUBE_VERSION-ms-$METRICS_SERVER_VERSION"
 STAGING_VERSION="v0.${KUBE_VERSION#v1.}"
 KUBE_MINOR=$(echo "$KUBE_VERSION" | cut -d. -f2)
 
-want=(kube-apiserver kube-controller-manager kube-scheduler kubelet metrics-server pause)
-have_all() { for b in "${want[@]}"; do [ -x "$OUT/$b" ] || return 1; done; }
-if have_all; then echo "$OUT"; exit 0; fi
+# The small test programs are keyed by the hash of their sources, so editing one rebuilds it.
+TOOLS_KEY=$(cat "$SRC_DIR"/*/main.go | sha256sum | cut -c1-12)
+k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
+have() { for b in "$@"; do [ -x "$OUT/$b" ] || return 1; done; }
+tools_ok() { have pause memhog && [ "$(cat "$OUT/tools.key" 2>/dev/null)" = "$TOOLS_KEY" ]; }
+if have "${k8s_bins[@]}" metrics-server && tools_ok; then echo "$OUT"; exit 0; fi
 
 mkdir -p "$OUT"
 work=$(mktemp -d "$CACHE_ROOT/build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bin"
 log() { echo "[testbed/build] $*" >&2; }
 
 # --- Kubernetes: a tools module of our own that pins every staging module (k8s.io/kubernetes has replace directives).
+if ! have "${k8s_bins[@]}"; then
 mkdir -p "$work/k8s" && cd "$work/k8s"
 go mod init example.invalid/k8sbin >/dev/null 2>&1
 go mod edit -require=k8s.io/kubernetes@"$KUBE_VERSION"
@@ -59,8 +64,11 @@ log "building kube-apiserver kube-controller-manager kube-scheduler kubelet (col
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldv" -o "$work/bin/" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet
+mv "$work/bin/"* "$OUT/"
+fi
 
 # --- metrics-server: its own module so its k8s.io/* pins never fight the ones above.
+if ! have metrics-server; then
 mkdir -p "$work/ms" && cd "$work/ms"
 go mod init example.invalid/msbin >/dev/null 2>&1
 go mod edit -require=sigs.k8s.io/metrics-server@"$METRICS_SERVER_VERSION"
@@ -74,8 +82,11 @@ GO
 log "building metrics-server $METRICS_SERVER_VERSION"
 go mod tidy >/dev/null
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/bin/" sigs.k8s.io/metrics-server/cmd/metrics-server
+mv "$work/bin/"* "$OUT/"
+fi
 
 # --- pause and the feature image's process: tiny static Go programs (no registry to pull from).
+if ! tools_ok; then
 for prog in pause memhog; do
   mkdir -p "$work/$prog" && cp "$SRC_DIR/$prog/main.go" "$work/$prog/" && cd "$work/$prog"
   go mod init "example.invalid/$prog" >/dev/null 2>&1
@@ -83,5 +94,7 @@ for prog in pause memhog; do
 done
 
 mv "$work/bin/"* "$OUT/"
+echo "$TOOLS_KEY" > "$OUT/tools.key"
+fi
 log "cached in $OUT"
 echo "$OUT"

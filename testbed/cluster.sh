@@ -260,7 +260,7 @@ up() {
   pki
   start_etcd
   start_kube_apiserver
-  kc apply -f "$HERE/manifests/cluster-rbac.yaml" >/dev/null
+  kc apply -f "$HERE/manifests/cluster-rbac.yaml" -f "$REPO/deploy/rbac/memory-checker.yaml" >/dev/null
   start_kube_controller_manager
   start_kube_scheduler
   start_containerd

@@ -45,7 +45,7 @@ export function pauseImage(binDir: string): Buffer {
   });
 }
 
-const BUSYBOX_APPLETS = ['sh', 'pgrep', 'sleep', 'cat', 'echo', 'ls', 'ps', 'kill', 'mkdir', 'rm', 'true', 'false', 'test', 'env'];
+const BUSYBOX_APPLETS = ['sh', 'pidof', 'sleep', 'cat', 'echo', 'ls', 'ps', 'kill', 'mkdir', 'rm', 'true', 'false', 'test', 'env'];
 
 /**
  * A stand-in for a SONiC feature image: busybox for probes (pgrep) and shells, and memhog installed
@@ -61,7 +61,8 @@ export function featureImage(binDir: string, busybox = '/bin/busybox'): Buffer {
     { type: 'dir', path: 'run' },
     { type: 'file', path: 'bin/busybox', data: readFileSync(busybox), mode: 0o755 },
     ...BUSYBOX_APPLETS.map((a): TarEntry => ({ type: 'symlink', path: `bin/${a}`, target: 'busybox' })),
-    { type: 'symlink', path: 'usr/bin/pgrep', target: '../../bin/busybox' },
+    // Debian's static busybox has no pgrep applet; the probes only need its exit status.
+    { type: 'file', path: 'usr/bin/pgrep', data: Buffer.from('#!/bin/sh\nexec pidof "$1" >/dev/null\n'), mode: 0o755 },
   ];
   for (const daemon of ['openbmpd', 'telemetry', 'gnmi', 'snmpd', 'memhog']) {
     entries.push({ type: 'file', path: `usr/bin/${daemon}`, data: memhog, mode: 0o755 });

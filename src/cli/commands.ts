@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
+import { renderCommand } from './commands/render.js';
 
-// Filled in by the domain modules (render, sync, systemd, migrate, rollback, exporter).
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- yargs command modules differ in their argument types
-export const commands: CommandModule<any, any>[] = [];
+// yargs command modules differ in their argument types; the list only needs to hand them over.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const commands: CommandModule<any, any>[] = [renderCommand];

@@ -34,11 +34,10 @@ export async function startDockerd(binDir: string): Promise<Dockerd> {
   const host = `unix://${socket}`;
   const docker = (...args: string[]) => mustRun('docker', ['-H', host, ...args]);
   await waitFor('dockerd', () => run('docker', ['-H', host, 'version']).code === 0, 60_000);
-  if (run('docker', ['-H', host, 'image', 'inspect', FEATURE_REF]).code !== 0) {
-    const archive = join(root, 'feature-image.tar');
-    writeFileSync(archive, featureImage(binDir));
-    docker('load', '-i', archive);
-  }
+  // Loaded every time: the tag is fixed while the image's contents follow the sources.
+  const archive = join(root, 'feature-image.tar');
+  writeFileSync(archive, featureImage(binDir));
+  docker('load', '-i', archive);
   return {
     socket,
     host,

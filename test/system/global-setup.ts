@@ -19,8 +19,13 @@ export async function setup(): Promise<void> {
   await stopLeftovers();
   execFileSync(process.execPath, ['scripts/bundle.mjs'], { cwd: REPO, stdio: 'inherit' });
   execFileSync('bash', ['testbed/build.sh'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
+  // One real cluster for the whole run (about 40 s warm); the tests share it.
+  const started = Date.now();
+  execFileSync('bash', ['testbed/cluster.sh', 'up'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
+  process.stderr.write(`[global-setup] cluster up in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }
 
 export async function teardown(): Promise<void> {
+  execFileSync('bash', ['testbed/cluster.sh', 'down'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
   await stopLeftovers();
 }

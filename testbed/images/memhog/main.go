@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,8 +22,13 @@ func main() {
 	start, _ := strconv.Atoi(os.Getenv("MEMHOG_MIB"))
 	var chunks [][]byte
 	resize := func(mib int) {
-		for len(chunks) > mib {
-			chunks = chunks[:len(chunks)-1]
+		if len(chunks) > mib {
+			for i := mib; i < len(chunks); i++ {
+				chunks[i] = nil
+			}
+			chunks = chunks[:mib]
+			// Give the pages back now, so the cgroup's working set drops as the test expects.
+			debug.FreeOSMemory()
 		}
 		for len(chunks) < mib {
 			c := make([]byte, 1<<20)

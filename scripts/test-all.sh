@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The one test command (README): unit tests, then the system tests against real services and a
+# real single-node Kubernetes, all inside a network namespace of the project's own.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+npx vitest run --project unit
+bash testbed/netns.sh up
+trap 'bash testbed/netns.sh exec bash testbed/cluster.sh down >/dev/null 2>&1 || true' EXIT
+bash testbed/netns.sh exec npx vitest run --project system "$@"

@@ -1,0 +1,79 @@
+// Test helper API for the real single-node cluster (testbed/cluster.sh): brought up once per test
+// run by the global setup, used here through @kubernetes/client-node.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import { applyObjects, deleteObjects, disableTaint, featurePods, kubeClients, loadKubeConfig, podContainerRunning, setTaint, waitUntil, type Kube } from '../../src/kube/client.js';
+import { parseFeatureSpec, type FeatureSpec } from '../../src/manifest/spec.js';
+import { renderFeature } from '../../src/manifest/render.js';
+import { REPO, TEST_ROOT, mustRun } from './procs.js';
+
+export const CLUSTER_SCRIPT = join(REPO, 'testbed', 'cluster.sh');
+
+export interface ClusterEnv {
+  KUBECONFIG: string;
+  KUBESONIC_CONTAINERD_STATE: string;
+  NODE_NAME: string;
+}
+
+export function clusterEnv(): ClusterEnv {
+  const out: Record<string, string> = {};
+  for (const line of mustRun('bash', [CLUSTER_SCRIPT, 'env']).trim().split('\n')) {
+    const eq = line.indexOf('=');
+    out[line.slice(0, eq)] = line.slice(eq + 1);
+  }
+  return out as unknown as ClusterEnv;
+}
+
+export const kubeconfigFor = (user: 'admin' | 'kubelet' | 'checker' | 'sidecar'): string => join(clusterEnv().KUBECONFIG, '..', `${user}.kubeconfig`);
+
+export function kube(user: 'admin' | 'kubelet' | 'checker' | 'sidecar' = 'admin'): Kube {
+  return kubeClients(loadKubeConfig(kubeconfigFor(user)));
+}
+
+export const stopComponent = (name: string): string => mustRun('bash', [CLUSTER_SCRIPT, 'stop', name]);
+export const startComponent = (name: string): string => mustRun('bash', [CLUSTER_SCRIPT, 'start', name]);
+
+export function testbedSpec(feature = 'bmp'): FeatureSpec {
+  const file = join(REPO, 'testbed', 'features', `${feature}.yaml`);
+  return parseFeatureSpec(readFileSync(file, 'utf8'), file);
+}
+
+export async function applyFeature(k: Kube, spec: FeatureSpec): Promise<KubernetesObject[]> {
+  const objs = renderFeature(spec);
+  await applyObjects(k, objs);
+  return objs;
+}
+
+export async function removeFeature(k: Kube, spec: FeatureSpec): Promise<void> {
+  await deleteObjects(k, renderFeature(spec));
+  await waitUntil(`${spec.feature} pods gone`, 90_000, async () => ((await featurePods(k, spec.namespace, spec.feature, clusterEnv().NODE_NAME)).length === 0 ? true : undefined));
+}
+
+export async function waitFeatureRunning(k: Kube, spec: FeatureSpec, timeoutMs = 120_000, notPod?: string): Promise<V1Pod> {
+  const node = clusterEnv().NODE_NAME;
+  return waitUntil(`${spec.feature} pod running on ${node}`, timeoutMs, async () => {
+    const pods = await featurePods(k, spec.namespace, spec.feature, node);
+    return pods.find((p) => p.metadata?.name !== notPod && podContainerRunning(p, spec.feature));
+  });
+}
+
+/** The memory the stand-in feature process holds, via its control file on the host. */
+export function setFeatureMiB(feature: string, mib: number): void {
+  const dir = join(TEST_ROOT, 'feature-control', feature);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'alloc_mib'), String(mib));
+}
+
+export async function taintDisabled(k: Kube, feature: string, present: boolean): Promise<boolean> {
+  return setTaint(k, clusterEnv().NODE_NAME, disableTaint(feature), present);
+}
+
+export async function podWorkingSetFromMetrics(k: Kube, namespace: string, pod: string, container: string): Promise<number | undefined> {
+  const { parseBytes } = await import('../../src/kube/quantity.js');
+  const res = (await k.objects.read({ apiVersion: 'metrics.k8s.io/v1beta1', kind: 'PodMetrics', metadata: { name: pod, namespace } })) as unknown as {
+    containers?: { name: string; usage: { memory: string } }[];
+  };
+  const c = res.containers?.find((x) => x.name === container);
+  return c ? parseBytes(c.usage.memory) : undefined;
+}
