@@ -86,3 +86,61 @@ export async function inspectPid(socketPath: string, id: string, deadline: numbe
   const pid = body.State.Pid;
   return body.State.Running === true && typeof pid === 'number' && pid > 0 ? pid : undefined;
 }
+
+export function dockerPost(socketPath: string, path: string, deadline: number): Promise<number> {
+  const remaining = deadline - Date.now();
+  if (remaining <= 0) return Promise.reject(new DockerUnavailable('docker API timed out'));
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'POST', headers: { Host: 'docker' } }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        clearTimeout(timer);
+        resolve(res.statusCode ?? 0);
+      });
+    });
+    const timer = setTimeout(() => {
+      req.destroy();
+      reject(new DockerUnavailable('docker API timed out'));
+    }, remaining);
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? new DockerUnavailable(`docker API: ${e.code}`) : e);
+    });
+    req.end();
+  });
+}
+
+/** The natively run container named exactly `name`, if it is running (not a Kubernetes one). */
+export async function nativeRunning(socketPath: string, name: string, deadline: number): Promise<DockerContainer | undefined> {
+  const c = findByExactName(await listRunning(socketPath, deadline), name);
+  return c && c.labels['io.kubernetes.pod.namespace'] === undefined ? c : undefined;
+}
+
+/** Stop a container, giving it `graceSeconds` before SIGKILL (docker stop -t). */
+export async function stopContainer(socketPath: string, id: string, graceSeconds: number, deadline: number): Promise<void> {
+  const status = await dockerPost(socketPath, `/containers/${encodeURIComponent(id)}/stop?t=${graceSeconds}`, deadline);
+  if (status !== 204 && status !== 304 && status !== 404) throw new Error(`docker stop ${id.slice(0, 12)}: HTTP ${status}`);
+}
+
+export function dockerDelete(socketPath: string, path: string, deadline: number): Promise<number> {
+  const remaining = Math.max(1, deadline - Date.now());
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'DELETE', headers: { Host: 'docker' }, timeout: remaining }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy(new DockerUnavailable('docker API timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** docker rm -f of the native container named exactly `name` (v2 clean-up). */
+export async function removeNative(socketPath: string, name: string, deadline: number): Promise<boolean> {
+  const all = await dockerGet(socketPath, `/containers/json?all=1`, deadline);
+  const c = findByExactName(parseContainerList(all.body), name);
+  if (!c || c.labels['io.kubernetes.pod.namespace'] !== undefined) return false;
+  const status = await dockerDelete(socketPath, `/containers/${encodeURIComponent(c.id)}?force=1`, deadline);
+  if (status !== 204 && status !== 404) throw new Error(`docker rm -f ${name}: HTTP ${status}`);
+  return status === 204;
+}

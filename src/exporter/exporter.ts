@@ -1,0 +1,101 @@
+// `kubesonic exporter`: the memory figures memory_checker computes (same code, same sources), for
+// every configured feature on this node, plus FEATURE sync health, on /metrics for Prometheus.
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { Redis } from 'ioredis';
+import { checkMemory, type HostPaths } from '../memory/checker.js';
+import type { CheckerOptions } from '../memory/args.js';
+import { featureKey } from '../feature/db.js';
+
+export interface ExportedFeature {
+  feature: string;
+  threshold: number;
+}
+
+export interface ExporterOptions {
+  features: ExportedFeature[];
+  namespace: string;
+  node: string | undefined;
+  kubeconfig: string | undefined;
+  timeoutMs: number;
+  env: Readonly<Record<string, string | undefined>>;
+  paths?: HostPaths;
+  stateDb?: Redis;
+}
+
+export class MemoryExporter {
+  readonly registry = new Registry();
+  private readonly workingSet = new Gauge({ name: 'kubesonic_feature_memory_working_set_bytes', help: 'Working set of the feature container (memory_checker definition)', labelNames: ['feature', 'source', 'via'], registers: [this.registry] });
+  private readonly threshold = new Gauge({ name: 'kubesonic_feature_memory_threshold_bytes', help: 'memory_checker threshold of the feature (monit stanza)', labelNames: ['feature'], registers: [this.registry] });
+  private readonly over = new Gauge({ name: 'kubesonic_feature_memory_over_threshold', help: '1 when memory_checker would exit 3 for the feature', labelNames: ['feature'], registers: [this.registry] });
+  private readonly running = new Gauge({ name: 'kubesonic_feature_running', help: '1 when the feature container runs on this node', labelNames: ['feature'], registers: [this.registry] });
+  private readonly errors = new Counter({ name: 'kubesonic_memory_check_errors_total', help: 'Checks that ended in an internal error or unreadable value', labelNames: ['feature'], registers: [this.registry] });
+  private readonly syncPresent = new Gauge({ name: 'kubesonic_feature_state_db_container_present', help: '1 when STATE_DB FEATURE|<f> container_id is non-empty (what container_checker counts)', labelNames: ['feature'], registers: [this.registry] });
+  private readonly syncConsistent = new Gauge({ name: 'kubesonic_feature_sync_consistent', help: '1 when STATE_DB agrees with what runs (sidecar sync healthy)', labelNames: ['feature'], registers: [this.registry] });
+  private readonly checkSeconds = new Gauge({ name: 'kubesonic_memory_check_duration_seconds', help: 'Time the last check of the feature took', labelNames: ['feature'], registers: [this.registry] });
+
+  constructor(private readonly opts: ExporterOptions) {}
+
+  async collect(): Promise<void> {
+    this.workingSet.reset();
+    await Promise.all(this.opts.features.map((f) => this.collectOne(f)));
+  }
+
+  private async collectOne(f: ExportedFeature): Promise<void> {
+    const options: CheckerOptions = { container: f.feature, threshold: f.threshold, json: false, namespace: this.opts.namespace, node: this.opts.node, source: 'auto', timeoutMs: this.opts.timeoutMs, kubeconfig: this.opts.kubeconfig };
+    this.threshold.set({ feature: f.feature }, f.threshold);
+    const started = process.hrtime.bigint();
+    let isRunning: boolean | undefined;
+    try {
+      const outcome = await checkMemory(options, this.opts.env, this.opts.paths);
+      isRunning = outcome.status === 'measured';
+      this.running.set({ feature: f.feature }, isRunning ? 1 : 0);
+      if (outcome.status === 'measured') {
+        this.workingSet.set({ feature: f.feature, source: outcome.source, via: outcome.via }, outcome.usage);
+        this.over.set({ feature: f.feature }, outcome.usage > f.threshold ? 1 : 0);
+      } else this.over.set({ feature: f.feature }, 0);
+    } catch {
+      this.errors.inc({ feature: f.feature });
+    } finally {
+      this.checkSeconds.set({ feature: f.feature }, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+    if (this.opts.stateDb) {
+      try {
+        const id = await this.opts.stateDb.hget(featureKey(f.feature), 'container_id');
+        const present = Boolean(id);
+        this.syncPresent.set({ feature: f.feature }, present ? 1 : 0);
+        if (isRunning !== undefined) this.syncConsistent.set({ feature: f.feature }, present === isRunning ? 1 : 0);
+      } catch {
+        this.syncPresent.remove({ feature: f.feature });
+      }
+    }
+  }
+
+  listen(host: string, port: number): Promise<Server> {
+    const server = createServer((req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(req.url === '/healthz' ? 200 : 404).end(req.url === '/healthz' ? 'ok\n' : 'not found\n');
+        return;
+      }
+      this.collect()
+        .then(() => this.registry.metrics())
+        .then((body) => res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(body))
+        .catch((e: unknown) => res.writeHead(500).end(`${String(e)}\n`));
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve(server));
+    });
+  }
+}
+
+/** "bmp=838860800" or "bmp" (threshold from the monit default of that feature). */
+export const MONIT_THRESHOLDS: Record<string, number> = { bmp: 838860800, snmp: 4294967296, telemetry: 419430400, gnmi: 419430400, otel: 419430400 };
+
+export function parseFeatureArg(arg: string): ExportedFeature {
+  const [feature, raw] = arg.split('=');
+  if (!feature || !/^[a-z][a-z0-9_-]{0,31}$/.test(feature)) throw new Error(`invalid feature ${JSON.stringify(arg)}`);
+  const threshold = raw === undefined ? MONIT_THRESHOLDS[feature] : /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
+  if (!threshold || !Number.isSafeInteger(threshold)) throw new Error(`feature ${feature}: give a threshold in bytes (${feature}=<bytes>)`);
+  return { feature, threshold };
+}

@@ -1,0 +1,80 @@
+// What the FEATURE table should say about a Kubernetes-managed feature, from what the API server
+// shows. Pure: the watcher feeds observations in, the writer applies the result.
+//
+// Ownership (the sidecar writes nothing else):
+//   STATE_DB  FEATURE|<f>: state, container_id, current_owner, remote_state, update_time
+//   CONFIG_DB FEATURE|<f>: state, and only to mirror a Kubernetes-side disable/enable (the node taint),
+//                          only when it currently holds "enabled" or "disabled" (never always_*,
+//                          never a template), and only from fresh observations.
+
+export interface Observation {
+  /** The feature's container is running (and ready) in a pod on this node. */
+  running: boolean;
+  /** 12-character runtime id of that container, as SONiC tools show it. */
+  containerId: string | undefined;
+  /** A pod for the feature exists on this node (running or not). */
+  podPresent: boolean;
+  /** The node carries <feature>=disabled:NoSchedule. */
+  disabledByTaint: boolean;
+}
+
+export interface StateDbFields {
+  state?: 'enabled' | 'disabled';
+  container_id: string;
+  current_owner: 'kube' | 'none';
+  remote_state: 'running' | 'pending' | 'stopped';
+}
+
+export interface Desired {
+  stateDb: StateDbFields;
+  /** CONFIG_DB state to mirror, if any. */
+  configState: 'enabled' | 'disabled' | undefined;
+}
+
+export function desiredFeatureState(o: Observation): Desired {
+  if (o.running) {
+    return {
+      stateDb: { state: 'enabled', container_id: o.containerId ?? '', current_owner: 'kube', remote_state: 'running' },
+      configState: o.disabledByTaint ? undefined : 'enabled',
+    };
+  }
+  if (o.disabledByTaint) {
+    // Disabled on purpose: say so in both databases once no pod is left.
+    return {
+      stateDb: { state: 'disabled', container_id: '', current_owner: 'none', remote_state: 'stopped' },
+      configState: 'disabled',
+    };
+  }
+  // Starting, restarting or crash-looping: not running, but nobody disabled it. Leave `state` alone.
+  return {
+    stateDb: { container_id: '', current_owner: 'none', remote_state: o.podPresent ? 'pending' : 'stopped' },
+    configState: undefined,
+  };
+}
+
+export const MIRRORABLE_CONFIG_STATES = new Set(['enabled', 'disabled']);
+
+/** Whether a CONFIG_DB state may be replaced by the mirrored one. */
+export function mayMirrorConfigState(current: string | undefined, next: 'enabled' | 'disabled'): boolean {
+  return current !== undefined && MIRRORABLE_CONFIG_STATES.has(current) && current !== next;
+}
+
+/** Fields of `desired` that differ from what STATE_DB holds (update_time is added by the writer). */
+export function stateDbChanges(current: Readonly<Record<string, string>>, desired: StateDbFields): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(desired)) {
+    if (v !== undefined && current[k] !== v) out[k] = v;
+  }
+  return out;
+}
+
+/** SONiC's update_time format: %Y-%m-%d %H:%M:%S (local time). */
+export function sonicTimestamp(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+export function shortContainerId(runtimeId: string | undefined): string | undefined {
+  if (!runtimeId) return undefined;
+  return runtimeId.replace(/^[a-z0-9-]+:\/\//, '').slice(0, 12);
+}

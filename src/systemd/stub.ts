@@ -1,0 +1,110 @@
+// What `systemctl start|stop|restart|status <feature>` means once Kubernetes runs the feature.
+//   start   remove the <f>=disabled:NoSchedule taint; wait until the pod on this node runs
+//   stop    taint and delete the pod; wait until it is gone (skipped while the system shuts down:
+//           a reboot must not disable the feature)
+//   restart delete the pod; wait for its replacement to run
+//   status  0 running, 3 not running, 4 unknown (LSB/systemd conventions)
+//   wait    ExecStart: block while the pod exists; exit 0 once it is gone on purpose (tainted),
+//           1 if it stays gone without a taint (the DaemonSet is not bringing it back)
+import type { V1Pod } from '@kubernetes/client-node';
+import { disableTaint, featurePods, hasTaint, podContainerRunning, setTaint, sleep, waitUntil, type Kube } from '../kube/client.js';
+
+export interface StubTarget {
+  feature: string;
+  namespace: string;
+  node: string;
+}
+
+export const STATUS = { RUNNING: 0, NOT_RUNNING: 3, UNKNOWN: 4 } as const;
+
+function podLine(p: V1Pod, feature: string): string {
+  const cs = p.status?.containerStatuses?.find((c) => c.name === feature);
+  const state = cs?.state?.running ? 'running' : cs?.state?.waiting ? `waiting (${cs.state.waiting.reason ?? ''})` : cs?.state?.terminated ? `terminated (${cs.state.terminated.reason ?? ''})` : (p.status?.phase ?? 'unknown');
+  return `${p.metadata?.name} ${state}${cs?.containerID ? ` ${cs.containerID.replace(/^[a-z0-9-]+:\/\//, '').slice(0, 12)}` : ''} restarts=${cs?.restartCount ?? 0}${p.metadata?.deletionTimestamp ? ' terminating' : ''}`;
+}
+
+export async function runningPod(k: Kube, t: StubTarget): Promise<V1Pod | undefined> {
+  return (await featurePods(k, t.namespace, t.feature, t.node)).find((p) => podContainerRunning(p, t.feature));
+}
+
+export async function start(k: Kube, t: StubTarget, timeoutMs: number, out: (s: string) => void): Promise<number> {
+  if (await setTaint(k, t.node, disableTaint(t.feature), false)) out(`${t.feature}: removed taint ${t.feature}=disabled:NoSchedule from ${t.node}`);
+  const pod = await waitUntil(`${t.feature} pod running on ${t.node}`, timeoutMs, () => runningPod(k, t), 1000);
+  out(`${t.feature}: ${podLine(pod, t.feature)}`);
+  return 0;
+}
+
+export async function stop(k: Kube, t: StubTarget, timeoutMs: number, out: (s: string) => void, systemStopping: boolean): Promise<number> {
+  if (systemStopping) {
+    out(`${t.feature}: system is shutting down, leaving the pod to the node's reboot`);
+    return 0;
+  }
+  if (await setTaint(k, t.node, disableTaint(t.feature), true)) out(`${t.feature}: tainted ${t.node} with ${t.feature}=disabled:NoSchedule`);
+  for (const p of await featurePods(k, t.namespace, t.feature, t.node)) {
+    await k.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: t.namespace }).catch((e: unknown) => {
+      if (!(typeof e === 'object' && e && 'code' in e && (e as { code: number }).code === 404)) throw e;
+    });
+    out(`${t.feature}: deleted pod ${p.metadata!.name}`);
+  }
+  await waitUntil(`${t.feature} pods gone from ${t.node}`, timeoutMs, async () => ((await featurePods(k, t.namespace, t.feature, t.node)).length === 0 ? true : undefined), 1000);
+  return 0;
+}
+
+export async function restart(k: Kube, t: StubTarget, timeoutMs: number, out: (s: string) => void): Promise<number> {
+  const old = await featurePods(k, t.namespace, t.feature, t.node);
+  for (const p of old) {
+    await k.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: t.namespace });
+    out(`${t.feature}: deleted pod ${p.metadata!.name}`);
+  }
+  const oldNames = new Set(old.map((p) => p.metadata!.name));
+  const pod = await waitUntil(`a new ${t.feature} pod running on ${t.node}`, timeoutMs, async () => {
+    const p = await runningPod(k, t);
+    return p && !oldNames.has(p.metadata!.name) ? p : undefined;
+  }, 1000);
+  out(`${t.feature}: ${podLine(pod, t.feature)}`);
+  return 0;
+}
+
+export async function status(k: Kube, t: StubTarget, out: (s: string) => void): Promise<number> {
+  let pods: V1Pod[];
+  try {
+    pods = await featurePods(k, t.namespace, t.feature, t.node);
+  } catch (e) {
+    out(`${t.feature}: status unknown: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+    return STATUS.UNKNOWN;
+  }
+  const node = await k.core.readNode({ name: t.node }).catch(() => undefined);
+  const disabled = node ? hasTaint(node, disableTaint(t.feature)) : false;
+  out(`${t.feature}: Kubernetes-managed (namespace ${t.namespace}, node ${t.node})${disabled ? `, disabled by taint ${t.feature}=disabled:NoSchedule` : ''}`);
+  for (const p of pods) out(`  pod ${podLine(p, t.feature)}`);
+  if (pods.length === 0) out('  no pod on this node');
+  return pods.some((p) => podContainerRunning(p, t.feature)) ? STATUS.RUNNING : STATUS.NOT_RUNNING;
+}
+
+export async function waitWhileRunning(k: Kube, t: StubTarget, out: (s: string) => void, opts: { pollMs?: number; goneGraceMs?: number; signal?: AbortSignal } = {}): Promise<number> {
+  const pollMs = opts.pollMs ?? 5000;
+  const grace = opts.goneGraceMs ?? 120_000;
+  let goneSince: number | undefined;
+  while (!opts.signal?.aborted) {
+    try {
+      const pods = await featurePods(k, t.namespace, t.feature, t.node);
+      if (pods.length > 0) goneSince = undefined;
+      else {
+        const node = await k.core.readNode({ name: t.node });
+        if (hasTaint(node, disableTaint(t.feature))) {
+          out(`${t.feature}: pod gone and ${t.feature} disabled on ${t.node}`);
+          return 0;
+        }
+        goneSince ??= Date.now();
+        if (Date.now() - goneSince > grace) {
+          out(`${t.feature}: no pod on ${t.node} for ${Math.round(grace / 1000)} s and no disable taint`);
+          return 1;
+        }
+      }
+    } catch {
+      // The apiserver being away says nothing about the pod: keep the unit up.
+    }
+    await sleep(pollMs);
+  }
+  return 0;
+}

@@ -1,0 +1,90 @@
+// The systemd side of a migrated feature. kubesonic never replaces SONiC's unit file
+// (/usr/lib/systemd/system/<f>.service, which the image and systemd-sonic-generator own): it adds a
+// drop-in that points the unit's Exec* lines at `kubesonic systemd`. Removing the drop-in is the
+// whole rollback of the unit. Per-ASIC instances (<f>@N.service) get the same drop-in in <f>@.service.d.
+import type { MigrationVersion } from '../manifest/spec.js';
+
+export const DROPIN_NAME = '90-kubesonic.conf';
+export const KUBESONIC_BIN = '/usr/bin/kubesonic';
+export const STATE_DIR = '/etc/sonic/kubesonic';
+export const RELOAD_REQUEST = `${STATE_DIR}/reload-request`;
+export const CHECKER_KUBECONFIG = `${STATE_DIR}/kubeconfig`;
+export const MARKER = '# Managed by kubesonic';
+
+export function dropInPath(feature: string, unitDir = '/etc/systemd/system'): string {
+  return `${unitDir}/${feature}.service.d/${DROPIN_NAME}`;
+}
+
+/** The drop-in that turns <feature>.service into a proxy for the feature's pod on this node. */
+export function stubDropIn(feature: string, opts: { bin?: string; kubeconfig?: string } = {}): string {
+  const bin = opts.bin ?? KUBESONIC_BIN;
+  const kubeconfig = opts.kubeconfig ?? CHECKER_KUBECONFIG;
+  return `${MARKER}: ${feature} runs as a Kubernetes DaemonSet pod on this node.
+# start = remove the ${feature}=disabled:NoSchedule taint and wait for the pod,
+# stop = taint and delete the pod (not at system shutdown), restart = stop + start,
+# ExecStart waits for as long as the pod runs, so the unit's state is the pod's.
+# Remove this file (kubesonic rollback ${feature}) to give ${feature} back to the image's unit.
+[Unit]
+Description=${feature} (Kubernetes-managed by kubesonic)
+
+[Service]
+Type=simple
+User=root
+Environment=KUBECONFIG=${kubeconfig}
+ExecStartPre=
+ExecStartPre=${bin} systemd ${feature} start
+ExecStart=
+ExecStart=${bin} systemd ${feature} wait
+ExecStop=
+ExecStop=${bin} systemd ${feature} stop
+ExecReload=${bin} systemd ${feature} restart
+TimeoutStartSec=180
+TimeoutStopSec=120
+`;
+}
+
+/** Lets the sidecar (which only has hostPath mounts) ask the host for a daemon-reload. */
+export function reloadPathUnit(): { path: string; service: string } {
+  return {
+    path: `${MARKER}.
+[Unit]
+Description=kubesonic: reload systemd when a sidecar changed unit drop-ins
+
+[Path]
+PathChanged=${RELOAD_REQUEST}
+
+[Install]
+WantedBy=multi-user.target
+`,
+    service: `${MARKER}.
+[Unit]
+Description=kubesonic: systemctl daemon-reload requested by a sidecar
+
+[Service]
+Type=oneshot
+ExecStart=/bin/systemctl daemon-reload
+`,
+  };
+}
+
+export interface HostFile {
+  path: string;
+  /** undefined: the file must not exist. */
+  content: string | undefined;
+  mode: number;
+}
+
+/**
+ * The host files each migration version wants for a feature: v0 none of kubesonic's (the image's
+ * unit runs the native container), v1 and v2 the stub drop-in. The reload units are shared by all
+ * features, so a feature going back to v0 leaves them in place.
+ */
+export function hostPlan(feature: string, version: MigrationVersion, unitDir = '/etc/systemd/system'): HostFile[] {
+  if (version === 'v0') return [{ path: dropInPath(feature, unitDir), content: undefined, mode: 0o644 }];
+  const reload = reloadPathUnit();
+  return [
+    { path: `${unitDir}/kubesonic-reload.path`, content: reload.path, mode: 0o644 },
+    { path: `${unitDir}/kubesonic-reload.service`, content: reload.service, mode: 0o644 },
+    { path: dropInPath(feature, unitDir), content: stubDropIn(feature), mode: 0o644 },
+  ];
+}
