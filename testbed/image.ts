@@ -1,6 +1,7 @@
 // Builds docker-archive image tarballs from local files (no registry, no docker build):
 // loadable with `docker load` and `ctr -n k8s.io images import`.
 import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { sha256, tar, type TarEntry } from './tar.js';
 
 export interface ImageSpec {
@@ -68,4 +69,42 @@ export function featureImage(binDir: string, busybox = '/bin/busybox'): Buffer {
     entries.push({ type: 'file', path: `usr/bin/${daemon}`, data: memhog, mode: 0o755 });
   }
   return dockerArchive({ ref: FEATURE_REF, entries, entrypoint: ['/usr/bin/memhog'] });
+}
+
+export const SIDECAR_REF = 'localhost/kubesonic/sidecar:1';
+
+/** Shared libraries a dynamically linked binary needs, as ldd reports them. */
+function sharedLibraries(binary: string): string[] {
+  const out = execFileSync('ldd', [binary], { encoding: 'utf8' });
+  return [...out.matchAll(/(\/[^\s]+\.so[^\s]*)/g)].map((m) => m[1]!).filter((p, i, all) => all.indexOf(p) === i);
+}
+
+/**
+ * The sidecar/exporter image as the Dockerfile lays it out (node + /opt/kubesonic/kubesonic.mjs),
+ * assembled from this machine's node binary since no base image can be pulled here.
+ */
+export function sidecarImage(kubesonicBundle: string, busybox = '/bin/busybox', node = process.execPath): Buffer {
+  const entries: TarEntry[] = [];
+  const dirs = new Set<string>();
+  const addDirs = (path: string) => {
+    const parts = path.split('/').slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) {
+      const d = parts.slice(0, i).join('/');
+      if (d && !dirs.has(d)) {
+        dirs.add(d);
+        entries.push({ type: 'dir', path: d });
+      }
+    }
+  };
+  const addFile = (path: string, data: Buffer, mode: number) => {
+    addDirs(path);
+    entries.push({ type: 'file', path, data, mode });
+  };
+  for (const lib of sharedLibraries(node)) addFile(lib.replace(/^\//, ''), readFileSync(lib), 0o755);
+  addFile('usr/bin/node', readFileSync(node), 0o755);
+  addFile('bin/busybox', readFileSync(busybox), 0o755);
+  for (const a of ['sh', 'test', 'cat', 'ls', 'sleep']) entries.push({ type: 'symlink', path: `bin/${a}`, target: 'busybox' });
+  addFile('opt/kubesonic/kubesonic.mjs', readFileSync(kubesonicBundle), 0o644);
+  entries.push({ type: 'dir', path: 'tmp', mode: 0o1777 });
+  return dockerArchive({ ref: SIDECAR_REF, entries, entrypoint: ['/usr/bin/node', '/opt/kubesonic/kubesonic.mjs'], env: ['PATH=/usr/bin:/bin', 'NODE_ENV=production'] });
 }

@@ -34,7 +34,7 @@ export function dockerGet(socketPath: string, path: string, deadline: number): P
     }, remaining);
     req.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'EACCES' ? new DockerUnavailable(`docker API: ${e.code}`) : e);
+      reject(['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK'].includes(e.code ?? '') ? new DockerUnavailable(`docker API: ${e.code}`) : e);
     });
     req.end();
   });

@@ -8,6 +8,7 @@ import { type FeatureSpec, type ProbeSpec, type Resources, objectName } from './
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'kubesonic' };
 /** Where the sidecar sees the host's files it manages (hostPath mounts). */
 export const HOST_MOUNT = '/host';
+/** Inside the sidecar, always the SONiC paths; the hostPath volumes map them to spec.host. */
 export const STATE_DIR = '/etc/sonic/kubesonic';
 export const UNIT_DIR = '/etc/systemd/system';
 export const DOCKER_SOCKET = '/var/run/docker.sock';
@@ -86,9 +87,9 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
     ];
     volumes.push(
       { name: 'kubesonic-redis', hostPath: { path: spec.redisSocketDir, type: 'DirectoryOrCreate' } },
-      { name: 'kubesonic-state', hostPath: { path: STATE_DIR, type: 'DirectoryOrCreate' } },
-      { name: 'kubesonic-units', hostPath: { path: UNIT_DIR, type: 'Directory' } },
-      { name: 'kubesonic-docker', hostPath: { path: DOCKER_SOCKET, type: '' } },
+      { name: 'kubesonic-state', hostPath: { path: spec.host.stateDir, type: 'DirectoryOrCreate' } },
+      { name: 'kubesonic-units', hostPath: { path: spec.host.unitDir, type: 'Directory' } },
+      { name: 'kubesonic-docker', hostPath: { path: spec.host.dockerSocket, type: '' } },
     );
     const kubesonic = ['node', '/opt/kubesonic/kubesonic.mjs'];
     // The feature must never run next to its native container: the gate waits until the

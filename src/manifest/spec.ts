@@ -51,6 +51,8 @@ export interface FeatureSpec {
   redisSocketDir: string;
   /** Feature's threshold for monit / the exporter, bytes. */
   memoryThreshold: number | undefined;
+  /** Host directories the sidecar manages, and the Docker socket the gate checks (SONiC's by default). */
+  host: { unitDir: string; stateDir: string; dockerSocket: string };
 }
 
 export class SpecError extends Error {
@@ -172,7 +174,7 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
   }
   if (!isObj(doc)) throw new SpecError(`${source}: must be a mapping`);
   const p = source;
-  allowOnly(doc, p, ['feature', 'namespace', 'image', 'imagePullPolicy', 'command', 'args', 'env', 'mainProcess', 'resources', 'probes', 'hostNetwork', 'ports', 'mounts', 'sidecar', 'apiServer', 'redisSocketDir', 'memoryThreshold']);
+  allowOnly(doc, p, ['feature', 'namespace', 'image', 'imagePullPolicy', 'command', 'args', 'env', 'mainProcess', 'resources', 'probes', 'hostNetwork', 'ports', 'mounts', 'sidecar', 'apiServer', 'redisSocketDir', 'memoryThreshold', 'host']);
   const feature = str(doc, 'feature', p, true)!;
   if (!FEATURE_NAME.test(feature)) throw new SpecError(`${p}.feature: ${JSON.stringify(feature)} must match ${FEATURE_NAME.source}`);
   const namespace = str(doc, 'namespace', p) ?? 'sonic';
@@ -251,6 +253,15 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
   }
   const memoryThreshold = doc.memoryThreshold === undefined ? undefined : parseBytes(String(doc.memoryThreshold));
   if (doc.memoryThreshold !== undefined && !memoryThreshold) throw new SpecError(`${p}.memoryThreshold: must be a positive quantity`);
+  const hostDoc = doc.host ?? {};
+  if (!isObj(hostDoc)) throw new SpecError(`${p}.host: must be a mapping`);
+  allowOnly(hostDoc, `${p}.host`, ['unitDir', 'stateDir', 'dockerSocket']);
+  const host = {
+    unitDir: str(hostDoc, 'unitDir', `${p}.host`) ?? '/etc/systemd/system',
+    stateDir: str(hostDoc, 'stateDir', `${p}.host`) ?? '/etc/sonic/kubesonic',
+    dockerSocket: str(hostDoc, 'dockerSocket', `${p}.host`) ?? '/var/run/docker.sock',
+  };
+  for (const [k, v] of Object.entries(host)) if (!v.startsWith('/')) throw new SpecError(`${p}.host.${k}: must be an absolute path`);
   const hostNetwork = doc.hostNetwork ?? true;
   if (typeof hostNetwork !== 'boolean') throw new SpecError(`${p}.hostNetwork: must be true or false`);
   return {
@@ -271,5 +282,6 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
     apiServer,
     redisSocketDir: str(doc, 'redisSocketDir', p) ?? '/var/run/redis',
     memoryThreshold,
+    host,
   };
 }
