@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { desiredFeatureState, mayMirrorConfigState, shortContainerId, sonicTimestamp, stateDbChanges, type Observation } from '../../src/feature/state.js';
+import { observe } from '../../src/feature/sync.js';
+
+const obs = (o: Partial<Observation>): Observation => ({ running: false, containerId: undefined, podPresent: false, disabledByTaint: false, ...o });
+
+describe('FEATURE state from what Kubernetes shows', () => {
+  it.each([
+    ['running', obs({ running: true, podPresent: true, containerId: 'abcdef012345' }), { state: 'enabled', container_id: 'abcdef012345', current_owner: 'kube', remote_state: 'running' }, 'enabled'],
+    ['running on a tainted node (NoSchedule keeps it)', obs({ running: true, podPresent: true, containerId: 'abc', disabledByTaint: true }), { state: 'enabled', container_id: 'abc' }, undefined],
+    ['disabled by taint, pod gone', obs({ disabledByTaint: true }), { state: 'disabled', container_id: '', current_owner: 'none', remote_state: 'stopped' }, 'disabled'],
+    ['pod starting or crash-looping', obs({ podPresent: true }), { container_id: '', remote_state: 'pending' }, undefined],
+    ['no pod, no taint (DaemonSet catching up)', obs({}), { container_id: '', remote_state: 'stopped' }, undefined],
+  ] as const)('%s', (_label, o, stateDb, configState) => {
+    const d = desiredFeatureState(o);
+    expect(d.stateDb).toMatchObject(stateDb);
+    expect(d.configState).toBe(configState);
+  });
+
+  it('never says "disabled" unless the node is tainted', () => {
+    for (const running of [true, false])
+      for (const podPresent of [true, false]) {
+        const d = desiredFeatureState(obs({ running, podPresent, disabledByTaint: false }));
+        expect(d.stateDb.state).not.toBe('disabled');
+        expect(d.configState).not.toBe('disabled');
+      }
+  });
+
+  it.each([
+    ['enabled', 'disabled', true],
+    ['disabled', 'enabled', true],
+    ['enabled', 'enabled', false],
+    ['always_enabled', 'disabled', false],
+    ['always_disabled', 'enabled', false],
+    ["{% if 'x' %}enabled{% endif %}", 'disabled', false],
+    [undefined, 'enabled', false],
+  ] as const)('CONFIG_DB state %j may become %s: %s', (current, next, allowed) => {
+    expect(mayMirrorConfigState(current, next)).toBe(allowed);
+  });
+
+  it('writes only changed fields', () => {
+    expect(stateDbChanges({ state: 'enabled', container_id: 'a', up_status: 'true' }, { state: 'enabled', container_id: 'b', current_owner: 'kube', remote_state: 'running' })).toEqual({ container_id: 'b', current_owner: 'kube', remote_state: 'running' });
+  });
+
+  it('formats ids and times as SONiC does', () => {
+    expect(shortContainerId('containerd://4e3b1f0a9c8d7e6f5a4b')).toBe('4e3b1f0a9c8d');
+    expect(sonicTimestamp(new Date(2026, 10, 27, 9, 5, 3))).toBe('2026-11-27 09:05:03');
+  });
+
+  it('observes pods: deleting pods and unready containers are not running', () => {
+    const pod = (name: string, extra: object) => ({ metadata: { name, uid: name }, status: { containerStatuses: [{ name: 'bmp', ready: true, restartCount: 0, image: '', imageID: '', containerID: 'containerd://0123456789abcdef', state: { running: {} }, ...extra }] } });
+    expect(observe('bmp', [pod('a', {})], undefined)).toMatchObject({ running: true, containerId: '0123456789ab', podPresent: true });
+    expect(observe('bmp', [pod('a', { ready: false })], undefined).running).toBe(false);
+    expect(observe('bmp', [{ ...pod('a', {}), metadata: { name: 'a', deletionTimestamp: new Date() } }], undefined).running).toBe(false);
+    expect(observe('bmp', [], { spec: { taints: [{ key: 'bmp', value: 'disabled', effect: 'NoSchedule' }] } }).disabledByTaint).toBe(true);
+    expect(observe('bmp', [], { spec: { taints: [{ key: 'bmp', value: 'disabled', effect: 'NoExecute' }] } }).disabledByTaint).toBe(false);
+  });
+});
