@@ -71,7 +71,7 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
       { name: 'KUBESONIC_MIGRATION_VERSION', value: spec.sidecar.version },
       { name: 'KUBESONIC_REDIS_SOCKET', value: `${spec.redisSocketDir}/redis.sock` },
       { name: 'KUBESONIC_HOST_ROOT', value: HOST_MOUNT },
-      { name: 'DOCKER_HOST', value: `unix://${DOCKER_SOCKET}` },
+      { name: 'DOCKER_HOST', value: spec.host.dockerSocket ? `unix://${DOCKER_SOCKET}` : 'unix:///nonexistent/docker.sock' },
       ...(spec.apiServer
         ? [
             { name: 'KUBERNETES_SERVICE_HOST', value: spec.apiServer.host },
@@ -83,13 +83,14 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
       { name: 'kubesonic-redis', mountPath: spec.redisSocketDir },
       { name: 'kubesonic-state', mountPath: `${HOST_MOUNT}${STATE_DIR}` },
       { name: 'kubesonic-units', mountPath: `${HOST_MOUNT}${UNIT_DIR}` },
-      { name: 'kubesonic-docker', mountPath: DOCKER_SOCKET },
+      ...(spec.host.dockerSocket ? [{ name: 'kubesonic-docker', mountPath: DOCKER_SOCKET }] : []),
     ];
     volumes.push(
       { name: 'kubesonic-redis', hostPath: { path: spec.redisSocketDir, type: 'DirectoryOrCreate' } },
       { name: 'kubesonic-state', hostPath: { path: spec.host.stateDir, type: 'DirectoryOrCreate' } },
       { name: 'kubesonic-units', hostPath: { path: spec.host.unitDir, type: 'Directory' } },
-      { name: 'kubesonic-docker', hostPath: { path: spec.host.dockerSocket, type: '' } },
+      // type Socket: with type "" the kubelet would create a directory where dockerd's socket goes.
+      ...(spec.host.dockerSocket ? [{ name: 'kubesonic-docker', hostPath: { path: spec.host.dockerSocket, type: 'Socket' } }] : []),
     );
     const kubesonic = ['node', '/opt/kubesonic/kubesonic.mjs'];
     // The feature must never run next to its native container: the gate waits until the
@@ -100,7 +101,7 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
       imagePullPolicy: spec.sidecar.imagePullPolicy,
       command: [...kubesonic, 'gate', spec.feature, '--timeout', '300'],
       env,
-      volumeMounts: [{ name: 'kubesonic-docker', mountPath: DOCKER_SOCKET }],
+      volumeMounts: spec.host.dockerSocket ? [{ name: 'kubesonic-docker', mountPath: DOCKER_SOCKET }] : [],
       resources: k8sResources(spec.sidecar.resources),
     });
     containers.push({

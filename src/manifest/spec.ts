@@ -52,7 +52,8 @@ export interface FeatureSpec {
   /** Feature's threshold for monit / the exporter, bytes. */
   memoryThreshold: number | undefined;
   /** Host directories the sidecar manages, and the Docker socket the gate checks (SONiC's by default). */
-  host: { unitDir: string; stateDir: string; dockerSocket: string };
+  /** dockerSocket undefined: the node has no Docker (the gate passes, v2 has nothing to clean up). */
+  host: { unitDir: string; stateDir: string; dockerSocket: string | undefined };
 }
 
 export class SpecError extends Error {
@@ -259,9 +260,9 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
   const host = {
     unitDir: str(hostDoc, 'unitDir', `${p}.host`) ?? '/etc/systemd/system',
     stateDir: str(hostDoc, 'stateDir', `${p}.host`) ?? '/etc/sonic/kubesonic',
-    dockerSocket: str(hostDoc, 'dockerSocket', `${p}.host`) ?? '/var/run/docker.sock',
+    dockerSocket: hostDoc.dockerSocket === false ? undefined : (str(hostDoc, 'dockerSocket', `${p}.host`) ?? '/var/run/docker.sock'),
   };
-  for (const [k, v] of Object.entries(host)) if (!v.startsWith('/')) throw new SpecError(`${p}.host.${k}: must be an absolute path`);
+  for (const [k, v] of Object.entries(host)) if (v !== undefined && !v.startsWith('/')) throw new SpecError(`${p}.host.${k}: must be an absolute path`);
   const hostNetwork = doc.hostNetwork ?? true;
   if (typeof hostNetwork !== 'boolean') throw new SpecError(`${p}.hostNetwork: must be true or false`);
   return {

@@ -150,12 +150,15 @@ export function migrateSteps(ctx: FlowContext): Step[] {
         const r = applyHostFiles(hostPlan(f, 'v1', ctx.host.unitDir), ctx.host.root);
         for (const b of r.backups) ctx.out(`  backed up ${b}`);
         daemonReload(ctx);
+        // Lets the sidecar (hostPath mounts only, no privileges) ask for later reloads.
+        ctx.host.systemctl(['enable', '--now', 'kubesonic-reload.path']);
       },
     },
     {
       name: 'release',
       describe: `remove the taint so the DaemonSet starts ${f} on ${ctx.node}`,
-      done: async () => !(await tainted(ctx)),
+      // Only meaningful once the unit is the proxy: before that, "no taint" is the native state.
+      done: async () => stubInstalled(ctx) && !(await tainted(ctx)),
       apply: async () => {
         await setTaint(ctx.k, ctx.node, disableTaint(f), false);
       },
@@ -171,7 +174,7 @@ export function migrateSteps(ctx: FlowContext): Step[] {
     {
       name: 'unit',
       describe: `start ${f}.service (now the proxy) so systemd, featured and system-health see it active`,
-      done: async () => unitActive(ctx),
+      done: async () => stubInstalled(ctx) && unitActive(ctx),
       apply: async () => {
         ctx.host.systemctl(['reset-failed', `${f}.service`]);
         const r = ctx.host.systemctl(['start', `${f}.service`]);

@@ -31,6 +31,11 @@ export async function runSteps(steps: readonly Step[], opts: { dryRun: boolean; 
     opts.out(`${label}: ${step.describe}`);
     await step.apply();
     reports.push({ name: step.name, outcome: 'done' });
+    // Crash-convergence tests stop the process right after a chosen step, as a power cut would.
+    if (process.env.KUBESONIC_FAULT_AFTER_STEP === step.name) {
+      opts.out(`${label}: fault injected, exiting`);
+      process.exit(70);
+    }
   }
   return reports;
 }

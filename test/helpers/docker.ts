@@ -1,5 +1,5 @@
 // A self-started dockerd on its own socket and data root, as SONiC runs its native containers.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { featureImage, FEATURE_REF } from '../../testbed/image.js';
 import { TEST_ROOT, mustRun, run, startDaemon, waitFor, type Daemon } from './procs.js';
@@ -16,6 +16,7 @@ export async function startDockerd(binDir: string): Promise<Dockerd> {
   const root = join(TEST_ROOT, 'docker');
   const socket = join(root, 'docker.sock');
   mkdirSync(root, { recursive: true });
+  rmSync(socket, { recursive: true, force: true }); // stale socket (or a directory a hostPath volume made)
   const daemon = startDaemon(
     'dockerd',
     'dockerd',

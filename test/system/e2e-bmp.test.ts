@@ -1,0 +1,168 @@
+// The seed's bmp walk-through, end to end, on real parts: SONiC's bmp.service under a real systemd
+// (own root, own pid/cgroup namespaces) running the native container in a real dockerd; then
+// `kubesonic migrate` onto the real cluster, disable/enable through systemctl (taint), restart,
+// and `kubesonic rollback`. The native container and the pod are never seen running together.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { clusterEnv, kube, kubeconfigFor, setFeatureMiB, taintDisabled } from '../helpers/cluster.js';
+import { startDockerd, type Dockerd } from '../helpers/docker.js';
+import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
+import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
+import { REPO, testbedBin, waitFor } from '../helpers/procs.js';
+import { disableTaint, featurePods, hasTaint, podContainerRunning } from '../../src/kube/client.js';
+import { nativeRunning } from '../../src/docker/api.js';
+import { stubDropIn } from '../../src/systemd/unit.js';
+
+const k = kube();
+const SPEC = join(REPO, 'testbed', 'features', 'bmp-e2e.yaml');
+let docker: Dockerd;
+let redis: TestRedis;
+let config: Redis;
+let state: Redis;
+let root: string;
+let env: Record<string, string>;
+const violations: string[] = [];
+let monitor: NodeJS.Timeout;
+
+const kubesonic = (...args: string[]) => onSwitch(['kubesonic', ...args], env);
+const node = () => clusterEnv().NODE_NAME;
+const podRunning = async () => (await featurePods(k, 'sonic', 'bmp', node())).some((p) => podContainerRunning(p, 'bmp'));
+const nativeUp = async () => (await nativeRunning(docker.socket, 'bmp', Date.now() + 5000)) !== undefined;
+const unitActive = () => systemctl('is-active', 'bmp.service').stdout.trim();
+
+beforeAll(async () => {
+  docker = await startDockerd(testbedBin());
+  redis = await startRedis();
+  config = redis.db(4);
+  state = redis.db(6);
+  await config.flushall();
+  await config.hset('FEATURE|bmp', SONIC_BMP_FEATURE);
+  systemdUp();
+  root = systemdRoot();
+  mkdirSync(join(root, 'etc/sonic/kubesonic'), { recursive: true });
+  copyFileSync(kubeconfigFor('admin'), join(root, 'etc/sonic/kubesonic/kubeconfig'));
+  env = { KUBECONFIG: '/etc/sonic/kubesonic/kubeconfig', KUBESONIC_REDIS_SOCKET: REDIS_SOCKET, DOCKER_HOST: docker.host, NODE_NAME: node() };
+  setFeatureMiB('bmp', 40);
+  const start = systemctl('start', 'bmp.service');
+  expect(start.code, start.stderr).toBe(0);
+  await waitFor('native bmp container', nativeUp, 30_000);
+  monitor = setInterval(() => {
+    void Promise.all([nativeUp().catch(() => false), podRunning().catch(() => false)]).then(([n, p]) => {
+      if (n && p) violations.push(new Date().toISOString());
+    });
+  }, 250);
+}, 300_000);
+
+afterAll(async () => {
+  clearInterval(monitor);
+  onSwitch(['kubesonic', 'rollback', 'bmp', '--spec', SPEC], env ?? {});
+  await taintDisabled(k, 'bmp', false).catch(() => undefined);
+  try {
+    systemdDown();
+  } finally {
+    await docker?.stop();
+    await redis?.stop();
+  }
+});
+
+describe('the seed walk-through: migrate, disable by taint, enable, rollback', () => {
+  it('starts native: SONiC unit, Docker container named bmp, memory_checker finds it', () => {
+    expect(unitActive()).toBe('active');
+    const r = onSwitch(['memory_checker', '--json', 'bmp', '1'], env);
+    expect(JSON.parse(r.stdout)).toMatchObject({ status: 'measured', via: 'docker' });
+  });
+
+  it('migrate --dry-run shows every step and changes nothing', async () => {
+    const r = kubesonic('migrate', 'bmp', '--spec', SPEC, '--dry-run');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.match(/^\[\d\/8\] [a-z-]+: would /gm)).toHaveLength(8);
+    expect(await nativeUp()).toBe(true);
+    await expect(k.apps.readNamespacedDaemonSet({ name: 'bmp', namespace: 'sonic' })).rejects.toMatchObject({ code: 404 });
+  });
+
+  it('migrate survives a crash after any of several steps: rerunning converges', async () => {
+    for (const step of ['hold', 'stop-native']) {
+      const crashed = onSwitch(['kubesonic', 'migrate', 'bmp', '--spec', SPEC], { ...env, KUBESONIC_FAULT_AFTER_STEP: step });
+      expect(crashed.code, crashed.stdout + crashed.stderr).toBe(70);
+    }
+    const r = kubesonic('migrate', 'bmp', '--spec', SPEC, '--timeout', '180');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\[2\/8\] hold: already done/);
+    expect(r.stdout).toMatch(/\[4\/8\] stop-native: already done/);
+  });
+
+  it('after migrate: the pod runs, the native container does not, the unit is the proxy and active', async () => {
+    expect(await podRunning()).toBe(true);
+    expect(await nativeUp()).toBe(false);
+    expect(unitActive()).toBe('active');
+    expect(readFileSync(join(root, 'etc/systemd/system/bmp.service.d/90-kubesonic.conf'), 'utf8')).toBe(stubDropIn('bmp'));
+    const verify = onSwitch(['systemd-analyze', 'verify', 'bmp.service']);
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.stderr).not.toMatch(/90-kubesonic/);
+    const status = kubesonic('systemd', 'bmp', 'status');
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/Kubernetes-managed/);
+    const checker = JSON.parse(onSwitch(['memory_checker', '--json', 'bmp', '1'], env).stdout) as { via: string; pod: string };
+    expect(checker.via).toBe('kube');
+    await waitFor('FEATURE mirrors the pod', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'kube', 60_000);
+    expect(await config.hgetall('FEATURE|bmp')).toEqual(SONIC_BMP_FEATURE);
+  });
+
+  it('migrate again: every step already done', () => {
+    const r = kubesonic('migrate', 'bmp', '--spec', SPEC);
+    expect(r.code).toBe(0);
+    expect(r.stdout.match(/already done/g)).toHaveLength(8);
+  });
+
+  it('systemctl stop bmp (what featured runs to disable): taint, pod gone, FEATURE disabled, status 3', async () => {
+    const stop = systemctl('stop', 'bmp.service');
+    expect(stop.code, stop.stderr).toBe(0);
+    expect(hasTaint(await k.core.readNode({ name: node() }), disableTaint('bmp'))).toBe(true);
+    expect(await featurePods(k, 'sonic', 'bmp', node())).toHaveLength(0);
+    expect(unitActive()).toBe('inactive');
+    expect(kubesonic('systemd', 'bmp', 'status').code).toBe(3);
+    await waitFor('CONFIG_DB disabled', async () => (await config.hget('FEATURE|bmp', 'state')) === 'disabled', 30_000);
+    expect(await state.hgetall('FEATURE|bmp')).toMatchObject({ state: 'disabled', container_id: '' });
+    expect(await nativeUp()).toBe(false);
+  });
+
+  it('systemctl start bmp: untaint, pod back, unit active, FEATURE enabled', async () => {
+    const start = systemctl('start', 'bmp.service');
+    expect(start.code, start.stderr).toBe(0);
+    expect(await podRunning()).toBe(true);
+    expect(unitActive()).toBe('active');
+    await waitFor('CONFIG_DB enabled', async () => (await config.hget('FEATURE|bmp', 'state')) === 'enabled', 60_000);
+  });
+
+  it('systemctl restart bmp: a new pod', async () => {
+    const before = (await featurePods(k, 'sonic', 'bmp', node()))[0]!.metadata!.name;
+    const r = systemctl('restart', 'bmp.service');
+    expect(r.code, r.stderr).toBe(0);
+    const after = (await featurePods(k, 'sonic', 'bmp', node())).find((p) => podContainerRunning(p, 'bmp'));
+    expect(after?.metadata?.name).toBeDefined();
+    expect(after!.metadata!.name).not.toBe(before);
+    expect(unitActive()).toBe('active');
+  });
+
+  it('rollback: pod and DaemonSet gone, unit is SONiC\'s again and runs the native container', async () => {
+    const r = kubesonic('rollback', 'bmp', '--spec', SPEC, '--timeout', '180');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    await expect(k.apps.readNamespacedDaemonSet({ name: 'bmp', namespace: 'sonic' })).rejects.toMatchObject({ code: 404 });
+    expect(await featurePods(k, 'sonic', 'bmp', node())).toHaveLength(0);
+    expect(existsSync(join(root, 'etc/systemd/system/bmp.service.d/90-kubesonic.conf'))).toBe(false);
+    expect(await nativeUp()).toBe(true);
+    expect(unitActive()).toBe('active');
+    expect(systemctl('show', 'bmp.service', '--property=ExecStart').stdout).toMatch(/bmp\.sh wait/);
+    expect(hasTaint(await k.core.readNode({ name: node() }), disableTaint('bmp'))).toBe(false);
+    expect(await config.hgetall('FEATURE|bmp')).toEqual(SONIC_BMP_FEATURE);
+    expect((await state.hgetall('FEATURE|bmp')).current_owner).toBeUndefined();
+    const again = kubesonic('rollback', 'bmp', '--spec', SPEC);
+    expect(again.stdout.match(/already done/g)?.length).toBe(again.stdout.match(/^\[\d+\/\d+\]/gm)?.length);
+  });
+
+  it('never both: the native container and the pod were not once seen running together', () => {
+    expect(violations).toEqual([]);
+  });
+});
