@@ -86,6 +86,7 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
       ...(spec.host.dockerSocket ? [{ name: 'kubesonic-docker', mountPath: DOCKER_SOCKET }] : []),
     ];
     volumes.push(
+      { name: 'kubesonic-tmp', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
       { name: 'kubesonic-redis', hostPath: { path: spec.redisSocketDir, type: 'DirectoryOrCreate' } },
       { name: 'kubesonic-state', hostPath: { path: spec.host.stateDir, type: 'DirectoryOrCreate' } },
       { name: 'kubesonic-units', hostPath: { path: spec.host.unitDir, type: 'Directory' } },
@@ -93,6 +94,9 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
       ...(spec.host.dockerSocket ? [{ name: 'kubesonic-docker', hostPath: { path: spec.host.dockerSocket, type: 'Socket' } }] : []),
     );
     const kubesonic = ['node', '/opt/kubesonic/kubesonic.mjs'];
+    // Root only for file ownership on the host paths it manages (unit drop-ins, the Docker socket);
+    // no capabilities, no privilege escalation, read-only image. No hostPID, no nsenter.
+    const securityContext = { runAsUser: 0, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
     // The feature must never run next to its native container: the gate waits until the
     // native one is gone before the pod's feature container may start.
     initContainers.push({
@@ -103,6 +107,7 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
       env,
       volumeMounts: spec.host.dockerSocket ? [{ name: 'kubesonic-docker', mountPath: DOCKER_SOCKET }] : [],
       resources: k8sResources(spec.sidecar.resources),
+      securityContext,
     });
     containers.push({
       name: `${name}-sync`,
@@ -111,8 +116,9 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
       command: [...kubesonic, 'sync', spec.feature],
       env,
       resources: k8sResources(spec.sidecar.resources),
-      volumeMounts: hostMounts,
+      volumeMounts: [...hostMounts, { name: 'kubesonic-tmp', mountPath: '/tmp' }],
       readinessProbe: { exec: { command: ['test', '-f', '/tmp/kubesonic-sync-ready'] }, periodSeconds: 5 },
+      securityContext,
     });
     objects.push(
       { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: ns, labels } },

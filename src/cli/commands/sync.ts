@@ -84,6 +84,8 @@ export const syncCommand: CommandModule<object, Args> = {
     });
     log(`[sync ${argv.feature}] node ${node}, namespace ${namespace}, ${version}, redis ${target.path ?? `${target.host}:${target.port}`}`);
     await sync.start();
+    // `kill -USR2` prints the counters (API requests, Redis writes, last change-to-write latency).
+    process.on('SIGUSR2', () => log(`[sync ${argv.feature}] stats ${JSON.stringify(sync.stats)}`));
     await new Promise<void>((resolve) => {
       const finish = () => resolve();
       process.once('SIGTERM', finish);

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Benchmarks, side by side in one run (bench/run.mjs), on the real testbed cluster.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash testbed/netns.sh up
+trap 'bash testbed/netns.sh exec bash testbed/cluster.sh down >/dev/null 2>&1 || true' EXIT
+bash testbed/netns.sh exec bash testbed/cluster.sh up
+bash testbed/netns.sh exec node bench/run.mjs

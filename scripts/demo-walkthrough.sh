@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs inside the test netns (scripts/demo.sh). Every service it starts, it stops.
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+T=/var/lib/kubesonic-test
+SPEC=$REPO/testbed/features/bmp-e2e.yaml
+DOCKER_HOST=unix://$T/docker/docker.sock
+REDIS_SOCK=$T/redis/redis.sock
+mkdir -p "$T/docker" "$T/redis" "$T/feature-control/bmp"
+echo 40 > "$T/feature-control/bmp/alloc_mib"
+pids=()
+cleanup() {
+  set +e
+  echo; echo "== cleaning up"
+  bash "$REPO/testbed/systemd-ns.sh" down
+  bash "$REPO/testbed/cluster.sh" down
+  docker -H "$DOCKER_HOST" rm -f bmp >/dev/null 2>&1
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+}
+trap cleanup EXIT
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+sw() { bash "$REPO/testbed/systemd-ns.sh" exec env KUBECONFIG=/etc/sonic/kubesonic/kubeconfig KUBESONIC_REDIS_SOCKET="$REDIS_SOCK" DOCKER_HOST="$DOCKER_HOST" "$@"; }
+show() { echo "\$ $*"; sw "$@" || echo "(exit $?)"; }
+
+step "starting the test switch: Kubernetes (etcd, apiserver, controllers, scheduler, containerd, kubelet, metrics-server)"
+bash "$REPO/testbed/cluster.sh" up
+step "starting dockerd, redis-server and systemd (PID 1 on its own root)"
+rm -rf "$T/docker/docker.sock"
+dockerd --iptables=false --ip6tables=false --bridge=none --data-root="$T/docker/data" --exec-root=/run/kubesonic-docker \
+  --pidfile="$T/docker/dockerd.pid" --host="$DOCKER_HOST" > "$T/docker/demo-dockerd.log" 2>&1 & pids+=($!)
+redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 777 --save '' > "$T/redis/demo.log" 2>&1 & pids+=($!)
+for _ in $(seq 1 100); do docker -H "$DOCKER_HOST" version >/dev/null 2>&1 && [ -S "$REDIS_SOCK" ] && break; sleep 0.3; done
+docker -H "$DOCKER_HOST" load -i "$T/k8s/images/feature.tar" >/dev/null
+redis-cli -s "$REDIS_SOCK" -n 4 HSET 'FEATURE|bmp' auto_restart enabled check_up_status false delayed False has_global_scope True \
+  has_per_asic_scope False high_mem_alert disabled set_owner local state enabled support_syslog_rate_limit false >/dev/null
+bash "$REPO/testbed/systemd-ns.sh" up
+ROOT=$(bash "$REPO/testbed/systemd-ns.sh" root)
+mkdir -p "$ROOT/etc/sonic/kubesonic" && cp "$T/k8s/admin.kubeconfig" "$ROOT/etc/sonic/kubesonic/kubeconfig"
+
+step "v0: bmp as SONiC runs it today (bmp.service -> docker container 'bmp')"
+show systemctl start bmp.service
+show docker ps --filter name=^bmp$ --format '{{.Names}} {{.Status}}'
+show memory_checker --json bmp 838860800
+
+step "kubesonic migrate bmp --dry-run"
+show kubesonic migrate bmp --spec "$SPEC" --dry-run
+step "kubesonic migrate bmp"
+show kubesonic migrate bmp --spec "$SPEC"
+show kubesonic systemd bmp status
+show systemctl status bmp.service --no-pager --lines=0
+show memory_checker --json bmp 838860800
+show memory_checker bmp 10485760
+show redis-cli -s "$REDIS_SOCK" -n 6 HGETALL 'FEATURE|bmp'
+
+step "disable (what featured does for 'config feature state bmp disabled'): systemctl stop bmp"
+show systemctl stop bmp.service
+show kubectl get node "$(hostname)" -o jsonpath='{.spec.taints}'; echo
+show kubesonic systemd bmp status
+sleep 2
+show redis-cli -s "$REDIS_SOCK" -n 4 HGET 'FEATURE|bmp' state
+
+step "enable: systemctl start bmp"
+show systemctl start bmp.service
+show kubesonic systemd bmp status
+
+step "kubesonic rollback bmp"
+show kubesonic rollback bmp --spec "$SPEC"
+show docker ps --filter name=^bmp$ --format '{{.Names}} {{.Status}}'
+show systemctl show bmp.service --property=ExecStart
+show memory_checker --json bmp 838860800
+step "done: the walk-through ran migrate -> disable -> enable -> rollback on real parts"
