@@ -11,21 +11,17 @@ export function dockerSocket(env: Readonly<Record<string, string | undefined>>):
 
 export class DockerUnavailable extends Error {}
 
-export function dockerGet(socketPath: string, path: string, deadline: number): Promise<{ status: number; body: unknown }> {
+/** One request to the Docker Engine API, bounded by an absolute deadline. */
+function dockerRequest(socketPath: string, method: 'GET' | 'POST' | 'DELETE', path: string, deadline: number): Promise<{ status: number; text: string }> {
   const remaining = deadline - Date.now();
   if (remaining <= 0) return Promise.reject(new DockerUnavailable('docker API timed out'));
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, method: 'GET', headers: { Host: 'docker' } }, (res) => {
+    const req = request({ socketPath, path, method, headers: { Host: 'docker' } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         clearTimeout(timer);
-        const text = Buffer.concat(chunks).toString('utf8');
-        try {
-          resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as unknown) : undefined });
-        } catch {
-          reject(new Error(`docker API ${path}: body is not JSON`));
-        }
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
       });
     });
     const timer = setTimeout(() => {
@@ -38,6 +34,15 @@ export function dockerGet(socketPath: string, path: string, deadline: number): P
     });
     req.end();
   });
+}
+
+export async function dockerGet(socketPath: string, path: string, deadline: number): Promise<{ status: number; body: unknown }> {
+  const { status, text } = await dockerRequest(socketPath, 'GET', path, deadline);
+  try {
+    return { status, body: text ? (JSON.parse(text) as unknown) : undefined };
+  } catch {
+    throw new Error(`docker API ${path}: body is not JSON`);
+  }
 }
 
 export interface DockerContainer {
@@ -87,27 +92,8 @@ export async function inspectPid(socketPath: string, id: string, deadline: numbe
   return body.State.Running === true && typeof pid === 'number' && pid > 0 ? pid : undefined;
 }
 
-export function dockerPost(socketPath: string, path: string, deadline: number): Promise<number> {
-  const remaining = deadline - Date.now();
-  if (remaining <= 0) return Promise.reject(new DockerUnavailable('docker API timed out'));
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, method: 'POST', headers: { Host: 'docker' } }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        clearTimeout(timer);
-        resolve(res.statusCode ?? 0);
-      });
-    });
-    const timer = setTimeout(() => {
-      req.destroy();
-      reject(new DockerUnavailable('docker API timed out'));
-    }, remaining);
-    req.on('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      reject(e.code === 'ENOENT' || e.code === 'ECONNREFUSED' ? new DockerUnavailable(`docker API: ${e.code}`) : e);
-    });
-    req.end();
-  });
+export async function dockerPost(socketPath: string, path: string, deadline: number): Promise<number> {
+  return (await dockerRequest(socketPath, 'POST', path, deadline)).status;
 }
 
 /** The natively run container named exactly `name`, if it is running (not a Kubernetes one). */
@@ -122,17 +108,8 @@ export async function stopContainer(socketPath: string, id: string, graceSeconds
   if (status !== 204 && status !== 304 && status !== 404) throw new Error(`docker stop ${id.slice(0, 12)}: HTTP ${status}`);
 }
 
-export function dockerDelete(socketPath: string, path: string, deadline: number): Promise<number> {
-  const remaining = Math.max(1, deadline - Date.now());
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path, method: 'DELETE', headers: { Host: 'docker' }, timeout: remaining }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('timeout', () => req.destroy(new DockerUnavailable('docker API timed out')));
-    req.on('error', reject);
-    req.end();
-  });
+export async function dockerDelete(socketPath: string, path: string, deadline: number): Promise<number> {
+  return (await dockerRequest(socketPath, 'DELETE', path, deadline)).status;
 }
 
 /** docker rm -f of the native container named exactly `name` (v2 clean-up). */
