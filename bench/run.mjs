@@ -77,9 +77,10 @@ const sync = spawn('bash', ['-c', `exec ${NODE} ${REPO}/dist/kubesonic.mjs sync 
   env: { ...baseEnv, KUBESONIC_REDIS_SOCKET: `${redisDir}/bench.sock` },
 });
 const podId = () => {
-  const r = sh(`kubectl --kubeconfig ${K8S}/admin.kubeconfig get pod -n sonic -l app=bmp -o jsonpath='{.items[0].status.containerStatuses[0].containerID} {.items[0].status.containerStatuses[0].state.running.startedAt}'`);
-  const [id, started] = r.stdout.trim().split(' ');
-  return started ? (id ?? '').replace('containerd://', '').slice(0, 12) : '';
+  // Running and ready: what the sidecar (and container_checker's world) counts as running.
+  const r = sh(`kubectl --kubeconfig ${K8S}/admin.kubeconfig get pod -n sonic -l app=bmp -o jsonpath='{.items[0].status.containerStatuses[0].containerID} {.items[0].status.containerStatuses[0].ready}'`);
+  const [id, ready] = r.stdout.trim().split(' ');
+  return ready === 'true' ? (id ?? '').replace('containerd://', '').slice(0, 12) : '';
 };
 for (let i = 0; i < 100 && cli('-n 6 HGET "FEATURE|bmp" container_id') !== podId(); i++) await new Promise((r) => setTimeout(r, 200));
 const latencies = [];
@@ -115,7 +116,7 @@ say(`| API requests per node per hour | ${perIteration * 60} (measured ${perIter
 say(`| API requests during this ${windowSeconds.toFixed(0)} s window (3 container restarts) | ${(perIteration * windowSeconds / 60).toFixed(1)} | ${stats.apiRequests} (all at start) | |`);
 say(`| change → Redis latency | 30 000 ms mean, 60 000 ms worst (half / whole poll period) | ${sortedLat[1]} ms median, ${sortedLat[2]} ms worst (measured: pod status → STATE_DB) | ≈ ${Math.round(30000 / Math.max(1, sortedLat[1]))}× faster |`);
 say('');
-say(`Measured ${new Date().toISOString()} on ${sh('nproc').stdout.trim()} cores, ${sh("free -g | awk '/Mem/{print $2}'").stdout.trim()} GiB, Kubernetes ${sh(`kubectl --kubeconfig ${K8S}/admin.kubeconfig version -o json | grep -m1 gitVersion | tail -1`).stdout.trim()}.`);
+say(`Measured ${new Date().toISOString()} on ${sh('nproc').stdout.trim()} cores, ${sh("free -g | awk '/Mem/{print $2}'").stdout.trim()} GiB, Kubernetes ${JSON.parse(sh(`kubectl --kubeconfig ${K8S}/admin.kubeconfig version -o json`).stdout).serverVersion.gitVersion}.`);
 mkdirSync(join(REPO, 'bench'), { recursive: true });
 writeFileSync(join(REPO, 'bench', 'results.md'), `${lines.join('\n')}\n`);
 sh(`kubectl --kubeconfig ${K8S}/admin.kubeconfig delete -n sonic ds/bmp configmap/bmp-kubesonic --wait=false >/dev/null 2>&1`);

@@ -1,5 +1,5 @@
 // A GET-only JSON client for the API server over node:https, bounded by an absolute deadline.
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import type { ApiCredentials } from './kubeconfig.js';
 
@@ -31,6 +31,25 @@ export function describeFailure(f: ApiFailure): string {
 
 const MAX_BODY = 8 * 1024 * 1024;
 
+// One kept-alive connection per credentials: a check makes two requests (pod list, then metrics),
+// and the second TLS handshake would cost as much as the first. closeConnections() ends them so
+// the process can exit as soon as the check is done.
+const agents = new Map<ApiCredentials, HttpsAgent>();
+
+function agentFor(creds: ApiCredentials): HttpsAgent {
+  let agent = agents.get(creds);
+  if (!agent) {
+    agent = new HttpsAgent({ keepAlive: true, maxSockets: 1, ca: creds.ca, cert: creds.cert, key: creds.key, rejectUnauthorized: !creds.insecureSkipTlsVerify });
+    agents.set(creds, agent);
+  }
+  return agent;
+}
+
+export function closeConnections(): void {
+  for (const agent of agents.values()) agent.destroy();
+  agents.clear();
+}
+
 export function getJson(creds: ApiCredentials, path: string, deadline: number): Promise<unknown> {
   const remaining = deadline - Date.now();
   if (remaining <= 0) return Promise.reject(new ApiError({ kind: 'timeout' }));
@@ -50,7 +69,7 @@ export function getJson(creds: ApiCredentials, path: string, deadline: number): 
     const options = {
       method: 'GET',
       headers,
-      ...(isHttps ? { ca: creds.ca, cert: creds.cert, key: creds.key, rejectUnauthorized: !creds.insecureSkipTlsVerify } : {}),
+      ...(isHttps ? { agent: agentFor(creds) } : {}),
     };
     const req = (isHttps ? httpsRequest : httpRequest)(url, options, (res) => {
       const chunks: Buffer[] = [];

@@ -21,7 +21,7 @@ import {
 } from './cgroup.js';
 import { type FeaturePod, listFeaturePods, podWorkingSet } from './sources/kube.js';
 import { DEFAULT_CONTAINERD_STATE, findLocalKubeContainers } from './sources/containerd.js';
-import { ApiError } from '../kube/http.js';
+import { ApiError, closeConnections } from '../kube/http.js';
 import { loadCredentials, type ApiCredentials } from '../kube/kubeconfig.js';
 import { DockerUnavailable, dockerSocket, findByExactName, findKubeContainer, inspectPid, listRunning, type DockerContainer } from '../docker/api.js';
 
@@ -246,5 +246,9 @@ export async function checkMemory(
   env: Readonly<Record<string, string | undefined>>,
   paths: HostPaths = hostPathsFromEnv(env),
 ): Promise<CheckOutcome> {
-  return new Checker(opts, paths, env, Date.now() + opts.timeoutMs).run();
+  try {
+    return await new Checker(opts, paths, env, Date.now() + opts.timeoutMs).run();
+  } finally {
+    closeConnections();
+  }
 }
