@@ -14,8 +14,13 @@ async function stopLeftovers(): Promise<void> {
   rmSync(PID_REGISTRY, { force: true });
 }
 
+function stopTestSwitch(): void {
+  execFileSync('bash', ['testbed/systemd-ns.sh', 'down'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
 export async function setup(): Promise<void> {
   mkdirSync(TEST_ROOT, { recursive: true });
+  stopTestSwitch();
   await stopLeftovers();
   execFileSync(process.execPath, ['scripts/bundle.mjs'], { cwd: REPO, stdio: 'inherit' });
   execFileSync('bash', ['testbed/build.sh'], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -26,6 +31,7 @@ export async function setup(): Promise<void> {
 }
 
 export async function teardown(): Promise<void> {
+  stopTestSwitch();
   execFileSync('bash', ['testbed/cluster.sh', 'down'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
   await stopLeftovers();
 }
