@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { startDockerd, runFeatureContainer, setFeatureMemory, type Dockerd } from '../helpers/docker.js';
 import { runChecker, testbedBin, waitFor } from '../helpers/procs.js';
+import { removeNative } from '../../src/docker/api.js';
 
 const MiB = 1024 * 1024;
 let d: Dockerd;
@@ -76,6 +77,14 @@ describe('memory_checker with a real dockerd', () => {
   it('a stopped container is "not running": exit 0', () => {
     d.docker('stop', '-t', '1', 'bmp_watchdog');
     expect(runChecker(['bmp_watchdog', '1'], env).code).toBe(0);
+  });
+
+  it('v2 clean-up removes the native container named exactly so, and nothing else', async () => {
+    runFeatureContainer(d, 'bmp_native_copy', 'memhog', 8);
+    expect(await removeNative(d.socket, 'bmp_native', Date.now() + 10_000)).toBe(false);
+    expect(await removeNative(d.socket, 'bmp_watchdog', Date.now() + 10_000)).toBe(true);
+    const names = d.docker('ps', '-a', '--format', '{{.Names}}').split('\n').filter(Boolean).sort();
+    expect(names).toEqual(['bmp', 'bmp_native_copy']);
   });
 
   it('no docker at all is exit 0, as SONiC when docker is not active', () => {
