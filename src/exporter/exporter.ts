@@ -55,7 +55,10 @@ export class MemoryExporter {
         this.over.set({ feature: f.feature }, outcome.usage > f.threshold ? 1 : 0);
       } else this.over.set({ feature: f.feature }, 0);
     } catch {
+      // No figure is better than a stale one: drop the series until a check succeeds again.
       this.errors.inc({ feature: f.feature });
+      this.over.remove({ feature: f.feature });
+      this.running.remove({ feature: f.feature });
     } finally {
       this.checkSeconds.set({ feature: f.feature }, Number(process.hrtime.bigint() - started) / 1e9);
     }

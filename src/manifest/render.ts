@@ -4,13 +4,12 @@
 // and the FEATURE sync sidecar).
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { type FeatureSpec, type ProbeSpec, type Resources, objectName } from './spec.js';
+import { STATE_DIR, UNIT_DIR } from '../systemd/unit.js';
 
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'kubesonic' };
 /** Where the sidecar sees the host's files it manages (hostPath mounts). */
 export const HOST_MOUNT = '/host';
-/** Inside the sidecar, always the SONiC paths; the hostPath volumes map them to spec.host. */
-export const STATE_DIR = '/etc/sonic/kubesonic';
-export const UNIT_DIR = '/etc/systemd/system';
+/** Inside the sidecar the host paths are always SONiC's; the hostPath volumes map them to spec.host. */
 export const DOCKER_SOCKET = '/var/run/docker.sock';
 
 type Obj = Record<string, unknown>;

@@ -3,6 +3,7 @@
 // path of the offending field, so nothing half-valid reaches the apiserver.
 import { load as loadYaml } from 'js-yaml';
 import { parseBytes, parseMillicores } from '../kube/quantity.js';
+import { STATE_DIR, UNIT_DIR } from '../systemd/unit.js';
 
 export type MigrationVersion = 'v0' | 'v1' | 'v2';
 export const VERSIONS: readonly MigrationVersion[] = ['v0', 'v1', 'v2'];
@@ -258,8 +259,8 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
   if (!isObj(hostDoc)) throw new SpecError(`${p}.host: must be a mapping`);
   allowOnly(hostDoc, `${p}.host`, ['unitDir', 'stateDir', 'dockerSocket']);
   const host = {
-    unitDir: str(hostDoc, 'unitDir', `${p}.host`) ?? '/etc/systemd/system',
-    stateDir: str(hostDoc, 'stateDir', `${p}.host`) ?? '/etc/sonic/kubesonic',
+    unitDir: str(hostDoc, 'unitDir', `${p}.host`) ?? UNIT_DIR,
+    stateDir: str(hostDoc, 'stateDir', `${p}.host`) ?? STATE_DIR,
     dockerSocket: hostDoc.dockerSocket === false ? undefined : (str(hostDoc, 'dockerSocket', `${p}.host`) ?? '/var/run/docker.sock'),
   };
   for (const [k, v] of Object.entries(host)) if (v !== undefined && !v.startsWith('/')) throw new SpecError(`${p}.host.${k}: must be an absolute path`);

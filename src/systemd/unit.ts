@@ -7,11 +7,12 @@ import type { MigrationVersion } from '../manifest/spec.js';
 export const DROPIN_NAME = '90-kubesonic.conf';
 export const KUBESONIC_BIN = '/usr/bin/kubesonic';
 export const STATE_DIR = '/etc/sonic/kubesonic';
+export const UNIT_DIR = '/etc/systemd/system';
 export const RELOAD_REQUEST = `${STATE_DIR}/reload-request`;
 export const CHECKER_KUBECONFIG = `${STATE_DIR}/kubeconfig`;
 export const MARKER = '# Managed by kubesonic';
 
-export function dropInPath(feature: string, unitDir = '/etc/systemd/system'): string {
+export function dropInPath(feature: string, unitDir = UNIT_DIR): string {
   return `${unitDir}/${feature}.service.d/${DROPIN_NAME}`;
 }
 
@@ -79,7 +80,7 @@ export interface HostFile {
  * unit runs the native container), v1 and v2 the stub drop-in. The reload units are shared by all
  * features, so a feature going back to v0 leaves them in place.
  */
-export function hostPlan(feature: string, version: MigrationVersion, unitDir = '/etc/systemd/system'): HostFile[] {
+export function hostPlan(feature: string, version: MigrationVersion, unitDir = UNIT_DIR): HostFile[] {
   if (version === 'v0') return [{ path: dropInPath(feature, unitDir), content: undefined, mode: 0o644 }];
   const reload = reloadPathUnit();
   return [

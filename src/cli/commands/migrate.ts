@@ -7,6 +7,7 @@ import { migrateSteps, rollbackSteps, type FlowContext } from '../../migrate/flo
 import { runSteps } from '../../migrate/steps.js';
 import { dockerSocket } from '../../docker/api.js';
 import { resolveSpecPath } from '../spec-path.js';
+import { UNIT_DIR } from '../../systemd/unit.js';
 import { nodeName, out, systemctl, withTarget, type TargetArgs } from './common.js';
 
 interface Args extends TargetArgs {
@@ -32,7 +33,7 @@ async function withContext(argv: Args, run: (ctx: FlowContext) => Promise<void>)
       node: nodeName(argv.node),
       configDb,
       stateDb,
-      host: { root: argv.hostRoot, unitDir: '/etc/systemd/system', systemctl, dockerSocket: dockerSocket(process.env) },
+      host: { root: argv.hostRoot, unitDir: UNIT_DIR, systemctl, dockerSocket: dockerSocket(process.env) },
       timeoutMs: argv.timeout * 1000,
       out,
     });
