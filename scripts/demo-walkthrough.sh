@@ -35,7 +35,7 @@ redis-cli -s "$REDIS_SOCK" -n 4 HSET 'FEATURE|bmp' auto_restart enabled check_up
   has_per_asic_scope False high_mem_alert disabled set_owner local state enabled support_syslog_rate_limit false >/dev/null
 bash "$REPO/testbed/systemd-ns.sh" up
 ROOT=$(bash "$REPO/testbed/systemd-ns.sh" root)
-mkdir -p "$ROOT/etc/sonic/kubesonic" && cp "$T/k8s/admin.kubeconfig" "$ROOT/etc/sonic/kubesonic/kubeconfig"
+mkdir -p "$ROOT/etc/sonic/kubesonic" && cp "$T/k8s/operator.kubeconfig" "$ROOT/etc/sonic/kubesonic/kubeconfig"
 
 step "v0: bmp as SONiC runs it today (bmp.service -> docker container 'bmp')"
 show systemctl start bmp.service

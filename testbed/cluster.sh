@@ -87,11 +87,11 @@ pki() {
   cert kubelet-serving "system:node:$NODE" system:nodes ca "IP:$NODE_IP,IP:127.0.0.1,DNS:$NODE"
   cert metrics-server system:metrics-server "" ca "IP:$NODE_IP,DNS:metrics-server.kube-system.svc"
   cert checker kubesonic-memory-checker "" ca
-  cert sidecar kubesonic-operator "" ca
+  cert operator kubesonic-operator "" ca
   cert front-proxy-client front-proxy-client "" front-proxy-ca
   openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
   openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
-  for u in admin kcm scheduler kubelet metrics-server checker sidecar; do kubeconfig "$STATE/$u.kubeconfig" "$u"; done
+  for u in admin kcm scheduler kubelet metrics-server checker operator; do kubeconfig "$STATE/$u.kubeconfig" "$u"; done
 }
 
 # ---------------------------------------------------------------- processes
@@ -260,7 +260,7 @@ up() {
   pki
   start_etcd
   start_kube_apiserver
-  kc apply -f "$HERE/manifests/cluster-rbac.yaml" -f "$REPO/deploy/rbac/memory-checker.yaml" >/dev/null
+  kc apply -f "$HERE/manifests/cluster-rbac.yaml" -f "$REPO/deploy/rbac/memory-checker.yaml" -f "$REPO/deploy/rbac/operator.yaml" >/dev/null
   start_kube_controller_manager
   start_kube_scheduler
   start_containerd

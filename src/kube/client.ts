@@ -15,7 +15,7 @@ import {
 } from '@kubernetes/client-node';
 import { load as loadYaml, loadAll } from 'js-yaml';
 import { existsSync } from 'node:fs';
-import { KUBELET_KUBECONFIGS } from './kubeconfig.js';
+import { SWITCH_KUBECONFIGS } from './kubeconfig.js';
 
 export const FIELD_MANAGER = 'kubesonic';
 
@@ -29,7 +29,7 @@ export function loadKubeConfig(explicit?: string, env: Readonly<Record<string, s
     kc.loadFromCluster();
     return kc;
   }
-  const file = (env.KUBECONFIG ?? '').split(':').find((p) => p && existsSync(p)) ?? KUBELET_KUBECONFIGS.find((p) => existsSync(p));
+  const file = (env.KUBECONFIG ?? '').split(':').find((p) => p && existsSync(p)) ?? SWITCH_KUBECONFIGS.find((p) => existsSync(p));
   if (!file) throw new Error('no Kubernetes credentials: set --kubeconfig or KUBECONFIG');
   kc.loadFromFile(file);
   return kc;

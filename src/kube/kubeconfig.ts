@@ -16,8 +16,8 @@ export interface ApiCredentials {
 }
 
 export const IN_CLUSTER_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-/** Kubelet kubeconfigs on a SONiC switch (kubeadm join and the KubeSonic images). */
-export const KUBELET_KUBECONFIGS = ['/etc/kubernetes/kubelet.conf', '/var/lib/kubelet/kubeconfig', '/etc/sonic/kube_admin.conf'];
+/** kubesonic's own credentials on the switch first, then the kubelet's (kubeadm join and the KubeSonic images). */
+export const SWITCH_KUBECONFIGS = ['/etc/sonic/kubesonic/kubeconfig', '/etc/kubernetes/kubelet.conf', '/var/lib/kubelet/kubeconfig', '/etc/sonic/kube_admin.conf'];
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -74,7 +74,7 @@ export function loadCredentials(explicit: string | undefined, env: Readonly<Reco
       };
     }
     if (env.KUBECONFIG) paths.push(...env.KUBECONFIG.split(':').filter(Boolean));
-    paths.push(...KUBELET_KUBECONFIGS);
+    paths.push(...SWITCH_KUBECONFIGS);
   }
   for (const path of paths) {
     if (!existsSync(path)) {

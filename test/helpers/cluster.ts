@@ -25,9 +25,9 @@ export function clusterEnv(): ClusterEnv {
   return out as unknown as ClusterEnv;
 }
 
-export const kubeconfigFor = (user: 'admin' | 'kubelet' | 'checker' | 'sidecar'): string => join(clusterEnv().KUBECONFIG, '..', `${user}.kubeconfig`);
+export const kubeconfigFor = (user: 'admin' | 'kubelet' | 'checker' | 'operator'): string => join(clusterEnv().KUBECONFIG, '..', `${user}.kubeconfig`);
 
-export function kube(user: 'admin' | 'kubelet' | 'checker' | 'sidecar' = 'admin'): Kube {
+export function kube(user: 'admin' | 'kubelet' | 'checker' | 'operator' = 'admin'): Kube {
   return kubeClients(loadKubeConfig(kubeconfigFor(user)));
 }
 

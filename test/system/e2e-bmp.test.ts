@@ -42,7 +42,7 @@ beforeAll(async () => {
   systemdUp();
   root = systemdRoot();
   mkdirSync(join(root, 'etc/sonic/kubesonic'), { recursive: true });
-  copyFileSync(kubeconfigFor('admin'), join(root, 'etc/sonic/kubesonic/kubeconfig'));
+  copyFileSync(kubeconfigFor('operator'), join(root, 'etc/sonic/kubesonic/kubeconfig'));
   env = { KUBECONFIG: '/etc/sonic/kubesonic/kubeconfig', KUBESONIC_REDIS_SOCKET: REDIS_SOCKET, DOCKER_HOST: docker.host, NODE_NAME: node() };
   setFeatureMiB('bmp', 40);
   const start = systemctl('start', 'bmp.service');
