@@ -7,7 +7,8 @@
 //   wait    ExecStart: block while the pod exists; exit 0 once it is gone on purpose (tainted),
 //           1 if it stays gone without a taint (the DaemonSet is not bringing it back)
 import type { V1Pod } from '@kubernetes/client-node';
-import { disableTaint, featurePods, hasTaint, podContainerRunning, setTaint, sleep, waitUntil, type Kube } from '../kube/client.js';
+import { disableTaint, featurePods, hasTaint, podContainerRunning, setTaint, waitUntil, type Kube } from '../kube/client.js';
+import { FeatureView } from '../feature/view.js';
 
 export interface StubTarget {
   feature: string;
@@ -81,30 +82,33 @@ export async function status(k: Kube, t: StubTarget, out: (s: string) => void): 
   return pods.some((p) => podContainerRunning(p, t.feature)) ? STATUS.RUNNING : STATUS.NOT_RUNNING;
 }
 
-export async function waitWhileRunning(k: Kube, t: StubTarget, out: (s: string) => void, opts: { pollMs?: number; goneGraceMs?: number; signal?: AbortSignal } = {}): Promise<number> {
-  const pollMs = opts.pollMs ?? 5000;
+/**
+ * ExecStart of the unit: block for as long as the feature has a pod on this node (watched, not
+ * polled). Returns 0 once the pod is gone and the node carries the disable taint, 1 if the pod stays
+ * gone without it for `goneGraceMs` (the DaemonSet is not bringing it back), 0 when aborted (SIGTERM
+ * from systemctl stop). While the apiserver is away the view is stale and nothing is decided.
+ */
+export function waitWhileRunning(k: Kube, t: StubTarget, out: (s: string) => void, opts: { goneGraceMs?: number; signal?: AbortSignal } = {}): Promise<number> {
   const grace = opts.goneGraceMs ?? 120_000;
-  let goneSince: number | undefined;
-  while (!opts.signal?.aborted) {
-    try {
-      const pods = await featurePods(k, t.namespace, t.feature, t.node);
-      if (pods.length > 0) goneSince = undefined;
-      else {
-        const node = await k.core.readNode({ name: t.node });
-        if (hasTaint(node, disableTaint(t.feature))) {
-          out(`${t.feature}: pod gone and ${t.feature} disabled on ${t.node}`);
-          return 0;
-        }
-        goneSince ??= Date.now();
-        if (Date.now() - goneSince > grace) {
-          out(`${t.feature}: no pod on ${t.node} for ${Math.round(grace / 1000)} s and no disable taint`);
-          return 1;
-        }
+  return new Promise((resolve) => {
+    let graceTimer: NodeJS.Timeout | undefined;
+    const finish = (code: number, line?: string) => {
+      if (line) out(line);
+      clearTimeout(graceTimer);
+      view.stop();
+      resolve(code);
+    };
+    const view = new FeatureView(k, t, (o) => {
+      if (o.podPresent) {
+        clearTimeout(graceTimer);
+        graceTimer = undefined;
+      } else if (o.disabledByTaint) {
+        finish(0, `${t.feature}: pod gone and ${t.feature} disabled on ${t.node}`);
+      } else {
+        graceTimer ??= setTimeout(() => finish(1, `${t.feature}: no pod on ${t.node} for ${Math.round(grace / 1000)} s and no disable taint`), grace);
       }
-    } catch {
-      // The apiserver being away says nothing about the pod: keep the unit up.
-    }
-    await sleep(pollMs);
-  }
-  return 0;
+    });
+    opts.signal?.addEventListener('abort', () => finish(0), { once: true });
+    void view.start();
+  });
 }

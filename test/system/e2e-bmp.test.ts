@@ -101,6 +101,9 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     const verify = onSwitch(['systemd-analyze', 'verify', 'bmp.service']);
     expect(verify.code, verify.stderr).toBe(0);
     expect(verify.stderr).not.toMatch(/90-kubesonic/);
+    copyFileSync(join(REPO, 'deploy', 'systemd', 'kubesonic-exporter.service'), join(root, 'etc/systemd/system/kubesonic-exporter.service'));
+    const exporterUnit = onSwitch(['systemd-analyze', 'verify', 'kubesonic-exporter.service']);
+    expect(exporterUnit.code, exporterUnit.stderr).toBe(0);
     const status = kubesonic('systemd', 'bmp', 'status');
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/Kubernetes-managed/);

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { V1Pod } from '@kubernetes/client-node';
 import { clusterEnv, kube, kubeconfigFor, applyFeature, removeFeature, setFeatureMiB, startComponent, stopComponent, taintDisabled, testbedSpec, waitFeatureRunning } from '../helpers/cluster.js';
 import { featurePods, sleep, waitUntil } from '../../src/kube/client.js';
-import { runChecker } from '../helpers/procs.js';
+import { KUBESONIC, run, runChecker } from '../helpers/procs.js';
 
 const MiB = 1024 * 1024;
 const spec = testbedSpec('bmp');
@@ -106,6 +106,19 @@ describe('bmp DaemonSet on a real kubelet', () => {
     setFeatureMiB('bmp', 64);
     expect(killed.lastState?.terminated?.exitCode).toBe(137);
     await waitFeatureRunning(k, spec);
+  });
+
+  it("monit's new action, kubesonic restart bmp, restarts the Kubernetes-run container (a new pod)", async () => {
+    const before = (await featurePods(k, 'sonic', 'bmp', clusterEnv().NODE_NAME))[0]!.metadata!.name;
+    const r = run(process.execPath, [KUBESONIC, 'restart', 'bmp', '--process', 'openbmpd', '--timeout', '90'], {
+      ...process.env,
+      ...clusterEnv(),
+      KUBECONFIG: kubeconfigFor('operator'),
+      DOCKER_HOST: 'unix:///nonexistent.sock',
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const after = await waitFeatureRunning(k, spec, 90_000, before);
+    expect(after.metadata!.name).not.toBe(before);
   });
 
   it('taint bmp=disabled:NoSchedule + delete pod → no new pod; untaint → pod back', async () => {

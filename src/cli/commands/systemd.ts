@@ -56,7 +56,7 @@ export const systemdCommand: CommandModule<object, Args> = {
       case 'wait': {
         const abort = new AbortController();
         process.once('SIGTERM', () => abort.abort());
-        process.exitCode = await waitWhileRunning(k, target, out, { signal: abort.signal, pollMs: 10_000 });
+        process.exitCode = await waitWhileRunning(k, target, out, { signal: abort.signal });
         break;
       }
     }
