@@ -13,9 +13,9 @@ import {
   type V1Pod,
   type V1Taint,
 } from '@kubernetes/client-node';
-import { load as loadYaml, loadAll } from 'js-yaml';
+import { loadAll } from 'js-yaml';
 import { existsSync } from 'node:fs';
-import { SWITCH_KUBECONFIGS } from './kubeconfig.js';
+import { IN_CLUSTER_DIR, SWITCH_KUBECONFIGS } from './kubeconfig.js';
 
 export const FIELD_MANAGER = 'kubesonic';
 
@@ -25,7 +25,7 @@ export function loadKubeConfig(explicit?: string, env: Readonly<Record<string, s
     kc.loadFromFile(explicit);
     return kc;
   }
-  if (env.KUBERNETES_SERVICE_HOST && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) {
+  if (env.KUBERNETES_SERVICE_HOST && existsSync(`${IN_CLUSTER_DIR}/token`)) {
     kc.loadFromCluster();
     return kc;
   }
@@ -122,10 +122,6 @@ export async function setTaint(k: Kube, nodeName: string, taint: V1Taint, presen
 
 export function parseManifests(text: string): KubernetesObject[] {
   return (loadAll(text) as unknown[]).filter((d): d is KubernetesObject => typeof d === 'object' && d !== null && 'kind' in d);
-}
-
-export function parseManifest(text: string): KubernetesObject {
-  return loadYaml(text) as KubernetesObject;
 }
 
 /** Server-side apply, optionally as a dry run (the apiserver validates and defaults, stores nothing). */

@@ -287,4 +287,3 @@ export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): St
   return steps;
 }
 
-export { tainted as isTainted };

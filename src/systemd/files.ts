@@ -1,7 +1,7 @@
 // Host file changes that survive crashes and reboots: write to a temporary file in the same
 // directory, fsync, rename; anything replaced or removed that kubesonic did not write is first
 // copied to a persistent backup directory (SONiC keeps /etc/sonic across reboots and upgrades).
-import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MARKER, type HostFile } from './unit.js';
 
@@ -76,4 +76,3 @@ export function requestReload(root: string, requestPath: string): void {
   atomicWrite(join(root, requestPath), `${new Date().toISOString()}\n`, 0o644);
 }
 
-export const exists = (root: string, path: string) => existsSync(join(root, path));
