@@ -81,14 +81,15 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
     const hostMounts = [
       { name: 'kubesonic-redis', mountPath: spec.redisSocketDir },
       { name: 'kubesonic-state', mountPath: `${HOST_MOUNT}${STATE_DIR}` },
-      { name: 'kubesonic-units', mountPath: `${HOST_MOUNT}${UNIT_DIR}` },
+      { name: 'kubesonic-units', mountPath: `${HOST_MOUNT}${UNIT_DIR}/${spec.feature}.service.d` },
       ...(spec.host.dockerSocket ? [{ name: 'kubesonic-docker', mountPath: DOCKER_SOCKET }] : []),
     ];
     volumes.push(
       { name: 'kubesonic-tmp', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
       { name: 'kubesonic-redis', hostPath: { path: spec.redisSocketDir, type: 'DirectoryOrCreate' } },
       { name: 'kubesonic-state', hostPath: { path: spec.host.stateDir, type: 'DirectoryOrCreate' } },
-      { name: 'kubesonic-units', hostPath: { path: spec.host.unitDir, type: 'Directory' } },
+      // Only this feature's drop-in directory: the sidecar cannot reach any other unit.
+      { name: 'kubesonic-units', hostPath: { path: `${spec.host.unitDir}/${spec.feature}.service.d`, type: 'DirectoryOrCreate' } },
       // type Socket: with type "" the kubelet would create a directory where dockerd's socket goes.
       ...(spec.host.dockerSocket ? [{ name: 'kubesonic-docker', hostPath: { path: spec.host.dockerSocket, type: 'Socket' } }] : []),
     );

@@ -86,6 +86,14 @@ export function hostPlan(feature: string, version: MigrationVersion, unitDir = U
   return [
     { path: `${unitDir}/kubesonic-reload.path`, content: reload.path, mode: 0o644 },
     { path: `${unitDir}/kubesonic-reload.service`, content: reload.service, mode: 0o644 },
-    { path: dropInPath(feature, unitDir), content: stubDropIn(feature), mode: 0o644 },
+    ...featurePlan(feature, version, unitDir),
   ];
+}
+
+/**
+ * The part of the plan the sidecar keeps: only the feature's own drop-in directory is mounted into
+ * its pod, so it cannot touch any other unit (migrate, on the host, installs the shared ones).
+ */
+export function featurePlan(feature: string, version: MigrationVersion, unitDir = UNIT_DIR): HostFile[] {
+  return [{ path: dropInPath(feature, unitDir), content: version === 'v0' ? undefined : stubDropIn(feature), mode: 0o644 }];
 }

@@ -80,6 +80,10 @@ describe('render', () => {
     expect(sidecar.command.slice(2)).toEqual(['sync', 'bmp']);
     expect(sidecar.env).toContainEqual({ name: 'KUBESONIC_MIGRATION_VERSION', value: 'v1' });
     expect(pod.tolerations).toBeUndefined();
+    const units = pod.volumes.find((v: Obj) => v.name === 'kubesonic-units');
+    expect(units.hostPath).toEqual({ path: '/etc/systemd/system/bmp.service.d', type: 'DirectoryOrCreate' });
+    expect(sidecar.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(pod.hostPID).toBeUndefined();
   });
 
   it('without a sidecar renders no RBAC and mounts no service account token', () => {

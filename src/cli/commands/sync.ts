@@ -5,7 +5,7 @@ import { connect, redisTarget, CONFIG_DB, STATE_DB } from '../../feature/db.js';
 import { FeatureSync } from '../../feature/sync.js';
 import { VERSIONS, type MigrationVersion } from '../../manifest/spec.js';
 import { applyHostFiles, requestReload } from '../../systemd/files.js';
-import { hostPlan, RELOAD_REQUEST } from '../../systemd/unit.js';
+import { featurePlan, RELOAD_REQUEST } from '../../systemd/unit.js';
 import { dockerSocket, removeNative } from '../../docker/api.js';
 import { nodeName, withTarget, type TargetArgs } from './common.js';
 
@@ -22,7 +22,7 @@ const log = (line: string) => process.stdout.write(`${new Date().toISOString()} 
 /** v0: give the unit back; v1: the stub drop-in; v2: the stub and no native container left. */
 async function reconcileHost(feature: string, version: MigrationVersion, hostRoot: string): Promise<void> {
   try {
-    const r = applyHostFiles(hostPlan(feature, version), hostRoot);
+    const r = applyHostFiles(featurePlan(feature, version), hostRoot);
     for (const b of r.backups) log(`[host ${feature}] backed up ${b}`);
     if (r.changed.length) {
       log(`[host ${feature}] ${version}: updated ${r.changed.join(', ')}; requesting daemon-reload`);
