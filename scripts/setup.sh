@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(redis-server monit prometheus etcd-server containerd runc docker.io containernetworking-plugins
+PACKAGES=(redis-server monit prometheus containerd runc docker.io containernetworking-plugins
   busybox-static iproute2 openssl curl procps psmisc util-linux systemd debootstrap hyperfine)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
@@ -15,10 +15,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   # Debian starts some of these as services on install; the tests start their own instances.
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# Services the packages start by themselves would only compete with the tests' own instances.
-for svc in redis-server monit prometheus etcd containerd docker; do
-  pkill -x "$svc" 2>/dev/null || true
-done
+# Services the packages may have started on install would only compete with the tests' own
+# instances: stop them through their init scripts (pid files), never by name.
+if [ ${#missing[@]} -gt 0 ]; then
+  for svc in redis-server monit prometheus containerd docker; do
+    service "$svc" stop >/dev/null 2>&1 || true
+  done
+fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error

@@ -10,6 +10,8 @@ SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/images
 
 KUBE_VERSION=${KUBE_VERSION:-v1.36.3}
 METRICS_SERVER_VERSION=${METRICS_SERVER_VERSION:-v0.9.0}
+# The etcd minor kubeadm pairs with Kubernetes 1.36 (Debian's 3.4.23 is past its end of support).
+ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
 CACHE_ROOT=${KUBESONIC_CACHE:-/var/cache/kubesonic}
 OUT="$CACHE_ROOT/k8s-$KUBE_VERSION-ms-$METRICS_SERVER_VERSION"
 STAGING_VERSION="v0.${KUBE_VERSION#v1.}"
@@ -20,7 +22,8 @@ TOOLS_KEY=$(cat "$SRC_DIR"/*/main.go | sha256sum | cut -c1-12)
 k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
 have() { for b in "$@"; do [ -x "$OUT/$b" ] || return 1; done; }
 tools_ok() { have pause memhog && [ "$(cat "$OUT/tools.key" 2>/dev/null)" = "$TOOLS_KEY" ]; }
-if have "${k8s_bins[@]}" metrics-server && tools_ok; then echo "$OUT"; exit 0; fi
+etcd_ok() { have etcd && [ "$(cat "$OUT/etcd.version" 2>/dev/null)" = "$ETCD_VERSION" ]; }
+if have "${k8s_bins[@]}" metrics-server && etcd_ok && tools_ok; then echo "$OUT"; exit 0; fi
 
 mkdir -p "$OUT"
 work=$(mktemp -d "$CACHE_ROOT/build.XXXXXX")
@@ -83,6 +86,25 @@ log "building metrics-server $METRICS_SERVER_VERSION"
 go mod tidy >/dev/null
 CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/bin/" sigs.k8s.io/metrics-server/cmd/metrics-server
 mv "$work/bin/"* "$OUT/"
+fi
+
+# --- etcd: its server module keeps relative replaces, so it too is built from a tools module.
+if ! etcd_ok; then
+mkdir -p "$work/etcd" && cd "$work/etcd"
+go mod init example.invalid/etcdbin >/dev/null 2>&1
+cat > tools.go <<'GO'
+//go:build tools
+
+package tools
+
+import _ "go.etcd.io/etcd/server/v3"
+GO
+log "building etcd $ETCD_VERSION"
+go get go.etcd.io/etcd/server/v3@"$ETCD_VERSION" >/dev/null 2>&1
+go mod tidy >/dev/null
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/bin/etcd" go.etcd.io/etcd/server/v3
+mv "$work/bin/"* "$OUT/"
+echo "$ETCD_VERSION" > "$OUT/etcd.version"
 fi
 
 # --- pause and the feature image's process: tiny static Go programs (no registry to pull from).

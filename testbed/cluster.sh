@@ -127,7 +127,8 @@ wait_until() { # what seconds cmd...
 kc() { kubectl --kubeconfig "$STATE/admin.kubeconfig" "$@"; }
 
 start_etcd() {
-  start_proc etcd etcd --name default --data-dir "$STATE/etcd" \
+  local b; b=$(bin_dir)
+  start_proc etcd "$b/etcd" --name default --data-dir "$STATE/etcd" \
     --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
     --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
     --initial-cluster default=http://127.0.0.1:2380 --listen-metrics-urls http://127.0.0.1:2381
