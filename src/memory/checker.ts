@@ -155,12 +155,26 @@ class Checker {
     }
     // Two running pods of one feature on a node only happen mid-rollout; report the larger.
     const results: Measurement[] = [];
-    for (const pod of running) results.push(await this.measurePod(creds, pod));
+    for (const pod of running) {
+      const m = await this.measurePod(creds, pod);
+      if (m) results.push(m);
+    }
     results.sort((a, b) => b.usage - a.usage);
-    return { outcome: results[0]!, apiReachable: true };
+    return { outcome: results[0] ?? this.notRunning(), apiReachable: true };
   }
 
-  private async measurePod(creds: ApiCredentials, pod: FeaturePod): Promise<Measurement> {
+  /** undefined: the cgroup vanished while being read (the container stopped or restarted meanwhile). */
+  private async readOrGone(fs: CgroupFs, dir: string): Promise<number | undefined> {
+    try {
+      return await readWorkingSet(fs, dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.notes.push(`cgroup ${dir} went away while being read: container stopped or restarted`);
+      return undefined;
+    }
+  }
+
+  private async measurePod(creds: ApiCredentials, pod: FeaturePod): Promise<Measurement | undefined> {
     if (this.opts.source !== 'cgroup') {
       try {
         const usage = await podWorkingSet(creds, this.opts.namespace, pod.name, this.opts.container, this.deadline);
@@ -176,10 +190,11 @@ class Checker {
     const fs = await this.fs();
     const dir = await findCgroupDir(fs, kubeCgroupCandidates({ podUid: pod.uid, containerId: pod.containerId, qosClass: pod.qosClass }), pod.containerId);
     if (!dir) throw new CheckError(1, `cgroup of container ${pod.containerId.slice(0, 12)} (pod ${pod.name}) not found under ${fs.root}`);
-    return this.measured(await readWorkingSet(fs, dir), 'cgroup', 'kube', { pod: pod.name, cgroup: dir });
+    const usage = await this.readOrGone(fs, dir);
+    return usage === undefined ? undefined : this.measured(usage, 'cgroup', 'kube', { pod: pod.name, cgroup: dir });
   }
 
-  private async fromLocalKube(): Promise<Measurement | undefined> {
+  private async fromLocalKube(): Promise<CheckOutcome | undefined> {
     const found = await findLocalKubeContainers(this.paths.containerdState, this.paths.procRoot, this.opts.container, this.opts.namespace);
     if (found.length === 0) return undefined;
     const fs = await this.fs();
@@ -188,10 +203,11 @@ class Checker {
       const candidates = c.cgroupPath ? [c.cgroupPath] : kubeCgroupCandidates({ podUid: c.podUid, containerId: c.id });
       const dir = await findCgroupDir(fs, candidates, c.id);
       if (!dir) throw new CheckError(1, `cgroup of container ${c.id.slice(0, 12)} (pod ${c.podName}) not found under ${fs.root}`);
-      results.push(this.measured(await readWorkingSet(fs, dir), 'cgroup', 'containerd', { pod: c.podName, cgroup: dir }));
+      const usage = await this.readOrGone(fs, dir);
+      if (usage !== undefined) results.push(this.measured(usage, 'cgroup', 'containerd', { pod: c.podName, cgroup: dir }));
     }
     results.sort((a, b) => b.usage - a.usage);
-    return results[0];
+    return results[0] ?? this.notRunning();
   }
 
   private async dockerList(): Promise<DockerContainer[] | undefined> {
@@ -228,16 +244,9 @@ class Checker {
     dir ??= await findCgroupDir(fs, dockerCgroupCandidates(c.id), c.id);
     if (!dir) throw new CheckError(1, `cgroup of docker container ${c.id.slice(0, 12)} not found under ${fs.root}`);
     const isKube = c.labels['io.kubernetes.pod.namespace'] !== undefined;
-    try {
-      return this.measured(await readWorkingSet(fs, dir), 'cgroup', 'docker', { cgroup: dir, pod: isKube ? c.labels['io.kubernetes.pod.name'] : undefined });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-        // The container went away between inspect and read: SONiC's checker treats that as "not running".
-        const still = await inspectPid(this.paths.dockerSocket, c.id, this.deadline).catch(() => undefined);
-        if (still === undefined) return this.notRunning();
-      }
-      throw e;
-    }
+    // A container that went away between inspect and read is "not running", as in SONiC's checker.
+    const usage = await this.readOrGone(fs, dir);
+    return usage === undefined ? this.notRunning() : this.measured(usage, 'cgroup', 'docker', { cgroup: dir, pod: isKube ? c.labels['io.kubernetes.pod.name'] : undefined });
   }
 }
 

@@ -107,6 +107,14 @@ describe('memory_checker against an API server', () => {
     expect(out).toMatchObject({ source: 'cgroup', usage: CGROUP_WORKING_SET });
   });
 
+  it('a cgroup that vanishes while being read (container restarted meanwhile) is "not running", as in SONiC', async () => {
+    podList().reply(200, readJson('kube', 'podlist-node-vm.json'));
+    nock(API).get(METRICS).reply(503, 'x');
+    const out = await checkMemory(options(), {}, { ...paths, cgroupRoot: fixture('cgroup', 'v2-vanished') });
+    expect(out.status).toBe('not-running');
+    expect(out.notes.join(' ')).toMatch(/went away while being read/);
+  });
+
   it('a cgroup that cannot be found is an internal error, not a 3', async () => {
     podList().reply(200, readJson('kube', 'podlist-node-vm.json'));
     nock(API).get(METRICS).reply(503, 'x');
