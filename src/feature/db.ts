@@ -38,7 +38,7 @@ export interface WriteResult {
 
 /**
  * Apply the desired state. STATE_DB gets only the owned fields that changed; CONFIG_DB `state` is
- * replaced under WATCH, so an operator's concurrent write is never lost.
+ * replaced under WATCH, so a concurrent write by an operator (or golden config) is never overwritten.
  */
 export async function writeFeatureState(config: Redis, state: Redis, feature: string, desired: Desired, now = new Date()): Promise<WriteResult> {
   const key = featureKey(feature);
@@ -47,19 +47,12 @@ export async function writeFeatureState(config: Redis, state: Redis, feature: st
   if (Object.keys(changes).length) await state.hset(key, { ...changes, update_time: sonicTimestamp(now) });
   let configState: string | undefined;
   if (desired.configState) {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      await config.watch(key);
-      const cur = (await config.hget(key, 'state')) ?? undefined;
-      if (!mayMirrorConfigState(cur, desired.configState)) {
-        await config.unwatch();
-        break;
-      }
-      const res = await config.multi().hset(key, 'state', desired.configState).exec();
-      if (res !== null) {
-        configState = desired.configState;
-        break;
-      }
-    }
+    await config.watch(key);
+    const cur = (await config.hget(key, 'state')) ?? undefined;
+    if (!mayMirrorConfigState(cur, desired.configState)) await config.unwatch();
+    else if ((await config.multi().hset(key, 'state', desired.configState).exec()) !== null) configState = desired.configState;
+    // else: someone wrote `state` between our read and our write. Theirs stands: featured acts on it,
+    // and the systemctl call it makes moves the taint, which brings us back here with fresh facts.
   }
   return { stateDb: changes, configState };
 }
