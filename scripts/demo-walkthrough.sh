@@ -16,6 +16,7 @@ cleanup() {
   bash "$REPO/testbed/cluster.sh" down
   docker -H "$DOCKER_HOST" rm -f bmp >/dev/null 2>&1
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  mountpoint -q "$T/docker/data" && umount "$T/docker/data"
 }
 trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }

@@ -47,6 +47,8 @@ export async function startDockerd(binDir: string): Promise<Dockerd> {
     async stop() {
       run('docker', ['-H', host, 'rm', '-f', ...run('docker', ['-H', host, 'ps', '-aq']).stdout.split('\n').filter(Boolean)]);
       await daemon.stop();
+      // dockerd bind-mounts its data root onto itself and leaves the mount behind.
+      run('umount', [join(root, 'data')]);
     },
   };
 }
