@@ -1,5 +1,6 @@
 // The Docker Engine API over its unix socket, GET only: list, inspect.
 import { request } from 'node:http';
+import { isObj } from '../util/json.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
@@ -51,8 +52,6 @@ export interface DockerContainer {
   labels: Record<string, string>;
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function parseContainerList(body: unknown): DockerContainer[] {
   if (!Array.isArray(body)) throw new Error('docker API: container list is not an array');

@@ -79,6 +79,22 @@ export async function waitUntil<T>(what: string, timeoutMs: number, probe: () =>
   }
 }
 
+/**
+ * Delete this node's pods of the feature (one already gone is fine) and wait until none is left:
+ * what the unit's stop and rollback both need before anything native may run again.
+ */
+export async function deleteFeaturePodsAndWait(k: Kube, namespace: string, feature: string, node: string, timeoutMs: number, out: (line: string) => void = () => undefined): Promise<void> {
+  for (const p of await featurePods(k, namespace, feature, node)) {
+    try {
+      await k.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace });
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    out(`${feature}: deleted pod ${p.metadata!.name}`);
+  }
+  await waitUntil(`${feature} pods gone from ${node}`, timeoutMs, async () => ((await featurePods(k, namespace, feature, node)).length === 0 ? true : undefined), 1000);
+}
+
 /** Taint semantics of the seed: <feature>=disabled:NoSchedule keeps the DaemonSet pod off the node. */
 export function disableTaint(feature: string): V1Taint {
   return { key: feature, value: 'disabled', effect: 'NoSchedule' };

@@ -3,6 +3,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { load as loadYaml } from 'js-yaml';
+import { isObj, type Obj } from '../util/json.js';
 
 export interface ApiCredentials {
   server: string;
@@ -19,8 +20,6 @@ export const IN_CLUSTER_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** kubesonic's own credentials on the switch first, then the kubelet's (kubeadm join and the KubeSonic images). */
 export const SWITCH_KUBECONFIGS = ['/etc/sonic/kubesonic/kubeconfig', '/etc/kubernetes/kubelet.conf', '/var/lib/kubelet/kubeconfig', '/etc/sonic/kube_admin.conf'];
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function named(list: unknown, name: string | undefined, key: string): Obj | undefined {
   if (!Array.isArray(list)) return undefined;

@@ -4,6 +4,7 @@
 import { load as loadYaml } from 'js-yaml';
 import { parseBytes, parseMillicores } from '../kube/quantity.js';
 import { STATE_DIR, UNIT_DIR } from '../systemd/unit.js';
+import { isObj, type Obj } from '../util/json.js';
 
 export type MigrationVersion = 'v0' | 'v1' | 'v2';
 export const VERSIONS: readonly MigrationVersion[] = ['v0', 'v1', 'v2'];
@@ -64,8 +65,6 @@ export class SpecError extends Error {
   }
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 // FEATURE keys are 1..32 characters; Kubernetes object names also need a DNS-1123 label.
 export const FEATURE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;

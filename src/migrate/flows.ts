@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { applyObjects, deleteObjects, disableTaint, featurePods, hasTaint, isNotFound, setTaint, waitUntil, type Kube } from '../kube/client.js';
+import { applyObjects, deleteFeaturePodsAndWait, deleteObjects, disableTaint, featurePods, hasTaint, isNotFound, setTaint, waitUntil, type Kube } from '../kube/client.js';
 import { renderFeature } from '../manifest/render.js';
 import { objectName, type FeatureSpec } from '../manifest/spec.js';
 import { featureKey } from '../feature/db.js';
@@ -213,14 +213,7 @@ export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): St
       name: 'pods-gone',
       describe: `delete the ${f} pod on ${ctx.node} and wait until it is gone`,
       done: podsGone,
-      apply: async () => {
-        for (const p of await featurePods(ctx.k, ctx.spec.namespace, f, ctx.node)) {
-          await ctx.k.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: ctx.spec.namespace }).catch((e: unknown) => {
-            if (!isNotFound(e)) throw e;
-          });
-        }
-        await waitUntil(`${f} pods gone`, ctx.timeoutMs, async () => ((await podsGone()) ? true : undefined), 1000);
-      },
+      apply: () => deleteFeaturePodsAndWait(ctx.k, ctx.spec.namespace, f, ctx.node, ctx.timeoutMs),
     },
     {
       name: 'unstub',

@@ -7,7 +7,7 @@
 //   wait    ExecStart: block while the pod exists; exit 0 once it is gone on purpose (tainted),
 //           1 if it stays gone without a taint (the DaemonSet is not bringing it back)
 import type { V1Pod } from '@kubernetes/client-node';
-import { disableTaint, featurePods, hasTaint, podContainerRunning, setTaint, waitUntil, type Kube } from '../kube/client.js';
+import { deleteFeaturePodsAndWait, disableTaint, featurePods, hasTaint, podContainerRunning, setTaint, waitUntil, type Kube } from '../kube/client.js';
 import { FeatureView } from '../feature/view.js';
 
 export interface StubTarget {
@@ -41,13 +41,7 @@ export async function stop(k: Kube, t: StubTarget, timeoutMs: number, out: (s: s
     return 0;
   }
   if (await setTaint(k, t.node, disableTaint(t.feature), true)) out(`${t.feature}: tainted ${t.node} with ${t.feature}=disabled:NoSchedule`);
-  for (const p of await featurePods(k, t.namespace, t.feature, t.node)) {
-    await k.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: t.namespace }).catch((e: unknown) => {
-      if (!(typeof e === 'object' && e && 'code' in e && (e as { code: number }).code === 404)) throw e;
-    });
-    out(`${t.feature}: deleted pod ${p.metadata!.name}`);
-  }
-  await waitUntil(`${t.feature} pods gone from ${t.node}`, timeoutMs, async () => ((await featurePods(k, t.namespace, t.feature, t.node)).length === 0 ? true : undefined), 1000);
+  await deleteFeaturePodsAndWait(k, t.namespace, t.feature, t.node, timeoutMs, out);
   return 0;
 }
 

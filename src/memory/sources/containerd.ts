@@ -4,6 +4,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expandSystemdCgroupsPath } from '../cgroup.js';
+import { isObj } from '../../util/json.js';
 
 export const DEFAULT_CONTAINERD_STATE = '/run/containerd';
 
@@ -16,8 +17,6 @@ export interface LocalKubeContainer {
   pid: number | undefined;
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Parse one task's config.json; undefined when it is not the named container of that namespace. */
 export function matchTaskSpec(id: string, specText: string, container: string, namespace: string): Omit<LocalKubeContainer, 'pid'> | undefined {

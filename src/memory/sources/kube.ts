@@ -3,6 +3,7 @@
 import { parseBytes } from '../../kube/quantity.js';
 import { ApiError, getJson } from '../../kube/http.js';
 import type { ApiCredentials } from '../../kube/kubeconfig.js';
+import { isObj, type Obj } from '../../util/json.js';
 
 export interface FeaturePod {
   name: string;
@@ -14,8 +15,6 @@ export interface FeaturePod {
   running: boolean;
 }
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 function malformed(message: string): ApiError {
