@@ -1,17 +1,14 @@
 // Drop-in for SONiC's /usr/bin/memory_checker <container_name> <threshold_in_bytes>.
 import { parseCheckerArgs, USAGE } from '../memory/args.js';
-import { EXIT, exitCodeFor, overThresholdMessage, type ExitCode } from '../memory/decide.js';
+import { EXIT, exitCodeFor, overThresholdMessage, type ExitCode } from '../memory/exit-codes.js';
 import { CheckError } from '../memory/errors.js';
-import { checkMemory } from '../memory/checker.js';
+import { checkMemory, type CheckerSettings } from '../memory/checker.js';
+import { readSettings } from '../settings.js';
+import { errorLine } from '../util/errors.js';
 import { VERSION } from '../util/version.js';
 
-function oneLine(e: unknown): string {
-  const text = e instanceof Error ? e.message : String(e);
-  return text.split('\n')[0]!.slice(0, 500);
-}
-
-export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Promise<ExitCode> {
-  const parsed = parseCheckerArgs(argv, env);
+export async function main(argv: readonly string[], settings: () => CheckerSettings): Promise<ExitCode> {
+  const parsed = parseCheckerArgs(argv);
   switch (parsed.kind) {
     case 'help':
       process.stdout.write(`${USAGE}\n`);
@@ -28,7 +25,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   }
   const { options } = parsed;
   try {
-    const outcome = await checkMemory(options, env);
+    const outcome = await checkMemory(options, settings());
     const code = outcome.status === 'measured' ? exitCodeFor(outcome.usage, options.threshold) : EXIT.OK;
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ ...outcome, threshold: options.threshold, exitCode: code })}\n`);
@@ -40,18 +37,18 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     const code = e instanceof CheckError ? e.exitCode : EXIT.INTERNAL_ERROR;
     // Never let an error become a 3: only a measured value above the threshold may.
     const safe = code === EXIT.OVER_THRESHOLD ? EXIT.INTERNAL_ERROR : code;
-    if (options.json) process.stdout.write(`${JSON.stringify({ status: 'error', container: options.container, error: oneLine(e), exitCode: safe })}\n`);
-    process.stderr.write(`memory_checker: ${options.container}: ${oneLine(e)}\n`);
+    if (options.json) process.stdout.write(`${JSON.stringify({ status: 'error', container: options.container, error: errorLine(e), exitCode: safe })}\n`);
+    process.stderr.write(`memory_checker: ${options.container}: ${errorLine(e)}\n`);
     return safe;
   }
 }
 
-main(process.argv.slice(2), process.env).then(
+main(process.argv.slice(2), () => readSettings()).then(
   (code) => {
     process.exitCode = code;
   },
   (e: unknown) => {
-    process.stderr.write(`memory_checker: ${oneLine(e)}\n`);
+    process.stderr.write(`memory_checker: ${errorLine(e)}\n`);
     process.exitCode = EXIT.INTERNAL_ERROR;
   },
 );

@@ -2,10 +2,10 @@
 // every configured feature on this node, plus FEATURE sync health, on /metrics for Prometheus.
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { Redis } from 'ioredis';
-import { checkMemory, type HostPaths } from '../memory/checker.js';
+import { checkMemory, type CheckerSettings } from '../memory/checker.js';
 import type { CheckerOptions } from '../memory/args.js';
-import { featureKey } from '../feature/db.js';
+import type { FeatureDb } from '../feature/db.js';
+import { MONIT_THRESHOLDS } from '../sonic/paths.js';
 
 export interface ExportedFeature {
   feature: string;
@@ -18,9 +18,9 @@ export interface ExporterOptions {
   node: string | undefined;
   kubeconfig: string | undefined;
   timeoutMs: number;
-  env: Readonly<Record<string, string | undefined>>;
-  paths?: HostPaths;
-  stateDb?: Redis;
+  settings: CheckerSettings;
+  /** STATE_DB, for the sync health series; undefined: not exported. */
+  db?: FeatureDb | undefined;
 }
 
 export class MemoryExporter {
@@ -47,7 +47,7 @@ export class MemoryExporter {
     const started = process.hrtime.bigint();
     let isRunning: boolean | undefined;
     try {
-      const outcome = await checkMemory(options, this.opts.env, this.opts.paths);
+      const outcome = await checkMemory(options, this.opts.settings);
       isRunning = outcome.status === 'measured';
       this.running.set({ feature: f.feature }, isRunning ? 1 : 0);
       if (outcome.status === 'measured') {
@@ -62,9 +62,9 @@ export class MemoryExporter {
     } finally {
       this.checkSeconds.set({ feature: f.feature }, Number(process.hrtime.bigint() - started) / 1e9);
     }
-    if (this.opts.stateDb) {
+    if (this.opts.db) {
       try {
-        const id = await this.opts.stateDb.hget(featureKey(f.feature), 'container_id');
+        const id = (await this.opts.db.read('state', f.feature)).container_id;
         const present = Boolean(id);
         this.syncPresent.set({ feature: f.feature }, present ? 1 : 0);
         if (isRunning !== undefined) this.syncConsistent.set({ feature: f.feature }, present === isRunning ? 1 : 0);
@@ -93,12 +93,21 @@ export class MemoryExporter {
 }
 
 /** "bmp=838860800" or "bmp" (threshold from the monit default of that feature). */
-export const MONIT_THRESHOLDS: Record<string, number> = { bmp: 838860800, snmp: 4294967296, telemetry: 419430400, gnmi: 419430400, otel: 419430400 };
-
 export function parseFeatureArg(arg: string): ExportedFeature {
   const [feature, raw] = arg.split('=');
   if (!feature || !/^[a-z][a-z0-9_-]{0,31}$/.test(feature)) throw new Error(`invalid feature ${JSON.stringify(arg)}`);
   const threshold = raw === undefined ? MONIT_THRESHOLDS[feature] : /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
   if (!threshold || !Number.isSafeInteger(threshold)) throw new Error(`feature ${feature}: give a threshold in bytes (${feature}=<bytes>)`);
   return { feature, threshold };
+}
+
+/** Serve /metrics on host:port until `stop` fires. */
+export async function runExporter(opts: ExporterOptions, listen: string, out: (line: string) => void, stop: AbortSignal): Promise<void> {
+  const m = /^(.*):([0-9]+)$/.exec(listen);
+  if (!m) throw new Error(`--listen must be host:port, got ${listen}`);
+  const server = await new MemoryExporter(opts).listen(m[1]!, Number(m[2]));
+  out(`kubesonic exporter on http://${listen}/metrics for ${opts.features.map((f) => f.feature).join(', ')}`);
+  if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
+  server.close();
+  opts.db?.close();
 }

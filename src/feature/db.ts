@@ -1,34 +1,81 @@
-// The FEATURE table in SONiC's Redis: CONFIG_DB (4) and STATE_DB (6), key FEATURE|<name>.
+// The FEATURE table in SONiC's Redis, CONFIG_DB (4) and STATE_DB (6), key FEATURE|<name>, behind
+// the `FeatureDb` port. redisFeatureDb() is the real one (ioredis); test/fakes/feature-db.ts keeps
+// the table in memory and records every write.
 import { Redis, type RedisOptions } from 'ioredis';
+import { CONFIG_DB, STATE_DB, featureKey } from '../sonic/paths.js';
+import type { RedisTarget } from '../settings.js';
 import { mayMirrorConfigState, sonicTimestamp, stateDbChanges, type Desired } from './state.js';
 
-export const CONFIG_DB = 4;
-export const STATE_DB = 6;
-export const DEFAULT_REDIS_SOCKET = '/var/run/redis/redis.sock';
-export const featureKey = (feature: string) => `FEATURE|${feature}`;
+export type DbName = 'config' | 'state';
 
-export interface RedisTarget {
-  path?: string;
-  host?: string;
-  port?: number;
+/** Outcome of a guarded CONFIG_DB `state` write. */
+export type GuardedWrite = 'written' | 'declined' | 'conflict';
+
+export interface FeatureDb {
+  read(db: DbName, feature: string): Promise<Record<string, string>>;
+  /** HSETNX per field: never overwrite what golden config or an operator set. */
+  setMissing(db: DbName, feature: string, fields: Readonly<Record<string, string>>): Promise<void>;
+  set(db: DbName, feature: string, fields: Readonly<Record<string, string>>): Promise<void>;
+  remove(db: DbName, feature: string, fields: readonly string[]): Promise<void>;
+  /**
+   * Write CONFIG_DB `state` = next only if allowed(current) and nobody writes `state` between the
+   * read and the write (Redis WATCH): 'declined' when not allowed, 'conflict' when someone did.
+   */
+  setConfigStateIf(feature: string, allowed: (current: string | undefined) => boolean | Promise<boolean>, next: string): Promise<GuardedWrite>;
+  close(): void;
 }
 
-export function redisTarget(env: Readonly<Record<string, string | undefined>>): RedisTarget {
-  if (env.KUBESONIC_REDIS_HOST) return { host: env.KUBESONIC_REDIS_HOST, port: Number(env.KUBESONIC_REDIS_PORT ?? 6379) };
-  return { path: env.KUBESONIC_REDIS_SOCKET || DEFAULT_REDIS_SOCKET };
+export interface ConnectOptions {
+  /** Queue commands while disconnected (one-shot commands) or fail them at once (long-running loops that retry themselves). */
+  queueWhileOffline: boolean;
+  /** Retries of one command across reconnects; null: forever. */
+  maxRetriesPerRequest?: number | null;
 }
 
-export function connect(target: RedisTarget, db: number, extra: RedisOptions = {}): Redis {
-  return new Redis({
+function connect(target: RedisTarget, db: number, opts: ConnectOptions): Redis {
+  const extra: RedisOptions = opts.queueWhileOffline ? { enableOfflineQueue: true, maxRetriesPerRequest: opts.maxRetriesPerRequest ?? 3 } : { enableOfflineQueue: false, maxRetriesPerRequest: opts.maxRetriesPerRequest ?? null };
+  const c = new Redis({
     ...target,
     db,
     lazyConnect: true,
-    // Keep trying forever, backing off to 5 s; commands wait in the offline queue meanwhile.
+    // Reconnect forever, backing off to 5 s.
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5000),
-    maxRetriesPerRequest: null,
-    enableOfflineQueue: false,
     ...extra,
   });
+  c.on('error', () => undefined); // reconnects are ioredis's job; failures surface on the commands
+  c.connect().catch(() => undefined);
+  return c;
+}
+
+export function redisFeatureDb(target: RedisTarget, opts: ConnectOptions): FeatureDb {
+  const dbs: Record<DbName, Redis> = { config: connect(target, CONFIG_DB, opts), state: connect(target, STATE_DB, opts) };
+  return {
+    read: (db, feature) => dbs[db].hgetall(featureKey(feature)),
+    async setMissing(db, feature, fields) {
+      for (const [k, v] of Object.entries(fields)) await dbs[db].hsetnx(featureKey(feature), k, v);
+    },
+    async set(db, feature, fields) {
+      if (Object.keys(fields).length) await dbs[db].hset(featureKey(feature), fields);
+    },
+    async remove(db, feature, fields) {
+      if (fields.length) await dbs[db].hdel(featureKey(feature), ...fields);
+    },
+    async setConfigStateIf(feature, allowed, next) {
+      const key = featureKey(feature);
+      const c = dbs.config;
+      await c.watch(key);
+      const current = (await c.hget(key, 'state')) ?? undefined;
+      if (!(await allowed(current))) {
+        await c.unwatch();
+        return 'declined';
+      }
+      return (await c.multi().hset(key, 'state', next).exec()) === null ? 'conflict' : 'written';
+    },
+    close() {
+      dbs.config.disconnect();
+      dbs.state.disconnect();
+    },
+  };
 }
 
 export interface WriteResult {
@@ -40,19 +87,15 @@ export interface WriteResult {
  * Apply the desired state. STATE_DB gets only the owned fields that changed; CONFIG_DB `state` is
  * replaced under WATCH, so a concurrent write by an operator (or golden config) is never overwritten.
  */
-export async function writeFeatureState(config: Redis, state: Redis, feature: string, desired: Desired, now = new Date()): Promise<WriteResult> {
-  const key = featureKey(feature);
-  const current = await state.hgetall(key);
-  const changes = stateDbChanges(current, desired.stateDb);
-  if (Object.keys(changes).length) await state.hset(key, { ...changes, update_time: sonicTimestamp(now) });
+export async function writeFeatureState(db: FeatureDb, feature: string, desired: Desired, now = new Date()): Promise<WriteResult> {
+  const changes = stateDbChanges(await db.read('state', feature), desired.stateDb);
+  if (Object.keys(changes).length) await db.set('state', feature, { ...changes, update_time: sonicTimestamp(now) });
   let configState: string | undefined;
-  if (desired.configState) {
-    await config.watch(key);
-    const cur = (await config.hget(key, 'state')) ?? undefined;
-    if (!mayMirrorConfigState(cur, desired.configState)) await config.unwatch();
-    else if ((await config.multi().hset(key, 'state', desired.configState).exec()) !== null) configState = desired.configState;
-    // else: someone wrote `state` between our read and our write. Theirs stands: featured acts on it,
-    // and the systemctl call it makes moves the taint, which brings us back here with fresh facts.
+  const next = desired.configState;
+  if (next) {
+    // 'conflict': someone wrote `state` between our read and our write. Theirs stands: featured acts
+    // on it, and the systemctl call it makes moves the taint, which brings us back with fresh facts.
+    if ((await db.setConfigStateIf(feature, (cur) => mayMirrorConfigState(cur, next), next)) === 'written') configState = next;
   }
   return { stateDb: changes, configState };
 }

@@ -73,8 +73,3 @@ export function sonicTimestamp(d: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
-
-export function shortContainerId(runtimeId: string | undefined): string | undefined {
-  if (!runtimeId) return undefined;
-  return runtimeId.replace(/^[a-z0-9-]+:\/\//, '').slice(0, 12);
-}

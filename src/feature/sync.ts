@@ -2,18 +2,14 @@
 // FEATURE table. It rides on a FeatureView (watches, not polls); keeps the last known state through
 // apiserver or Redis outages and retries with backoff; never derives "disabled" from missing
 // information (the view reports nothing while it is not fresh).
-import type { Redis } from 'ioredis';
-import type { Kube } from '../kube/client.js';
+import type { Cluster, FeatureTarget } from '../kube/cluster.js';
+import { errorLine } from '../util/errors.js';
+import { monotonicMs } from '../util/wait.js';
 import { desiredFeatureState, type Desired, type Observation } from './state.js';
-import { writeFeatureState } from './db.js';
+import { writeFeatureState, type FeatureDb } from './db.js';
 import { FeatureView } from './view.js';
 
-export { observe } from './view.js';
-
-export interface SyncOptions {
-  feature: string;
-  namespace: string;
-  node: string;
+export interface SyncOptions extends FeatureTarget {
   /** Called after each successful write (for readiness and tests). */
   onWrite?: (desired: Desired, latencyMs: number) => void;
   log?: (line: string) => void;
@@ -35,7 +31,7 @@ export class FeatureSync {
   private lastLatencyMs: number | undefined;
   private desired: Desired | undefined;
   private written: Desired | undefined;
-  private changedAt = Date.now();
+  private changedAt = monotonicMs();
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay = 250;
@@ -43,12 +39,11 @@ export class FeatureSync {
   private dirty = false;
 
   constructor(
-    k: Kube,
-    private readonly configDb: Redis,
-    private readonly stateDb: Redis,
+    cluster: Cluster,
+    private readonly db: FeatureDb,
     private readonly opts: SyncOptions,
   ) {
-    this.view = new FeatureView(k, opts, (o) => this.changed(o), (l) => this.log(l), opts.maxBackoffMs);
+    this.view = new FeatureView(cluster, opts, (o) => this.changed(o), (l) => this.log(l), opts.maxBackoffMs);
   }
 
   get stats(): SyncStats {
@@ -71,7 +66,7 @@ export class FeatureSync {
   }
 
   private changed(o: Observation): void {
-    this.changedAt = Date.now();
+    this.changedAt = monotonicMs();
     this.desired = desiredFeatureState(o);
     this.kick();
   }
@@ -95,9 +90,9 @@ export class FeatureSync {
     if (!desired || sameDesired(this.written, desired)) return;
     const since = this.changedAt;
     try {
-      const result = await writeFeatureState(this.configDb, this.stateDb, this.opts.feature, desired);
+      const result = await writeFeatureState(this.db, this.opts.feature, desired);
       this.redisWrites++;
-      this.lastLatencyMs = Date.now() - since;
+      this.lastLatencyMs = monotonicMs() - since;
       this.written = desired;
       this.retryDelay = 250;
       if (Object.keys(result.stateDb).length || result.configState) {
@@ -106,7 +101,7 @@ export class FeatureSync {
       this.opts.onWrite?.(desired, this.lastLatencyMs);
     } catch (e) {
       // Redis unreachable: keep the desired state and try again with backoff.
-      this.log(`redis write failed (retrying in ${this.retryDelay} ms): ${e instanceof Error ? e.message : String(e)}`);
+      this.log(`redis write failed (retrying in ${this.retryDelay} ms): ${errorLine(e)}`);
       clearTimeout(this.retryTimer);
       this.retryTimer = setTimeout(() => this.kick(), this.retryDelay);
       this.retryDelay = Math.min(this.retryDelay * 2, this.opts.maxBackoffMs ?? 10_000);

@@ -3,14 +3,10 @@
 // change, and only while both watches are fresh: after a watch breaks, nothing is reported until the
 // re-list succeeds, so a consumer never acts on a view it could not see.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { disableTaint, hasTaint, podContainerRunning, watchFeaturePods, watchNode, type Kube } from '../kube/client.js';
-import { shortContainerId, type Observation } from './state.js';
-
-export interface ViewTarget {
-  feature: string;
-  namespace: string;
-  node: string;
-}
+import { disableTaint, hasTaint, podContainerRunning, type Cluster, type FeatureTarget, type WatchHandle } from '../kube/cluster.js';
+import { shortContainerId } from '../kube/ids.js';
+import { errorLine } from '../util/errors.js';
+import type { Observation } from './state.js';
 
 export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | undefined): Observation {
   let running = false;
@@ -26,26 +22,103 @@ export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | u
   return { running, containerId, podPresent, disabledByTaint: node ? hasTaint(node, disableTaint(feature)) : false };
 }
 
-export class FeatureView {
-  apiRequests = 0;
-  private pods = new Map<string, V1Pod>();
-  private nodeObj: V1Node | undefined;
-  private podsFresh = false;
-  private nodeFresh = false;
-  private stopped = false;
-  private aborts: AbortController[] = [];
-  private timers = new Set<NodeJS.Timeout>();
+/**
+ * One list-then-watch loop: list, report, watch from the list's resourceVersion; when the watch
+ * ends, mark stale and start over (at once after a clean close, with backoff after an error).
+ */
+class ListWatch {
+  fresh = false;
+  private handle: WatchHandle | undefined;
 
   constructor(
-    private readonly k: Kube,
-    private readonly t: ViewTarget,
-    private readonly onChange: (o: Observation) => void,
-    private readonly log: (line: string) => void = () => undefined,
-    private readonly maxBackoffMs = 10_000,
+    private readonly name: string,
+    private readonly list: () => Promise<string | undefined>,
+    private readonly watch: (resourceVersion: string | undefined, onDone: (err: unknown) => void) => Promise<WatchHandle>,
+    private readonly view: FeatureView,
   ) {}
 
+  async run(attempt: number): Promise<void> {
+    if (this.view.stopped) return;
+    try {
+      this.view.apiRequests++;
+      const rv = await this.list();
+      this.fresh = true;
+      this.view.changed();
+      this.view.apiRequests++;
+      this.handle = await this.watch(rv, (err) => {
+        // The watch ended (timeout, apiserver restart, network): keep what we know, re-list.
+        this.fresh = false;
+        this.handle = undefined;
+        if (err) this.view.log(`${this.name} watch ended: ${errorLine(err)}`);
+        this.view.later(() => void this.run(err ? attempt + 1 : 0), err ? this.view.backoff(attempt) : 0);
+      });
+      if (this.view.stopped) this.stop();
+    } catch (e) {
+      this.fresh = false;
+      this.view.log(`${this.name} list failed (retrying): ${errorLine(e)}`);
+      this.view.later(() => void this.run(attempt + 1), this.view.backoff(attempt));
+    }
+  }
+
+  stop(): void {
+    this.handle?.stop();
+    this.handle = undefined;
+  }
+}
+
+export class FeatureView {
+  apiRequests = 0;
+  stopped = false;
+  private pods = new Map<string, V1Pod>();
+  private nodeObj: V1Node | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly loops: ListWatch[];
+
+  constructor(
+    cluster: Cluster,
+    private readonly t: FeatureTarget,
+    private readonly onChange: (o: Observation) => void,
+    readonly log: (line: string) => void = () => undefined,
+    private readonly maxBackoffMs = 10_000,
+  ) {
+    const { feature, namespace, node } = t;
+    this.loops = [
+      new ListWatch(
+        'pod',
+        async () => {
+          const list = await cluster.listFeaturePods(namespace, feature, node);
+          this.pods = new Map(list.items.map((p) => [p.metadata!.uid!, p]));
+          return list.resourceVersion;
+        },
+        (rv, onDone) =>
+          cluster.watchFeaturePods(namespace, feature, node, rv, (type, pod) => {
+            const uid = pod.metadata?.uid;
+            if (!uid || type === 'BOOKMARK') return;
+            if (type === 'DELETED') this.pods.delete(uid);
+            else this.pods.set(uid, pod);
+            this.changed();
+          }, onDone),
+        this,
+      ),
+      new ListWatch(
+        'node',
+        async () => {
+          this.nodeObj = await cluster.readNode(node);
+          return undefined;
+        },
+        (_rv, onDone) =>
+          cluster.watchNode(node, (type, n) => {
+            if (type === 'BOOKMARK') return;
+            this.nodeObj = type === 'DELETED' ? undefined : n;
+            this.changed();
+          }, onDone),
+        this,
+      ),
+    ];
+  }
+
   get fresh(): boolean {
-    return this.podsFresh && this.nodeFresh;
+    return this.loops.every((l) => l.fresh);
   }
 
   /** The current observation, or undefined while the view is not fresh. */
@@ -54,16 +127,24 @@ export class FeatureView {
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.listAndWatchPods(0), this.listAndWatchNode(0)]);
+    await Promise.all(this.loops.map((l) => l.run(0)));
   }
 
   stop(): void {
     this.stopped = true;
-    for (const a of this.aborts) a.abort();
+    for (const l of this.loops) l.stop();
     for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
   }
 
-  private later(fn: () => void, ms: number): void {
+  /** @internal for ListWatch */
+  changed(): void {
+    const o = this.current();
+    if (o) this.onChange(o);
+  }
+
+  /** @internal for ListWatch */
+  later(fn: () => void, ms: number): void {
     if (this.stopped) return;
     const t = setTimeout(() => {
       this.timers.delete(t);
@@ -72,79 +153,8 @@ export class FeatureView {
     this.timers.add(t);
   }
 
-  private backoff(attempt: number): number {
+  /** @internal for ListWatch */
+  backoff(attempt: number): number {
     return Math.min(200 * 2 ** attempt, this.maxBackoffMs);
-  }
-
-  private changed(): void {
-    const o = this.current();
-    if (o) this.onChange(o);
-  }
-
-  private async listAndWatchPods(attempt: number): Promise<void> {
-    if (this.stopped) return;
-    const { feature, namespace, node } = this.t;
-    try {
-      this.apiRequests++;
-      const list = await this.k.core.listNamespacedPod({ namespace, labelSelector: `app=${feature}`, fieldSelector: `spec.nodeName=${node}` });
-      this.pods = new Map(list.items.map((p) => [p.metadata!.uid!, p]));
-      this.podsFresh = true;
-      this.changed();
-      this.apiRequests++;
-      const abort = await watchFeaturePods(
-        this.k,
-        namespace,
-        feature,
-        node,
-        ({ type, pod }) => {
-          const uid = pod.metadata?.uid;
-          if (!uid || type === 'BOOKMARK') return;
-          if (type === 'DELETED') this.pods.delete(uid);
-          else this.pods.set(uid, pod);
-          this.changed();
-        },
-        (err) => {
-          // The watch ended (timeout, apiserver restart, network): keep what we know, re-list.
-          this.podsFresh = false;
-          if (err) this.log(`pod watch ended: ${String(err)}`);
-          this.later(() => void this.listAndWatchPods(err ? attempt + 1 : 0), err ? this.backoff(attempt) : 0);
-        },
-        list.metadata?.resourceVersion,
-      );
-      this.aborts.push(abort);
-    } catch (e) {
-      this.podsFresh = false;
-      this.log(`pod list failed (retrying): ${e instanceof Error ? e.message : String(e)}`);
-      this.later(() => void this.listAndWatchPods(attempt + 1), this.backoff(attempt));
-    }
-  }
-
-  private async listAndWatchNode(attempt: number): Promise<void> {
-    if (this.stopped) return;
-    try {
-      this.apiRequests++;
-      this.nodeObj = await this.k.core.readNode({ name: this.t.node });
-      this.nodeFresh = true;
-      this.changed();
-      this.apiRequests++;
-      const abort = await watchNode(
-        this.k,
-        this.t.node,
-        (type, n) => {
-          if (type === 'BOOKMARK') return;
-          this.nodeObj = type === 'DELETED' ? undefined : n;
-          this.changed();
-        },
-        (err) => {
-          this.nodeFresh = false;
-          this.later(() => void this.listAndWatchNode(err ? attempt + 1 : 0), err ? this.backoff(attempt) : 0);
-        },
-      );
-      this.aborts.push(abort);
-    } catch (e) {
-      this.nodeFresh = false;
-      this.log(`node read failed (retrying): ${e instanceof Error ? e.message : String(e)}`);
-      this.later(() => void this.listAndWatchNode(attempt + 1), this.backoff(attempt));
-    }
   }
 }

@@ -4,6 +4,8 @@ import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { load as loadYaml } from 'js-yaml';
 import { isObj, type Obj } from '../util/json.js';
+import { IN_CLUSTER_DIR, SWITCH_KUBECONFIGS } from '../sonic/paths.js';
+import type { ApiSources } from '../settings.js';
 
 export interface ApiCredentials {
   server: string;
@@ -15,11 +17,6 @@ export interface ApiCredentials {
   /** Where the credentials came from, for --json and error messages. */
   origin: string;
 }
-
-export const IN_CLUSTER_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
-/** kubesonic's own credentials on the switch first, then the kubelet's (kubeadm join and the KubeSonic images). */
-export const SWITCH_KUBECONFIGS = ['/etc/sonic/kubesonic/kubeconfig', '/etc/kubernetes/kubelet.conf', '/var/lib/kubelet/kubeconfig', '/etc/sonic/kube_admin.conf'];
-
 
 function named(list: unknown, name: string | undefined, key: string): Obj | undefined {
   if (!Array.isArray(list)) return undefined;
@@ -58,13 +55,12 @@ export function credentialsFromKubeconfig(text: string, path: string): ApiCreden
 }
 
 /** In-cluster, then --kubeconfig / $KUBECONFIG, then the kubelet's own kubeconfig on the switch. */
-export function loadCredentials(explicit: string | undefined, env: Readonly<Record<string, string | undefined>>): ApiCredentials | undefined {
+export function loadCredentials(explicit: string | undefined, api: ApiSources): ApiCredentials | undefined {
   const paths: string[] = [];
   if (explicit) paths.push(explicit);
   else {
-    const host = env.KUBERNETES_SERVICE_HOST;
-    if (host && existsSync(`${IN_CLUSTER_DIR}/token`)) {
-      const port = env.KUBERNETES_SERVICE_PORT ?? '443';
+    if (api.inCluster && existsSync(`${IN_CLUSTER_DIR}/token`)) {
+      const { host, port } = api.inCluster;
       return {
         server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
         ca: existsSync(`${IN_CLUSTER_DIR}/ca.crt`) ? readFileSync(`${IN_CLUSTER_DIR}/ca.crt`) : undefined,
@@ -72,7 +68,7 @@ export function loadCredentials(explicit: string | undefined, env: Readonly<Reco
         origin: 'in-cluster',
       };
     }
-    if (env.KUBECONFIG) paths.push(...env.KUBECONFIG.split(':').filter(Boolean));
+    paths.push(...api.kubeconfigs);
     paths.push(...SWITCH_KUBECONFIGS);
   }
   for (const path of paths) {

@@ -1,18 +1,13 @@
 // FeatureSpec -> the Kubernetes objects that run a feature: ServiceAccount and RBAC for its sync
-// sidecar, a ConfigMap with the spec, and the DaemonSet (feature container with requests/limits and
-// probes, a gate init container that keeps the pod from starting while the native container runs,
-// and the FEATURE sync sidecar).
+// sidecar, and the DaemonSet (feature container with requests/limits and probes, a gate init
+// container that keeps the pod from starting while the native container runs, and the FEATURE sync
+// sidecar). Pure: the same spec always renders the same objects.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { type FeatureSpec, type ProbeSpec, type Resources, objectName } from './spec.js';
-import { STATE_DIR, UNIT_DIR } from '../systemd/unit.js';
+import { DOCKER_SOCKET, HOST_MOUNT, IMAGE_BUNDLE, STATE_DIR, SYNC_READY_FILE, UNIT_DIR } from '../sonic/paths.js';
+import type { Obj } from '../util/json.js';
 
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'kubesonic' };
-/** Where the sidecar sees the host's files it manages (hostPath mounts). */
-export const HOST_MOUNT = '/host';
-/** Inside the sidecar the host paths are always SONiC's; the hostPath volumes map them to spec.host. */
-export const DOCKER_SOCKET = '/var/run/docker.sock';
-
-type Obj = Record<string, unknown>;
 
 function k8sProbe(p: ProbeSpec | undefined): Obj | undefined {
   if (!p) return undefined;
@@ -64,9 +59,7 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
   if (spec.sidecar) {
     const env = [
       { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
-      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-      { name: 'KUBESONIC_FEATURE', value: spec.feature },
       { name: 'KUBESONIC_MIGRATION_VERSION', value: spec.sidecar.version },
       { name: 'KUBESONIC_REDIS_SOCKET', value: `${spec.redisSocketDir}/redis.sock` },
       { name: 'KUBESONIC_HOST_ROOT', value: HOST_MOUNT },
@@ -93,7 +86,8 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
       // type Socket: with type "" the kubelet would create a directory where dockerd's socket goes.
       ...(spec.host.dockerSocket ? [{ name: 'kubesonic-docker', hostPath: { path: spec.host.dockerSocket, type: 'Socket' } }] : []),
     );
-    const kubesonic = ['node', '/opt/kubesonic/kubesonic.mjs'];
+    const kubesonic = ['node', IMAGE_BUNDLE];
+    // Inside the pod the host paths are always SONiC's; the hostPath volumes map them to spec.host.
     // Root only for file ownership on the host paths it manages (unit drop-ins, the Docker socket);
     // no capabilities, no privilege escalation, read-only image. No hostPID, no nsenter.
     const securityContext = { runAsUser: 0, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
@@ -117,7 +111,7 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
       env,
       resources: k8sResources(spec.sidecar.resources),
       volumeMounts: [...hostMounts, { name: 'kubesonic-tmp', mountPath: '/tmp' }],
-      readinessProbe: { exec: { command: ['test', '-f', '/tmp/kubesonic-sync-ready'] }, periodSeconds: 5 },
+      readinessProbe: { exec: { command: ['test', '-f', SYNC_READY_FILE] }, periodSeconds: 5 },
       securityContext,
     });
     objects.push(
@@ -150,13 +144,6 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
       } as KubernetesObject,
     );
   }
-
-  objects.push({
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: `${name}-kubesonic`, namespace: ns, labels },
-    data: { 'feature.json': JSON.stringify({ feature: spec.feature, version: spec.sidecar?.version ?? 'v1', memoryThreshold: spec.memoryThreshold ?? null }) },
-  } as KubernetesObject);
 
   objects.push({
     apiVersion: 'apps/v1',

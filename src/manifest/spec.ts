@@ -3,11 +3,9 @@
 // path of the offending field, so nothing half-valid reaches the apiserver.
 import { load as loadYaml } from 'js-yaml';
 import { parseBytes, parseMillicores } from '../kube/quantity.js';
-import { STATE_DIR, UNIT_DIR } from '../systemd/unit.js';
+import { DOCKER_SOCKET, FEATURE_NAMESPACE, REDIS_SOCKET_DIR, STATE_DIR, UNIT_DIR, VERSIONS, type MigrationVersion } from '../sonic/paths.js';
 import { isObj, type Obj } from '../util/json.js';
-
-export type MigrationVersion = 'v0' | 'v1' | 'v2';
-export const VERSIONS: readonly MigrationVersion[] = ['v0', 'v1', 'v2'];
+import { errorLine } from '../util/errors.js';
 
 export interface ProbeSpec {
   exec?: string[];
@@ -53,8 +51,10 @@ export interface FeatureSpec {
   redisSocketDir: string;
   /** Feature's threshold for monit / the exporter, bytes. */
   memoryThreshold: number | undefined;
-  /** Host directories the sidecar manages, and the Docker socket the gate checks (SONiC's by default). */
-  /** dockerSocket undefined: the node has no Docker (the gate passes, v2 has nothing to clean up). */
+  /**
+   * Host directories the sidecar manages, and the Docker socket the gate checks (SONiC's by default).
+   * dockerSocket undefined: the node has no Docker (the gate passes, v2 has nothing to clean up).
+   */
   host: { unitDir: string; stateDir: string; dockerSocket: string | undefined };
 }
 
@@ -171,14 +171,14 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
   try {
     doc = loadYaml(text);
   } catch (e) {
-    throw new SpecError(`${source}: not YAML: ${(e as Error).message.split('\n')[0]}`);
+    throw new SpecError(`${source}: not YAML: ${errorLine(e)}`);
   }
   if (!isObj(doc)) throw new SpecError(`${source}: must be a mapping`);
   const p = source;
   allowOnly(doc, p, ['feature', 'namespace', 'image', 'imagePullPolicy', 'command', 'args', 'env', 'mainProcess', 'resources', 'probes', 'hostNetwork', 'ports', 'mounts', 'sidecar', 'apiServer', 'redisSocketDir', 'memoryThreshold', 'host']);
   const feature = str(doc, 'feature', p, true)!;
   if (!FEATURE_NAME.test(feature)) throw new SpecError(`${p}.feature: ${JSON.stringify(feature)} must match ${FEATURE_NAME.source}`);
-  const namespace = str(doc, 'namespace', p) ?? 'sonic';
+  const namespace = str(doc, 'namespace', p) ?? FEATURE_NAMESPACE;
   if (!DNS_LABEL.test(namespace)) throw new SpecError(`${p}.namespace: ${JSON.stringify(namespace)} is not a DNS-1123 label`);
   const image = str(doc, 'image', p, true)!;
   if (/\s/.test(image)) throw new SpecError(`${p}.image: must not contain spaces`);
@@ -260,7 +260,7 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
   const host = {
     unitDir: str(hostDoc, 'unitDir', `${p}.host`) ?? UNIT_DIR,
     stateDir: str(hostDoc, 'stateDir', `${p}.host`) ?? STATE_DIR,
-    dockerSocket: hostDoc.dockerSocket === false ? undefined : (str(hostDoc, 'dockerSocket', `${p}.host`) ?? '/var/run/docker.sock'),
+    dockerSocket: hostDoc.dockerSocket === false ? undefined : (str(hostDoc, 'dockerSocket', `${p}.host`) ?? DOCKER_SOCKET),
   };
   for (const [k, v] of Object.entries(host)) if (v !== undefined && !v.startsWith('/')) throw new SpecError(`${p}.host.${k}: must be an absolute path`);
   const hostNetwork = doc.hostNetwork ?? true;
@@ -281,7 +281,7 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
     mounts,
     sidecar,
     apiServer,
-    redisSocketDir: str(doc, 'redisSocketDir', p) ?? '/var/run/redis',
+    redisSocketDir: str(doc, 'redisSocketDir', p) ?? REDIS_SOCKET_DIR,
     memoryThreshold,
     host,
   };

@@ -1,6 +1,11 @@
 // Command line of memory_checker. Hand-written rather than yargs: monit runs this every cycle
 // for every container, and the two positional arguments must behave exactly as SONiC's.
 
+import { FEATURE_NAMESPACE } from '../sonic/paths.js';
+
+/** monit's cycle is 60 s and SONiC's checker answers in about a second: the whole check's budget. */
+export const DEFAULT_TIMEOUT_MS = 1800;
+
 export const SOURCES = ['auto', 'kube', 'cgroup', 'docker'] as const;
 export type SourceChoice = (typeof SOURCES)[number];
 
@@ -9,6 +14,7 @@ export interface CheckerOptions {
   threshold: number;
   json: boolean;
   namespace: string;
+  /** --node; undefined: the settings' node name. */
   node: string | undefined;
   source: SourceChoice;
   timeoutMs: number;
@@ -48,7 +54,7 @@ export function parseThreshold(raw: string): number | undefined {
   return value;
 }
 
-export function parseCheckerArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): ParsedArgs {
+export function parseCheckerArgs(argv: readonly string[]): ParsedArgs {
   const positional: string[] = [];
   const values = new Map<string, string>();
   let json = false;
@@ -92,12 +98,12 @@ export function parseCheckerArgs(argv: readonly string[], env: Readonly<Record<s
   if (!(SOURCES as readonly string[]).includes(source)) {
     return { kind: 'usage-error', message: `--source must be one of ${SOURCES.join(', ')}` };
   }
-  const rawTimeout = values.get('--timeout') ?? '1800';
+  const rawTimeout = values.get('--timeout') ?? String(DEFAULT_TIMEOUT_MS);
   const timeoutMs = DIGITS.test(rawTimeout) ? Number(rawTimeout) : NaN;
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > 600_000) {
     return { kind: 'usage-error', message: '--timeout must be a number of milliseconds between 1 and 600000' };
   }
-  const namespace = values.get('--namespace') ?? 'sonic';
+  const namespace = values.get('--namespace') ?? FEATURE_NAMESPACE;
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
     return { kind: 'usage-error', message: `invalid namespace ${JSON.stringify(namespace)}` };
   }
@@ -108,7 +114,8 @@ export function parseCheckerArgs(argv: readonly string[], env: Readonly<Record<s
       threshold,
       json,
       namespace,
-      node: values.get('--node') ?? (env.NODE_NAME || undefined),
+      // undefined: this node from the settings ($NODE_NAME, else the host name).
+      node: values.get('--node'),
       source: source as SourceChoice,
       timeoutMs,
       kubeconfig: values.get('--kubeconfig'),

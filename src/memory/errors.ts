@@ -1,4 +1,4 @@
-import type { ExitCode } from './decide.js';
+import type { ExitCode } from './exit-codes.js';
 
 /** A failure that maps to one of memory_checker's documented exit codes and a one-line message. */
 export class CheckError extends Error {

@@ -14,7 +14,14 @@ export interface StepReport {
   outcome: 'already done' | 'done' | 'would run';
 }
 
-export async function runSteps(steps: readonly Step[], opts: { dryRun: boolean; out: (line: string) => void }): Promise<StepReport[]> {
+export interface RunOptions {
+  dryRun: boolean;
+  out: (line: string) => void;
+  /** Called after each applied step (crash tests end the process there, as a power cut would). */
+  afterStep?: (name: string) => void;
+}
+
+export async function runSteps(steps: readonly Step[], opts: RunOptions): Promise<StepReport[]> {
   const reports: StepReport[] = [];
   for (const [i, step] of steps.entries()) {
     const label = `[${i + 1}/${steps.length}] ${step.name}`;
@@ -31,11 +38,7 @@ export async function runSteps(steps: readonly Step[], opts: { dryRun: boolean; 
     opts.out(`${label}: ${step.describe}`);
     await step.apply();
     reports.push({ name: step.name, outcome: 'done' });
-    // Crash-convergence tests stop the process right after a chosen step, as a power cut would.
-    if (process.env.KUBESONIC_FAULT_AFTER_STEP === step.name) {
-      opts.out(`${label}: fault injected, exiting`);
-      process.exit(70);
-    }
+    opts.afterStep?.(step.name);
   }
   return reports;
 }

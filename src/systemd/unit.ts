@@ -2,15 +2,8 @@
 // (/usr/lib/systemd/system/<f>.service, which the image and systemd-sonic-generator own): it adds a
 // drop-in that points the unit's Exec* lines at `kubesonic systemd`. Removing the drop-in is the
 // whole rollback of the unit. Per-ASIC instances (<f>@N.service) get the same drop-in in <f>@.service.d.
-import type { MigrationVersion } from '../manifest/spec.js';
-
-export const DROPIN_NAME = '90-kubesonic.conf';
-export const KUBESONIC_BIN = '/usr/bin/kubesonic';
-export const STATE_DIR = '/etc/sonic/kubesonic';
-export const UNIT_DIR = '/etc/systemd/system';
-export const RELOAD_REQUEST = `${STATE_DIR}/reload-request`;
-export const CHECKER_KUBECONFIG = `${STATE_DIR}/kubeconfig`;
-export const MARKER = '# Managed by kubesonic';
+import type { HostFile } from '../host/files.js';
+import { DROPIN_NAME, KUBESONIC_BIN, KUBESONIC_KUBECONFIG, MARKER, RELOAD_REQUEST, UNIT_DIR, type MigrationVersion } from '../sonic/paths.js';
 
 export function dropInPath(feature: string, unitDir = UNIT_DIR): string {
   return `${unitDir}/${feature}.service.d/${DROPIN_NAME}`;
@@ -19,7 +12,7 @@ export function dropInPath(feature: string, unitDir = UNIT_DIR): string {
 /** The drop-in that turns <feature>.service into a proxy for the feature's pod on this node. */
 export function stubDropIn(feature: string, opts: { bin?: string; kubeconfig?: string } = {}): string {
   const bin = opts.bin ?? KUBESONIC_BIN;
-  const kubeconfig = opts.kubeconfig ?? CHECKER_KUBECONFIG;
+  const kubeconfig = opts.kubeconfig ?? KUBESONIC_KUBECONFIG;
   return `${MARKER}: ${feature} runs as a Kubernetes DaemonSet pod on this node.
 # start = remove the ${feature}=disabled:NoSchedule taint and wait for the pod,
 # stop = taint and delete the pod (not at system shutdown), restart = stop + start,
@@ -66,13 +59,6 @@ Type=oneshot
 ExecStart=/bin/systemctl daemon-reload
 `,
   };
-}
-
-export interface HostFile {
-  path: string;
-  /** undefined: the file must not exist. */
-  content: string | undefined;
-  mode: number;
 }
 
 /**

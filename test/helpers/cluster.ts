@@ -3,7 +3,9 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
-import { applyObjects, deleteObjects, disableTaint, featurePods, kubeClients, loadKubeConfig, podContainerRunning, setTaint, waitUntil, type Kube } from '../../src/kube/client.js';
+import { clientNodeCluster, kubeClients, loadKubeConfig, type Kube } from '../../src/kube/client.js';
+import { disableTaint, featurePods, podContainerRunning, setTaint, type Cluster } from '../../src/kube/cluster.js';
+import { waitUntil } from '../../src/util/wait.js';
 import { parseFeatureSpec, type FeatureSpec } from '../../src/manifest/spec.js';
 import { renderFeature } from '../../src/manifest/render.js';
 import { REPO, TEST_ROOT, mustRun } from './procs.js';
@@ -28,8 +30,14 @@ export function clusterEnv(): ClusterEnv {
 export const kubeconfigFor = (user: 'admin' | 'kubelet' | 'checker' | 'operator'): string => join(clusterEnv().KUBECONFIG, '..', `${user}.kubeconfig`);
 
 export function kube(user: 'admin' | 'kubelet' | 'checker' | 'operator' = 'admin'): Kube {
-  return kubeClients(loadKubeConfig(kubeconfigFor(user)));
+  return kubeClients(loadKubeConfig(kubeconfigFor(user), { inCluster: undefined, kubeconfigs: [] }));
 }
+
+/** The product's Cluster port over the same credentials. */
+export const asCluster = (k: Kube): Cluster => clientNodeCluster(k);
+
+/** This feature on the test node. */
+export const onTestNode = (spec: FeatureSpec) => ({ feature: spec.feature, namespace: spec.namespace, node: clusterEnv().NODE_NAME });
 
 export const stopComponent = (name: string): string => mustRun('bash', [CLUSTER_SCRIPT, 'stop', name]);
 export const startComponent = (name: string): string => mustRun('bash', [CLUSTER_SCRIPT, 'start', name]);
@@ -41,19 +49,19 @@ export function testbedSpec(feature = 'bmp'): FeatureSpec {
 
 export async function applyFeature(k: Kube, spec: FeatureSpec): Promise<KubernetesObject[]> {
   const objs = renderFeature(spec);
-  await applyObjects(k, objs);
+  await asCluster(k).apply(objs);
   return objs;
 }
 
 export async function removeFeature(k: Kube, spec: FeatureSpec): Promise<void> {
-  await deleteObjects(k, renderFeature(spec));
-  await waitUntil(`${spec.feature} pods gone`, 90_000, async () => ((await featurePods(k, spec.namespace, spec.feature, clusterEnv().NODE_NAME)).length === 0 ? true : undefined));
+  await asCluster(k).delete(renderFeature(spec));
+  await waitUntil(`${spec.feature} pods gone`, 90_000, async () => ((await featurePods(asCluster(k), onTestNode(spec))).length === 0 ? true : undefined));
 }
 
 export async function waitFeatureRunning(k: Kube, spec: FeatureSpec, timeoutMs = 120_000, notPod?: string): Promise<V1Pod> {
   const node = clusterEnv().NODE_NAME;
   return waitUntil(`${spec.feature} pod running on ${node}`, timeoutMs, async () => {
-    const pods = await featurePods(k, spec.namespace, spec.feature, node);
+    const pods = await featurePods(asCluster(k), { feature: spec.feature, namespace: spec.namespace, node });
     return pods.find((p) => p.metadata?.name !== notPod && podContainerRunning(p, spec.feature));
   });
 }
@@ -66,7 +74,7 @@ export function setFeatureMiB(feature: string, mib: number): void {
 }
 
 export async function taintDisabled(k: Kube, feature: string, present: boolean): Promise<boolean> {
-  return setTaint(k, clusterEnv().NODE_NAME, disableTaint(feature), present);
+  return setTaint(asCluster(k), clusterEnv().NODE_NAME, disableTaint(feature), present);
 }
 
 export async function podWorkingSetFromMetrics(k: Kube, namespace: string, pod: string, container: string): Promise<number | undefined> {
@@ -77,3 +85,6 @@ export async function podWorkingSetFromMetrics(k: Kube, namespace: string, pod: 
   const c = res.containers?.find((x) => x.name === container);
   return c ? parseBytes(c.usage.memory) : undefined;
 }
+
+/** The feature's pods on a node, through the product's Cluster port. */
+export const podsOf = (k: Kube, feature: string, node = clusterEnv().NODE_NAME, namespace = 'sonic'): Promise<V1Pod[]> => featurePods(asCluster(k), { feature, namespace, node });

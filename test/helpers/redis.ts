@@ -53,5 +53,18 @@ export async function startRedis(): Promise<TestRedis> {
   return t;
 }
 
-/** FEATURE|bmp as SONiC's config_db fixture has it (the entry migrate creates when it is missing). */
-export { DEFAULT_FEATURE_ENTRY as SONIC_BMP_FEATURE } from '../../src/migrate/flows.js';
+/**
+ * FEATURE|bmp as SONiC's config_db test fixture has it (sonic-utilities tests/mock_tables). Written
+ * out here, not imported from the product, so a change to what migrate seeds is caught.
+ */
+export const SONIC_BMP_FEATURE: Readonly<Record<string, string>> = {
+  auto_restart: 'enabled',
+  check_up_status: 'false',
+  delayed: 'False',
+  has_global_scope: 'True',
+  has_per_asic_scope: 'False',
+  high_mem_alert: 'disabled',
+  set_owner: 'local',
+  state: 'enabled',
+  support_syslog_rate_limit: 'false',
+};

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { startDockerd, runFeatureContainer, setFeatureMemory, type Dockerd } from '../helpers/docker.js';
 import { runChecker, testbedBin, waitFor } from '../helpers/procs.js';
-import { removeNative } from '../../src/docker/api.js';
+import { dockerEngine } from '../../src/host/docker.js';
 
 const MiB = 1024 * 1024;
 let d: Dockerd;
@@ -81,8 +81,8 @@ describe('memory_checker with a real dockerd', () => {
 
   it('v2 clean-up removes the native container named exactly so, and nothing else', async () => {
     runFeatureContainer(d, 'bmp_native_copy', 'memhog', 8);
-    expect(await removeNative(d.socket, 'bmp_native', Date.now() + 10_000)).toBe(false);
-    expect(await removeNative(d.socket, 'bmp_watchdog', Date.now() + 10_000)).toBe(true);
+    expect(await dockerEngine(d.socket).removeNative('bmp_native', Date.now() + 10_000)).toBe(false);
+    expect(await dockerEngine(d.socket).removeNative('bmp_watchdog', Date.now() + 10_000)).toBe(true);
     const names = d.docker('ps', '-a', '--format', '{{.Names}}').split('\n').filter(Boolean).sort();
     expect(names).toEqual(['bmp', 'bmp_native_copy']);
   });

@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { clusterEnv, kube, kubeconfigFor, setFeatureMiB, taintDisabled } from '../helpers/cluster.js';
+import { clusterEnv, kube, kubeconfigFor, podsOf, setFeatureMiB, taintDisabled } from '../helpers/cluster.js';
 import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
 import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
 import { REPO, testbedBin, waitFor } from '../helpers/procs.js';
-import { disableTaint, featurePods, hasTaint, podContainerRunning } from '../../src/kube/client.js';
-import { nativeRunning } from '../../src/docker/api.js';
+import { disableTaint, hasTaint, podContainerRunning } from '../../src/kube/cluster.js';
+import { dockerEngine } from '../../src/host/docker.js';
 import { stubDropIn } from '../../src/systemd/unit.js';
 
 const k = kube();
@@ -28,8 +28,8 @@ let monitor: NodeJS.Timeout;
 
 const kubesonic = (...args: string[]) => onSwitch(['kubesonic', ...args], env);
 const node = () => clusterEnv().NODE_NAME;
-const podRunning = async () => (await featurePods(k, 'sonic', 'bmp', node())).some((p) => podContainerRunning(p, 'bmp'));
-const nativeUp = async () => (await nativeRunning(docker.socket, 'bmp', Date.now() + 5000)) !== undefined;
+const podRunning = async () => (await podsOf(k, 'bmp', node())).some((p) => podContainerRunning(p, 'bmp'));
+const nativeUp = async () => (await dockerEngine(docker.socket).nativeRunning('bmp', Date.now() + 5000)) !== undefined;
 const unitActive = () => systemctl('is-active', 'bmp.service').stdout.trim();
 
 beforeAll(async () => {
@@ -123,7 +123,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     const stop = systemctl('stop', 'bmp.service');
     expect(stop.code, stop.stderr).toBe(0);
     expect(hasTaint(await k.core.readNode({ name: node() }), disableTaint('bmp'))).toBe(true);
-    expect(await featurePods(k, 'sonic', 'bmp', node())).toHaveLength(0);
+    expect(await podsOf(k, 'bmp', node())).toHaveLength(0);
     expect(unitActive()).toBe('inactive');
     expect(kubesonic('systemd', 'bmp', 'status').code).toBe(3);
     await waitFor('CONFIG_DB disabled', async () => (await config.hget('FEATURE|bmp', 'state')) === 'disabled', 30_000);
@@ -140,10 +140,10 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
   });
 
   it('systemctl restart bmp: a new pod', async () => {
-    const before = (await featurePods(k, 'sonic', 'bmp', node()))[0]!.metadata!.name;
+    const before = (await podsOf(k, 'bmp', node()))[0]!.metadata!.name;
     const r = systemctl('restart', 'bmp.service');
     expect(r.code, r.stderr).toBe(0);
-    const after = (await featurePods(k, 'sonic', 'bmp', node())).find((p) => podContainerRunning(p, 'bmp'));
+    const after = (await podsOf(k, 'bmp', node())).find((p) => podContainerRunning(p, 'bmp'));
     expect(after?.metadata?.name).toBeDefined();
     expect(after!.metadata!.name).not.toBe(before);
     expect(unitActive()).toBe('active');
@@ -153,7 +153,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     const r = kubesonic('rollback', 'bmp', '--spec', SPEC, '--timeout', '180');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     await expect(k.apps.readNamespacedDaemonSet({ name: 'bmp', namespace: 'sonic' })).rejects.toMatchObject({ code: 404 });
-    expect(await featurePods(k, 'sonic', 'bmp', node())).toHaveLength(0);
+    expect(await podsOf(k, 'bmp', node())).toHaveLength(0);
     expect(existsSync(join(root, 'etc/systemd/system/bmp.service.d/90-kubesonic.conf'))).toBe(false);
     expect(await nativeUp()).toBe(true);
     expect(unitActive()).toBe('active');

@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import type { V1Pod } from '@kubernetes/client-node';
-import { clusterEnv, kube, kubeconfigFor, applyFeature, removeFeature, setFeatureMiB, startComponent, stopComponent, taintDisabled, testbedSpec, waitFeatureRunning } from '../helpers/cluster.js';
-import { featurePods, sleep, waitUntil } from '../../src/kube/client.js';
+import { clusterEnv, kube, kubeconfigFor, podsOf, applyFeature, removeFeature, setFeatureMiB, startComponent, stopComponent, taintDisabled, testbedSpec, waitFeatureRunning } from '../helpers/cluster.js';
+import { sleep, waitUntil } from '../../src/util/wait.js';
 import { KUBESONIC, run, runChecker } from '../helpers/procs.js';
 
 const MiB = 1024 * 1024;
@@ -99,7 +99,7 @@ describe('bmp DaemonSet on a real kubelet', () => {
   it('past 800Mi the container is OOM-killed and restarted', async () => {
     setFeatureMiB('bmp', 900);
     const killed = await waitUntil('OOMKilled', 120_000, async () => {
-      const [p] = await featurePods(k, 'sonic', 'bmp', clusterEnv().NODE_NAME);
+      const [p] = await podsOf(k, 'bmp', clusterEnv().NODE_NAME);
       const cs = p?.status?.containerStatuses?.find((c) => c.name === 'bmp');
       return cs && cs.restartCount > 0 && cs.lastState?.terminated?.reason === 'OOMKilled' ? cs : undefined;
     }, 1000);
@@ -109,7 +109,7 @@ describe('bmp DaemonSet on a real kubelet', () => {
   });
 
   it("monit's new action, kubesonic restart bmp, restarts the Kubernetes-run container (a new pod)", async () => {
-    const before = (await featurePods(k, 'sonic', 'bmp', clusterEnv().NODE_NAME))[0]!.metadata!.name;
+    const before = (await podsOf(k, 'bmp', clusterEnv().NODE_NAME))[0]!.metadata!.name;
     const r = run(process.execPath, [KUBESONIC, 'restart', 'bmp', '--process', 'openbmpd', '--timeout', '90'], {
       ...process.env,
       ...clusterEnv(),
@@ -123,12 +123,12 @@ describe('bmp DaemonSet on a real kubelet', () => {
 
   it('taint bmp=disabled:NoSchedule + delete pod → no new pod; untaint → pod back', async () => {
     const node = clusterEnv().NODE_NAME;
-    const before = (await featurePods(k, 'sonic', 'bmp', node))[0]!;
+    const before = (await podsOf(k, 'bmp', node))[0]!;
     await taintDisabled(k, 'bmp', true);
     await k.core.deleteNamespacedPod({ name: before.metadata!.name!, namespace: 'sonic' });
-    await waitUntil('pod gone', 60_000, async () => ((await featurePods(k, 'sonic', 'bmp', node)).length === 0 ? true : undefined));
+    await waitUntil('pod gone', 60_000, async () => ((await podsOf(k, 'bmp', node)).length === 0 ? true : undefined));
     await sleep(8000); // several DaemonSet controller syncs: nothing comes back while tainted
-    expect(await featurePods(k, 'sonic', 'bmp', node)).toHaveLength(0);
+    expect(await podsOf(k, 'bmp', node)).toHaveLength(0);
     expect(checker(['bmp', '1']).json.status).toBe('not-running');
     await taintDisabled(k, 'bmp', false);
     const back = await waitFeatureRunning(k, spec);

@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { applyObjects, parseManifests } from '../../src/kube/client.js';
-import { kube } from '../helpers/cluster.js';
+import { parseManifests } from '../../src/kube/client.js';
+import { asCluster, kube } from '../helpers/cluster.js';
 import { KUBESONIC, REPO, run } from '../helpers/procs.js';
 
 const k = kube();
@@ -14,7 +14,7 @@ describe('kubesonic render → apiserver', () => {
     const r = run(process.execPath, [KUBESONIC, 'render', feature, '--spec', join(REPO, 'deploy', 'features', `${feature}.yaml`)]);
     expect(r.stderr).toBe('');
     const objs = parseManifests(r.stdout);
-    const applied = await applyObjects(k, objs, true);
+    const applied = await asCluster(k).apply(objs, true);
     expect(applied.map((o) => o.kind)).toEqual(objs.map((o) => o.kind));
     const ds = applied.find((o) => o.kind === 'DaemonSet') as unknown as { spec: { template: { spec: { containers: { name: string; resources: unknown }[] } } } };
     expect(ds.spec.template.spec.containers[0]).toMatchObject({ name: feature });
@@ -26,7 +26,7 @@ describe('kubesonic render → apiserver', () => {
     const objs = parseManifests(run(process.execPath, [KUBESONIC, 'render', 'bmp', '--spec', join(REPO, 'testbed', 'features', 'bmp.yaml')]).stdout);
     const ds = objs.find((o) => o.kind === 'DaemonSet') as unknown as { spec: { template: { spec: { containers: { resources: { requests: { memory: string } } }[] } } } };
     ds.spec.template.spec.containers[0]!.resources.requests.memory = '900Mi';
-    await expect(applyObjects(k, [ds as never], true)).rejects.toMatchObject({ code: 422 });
+    await expect(asCluster(k).apply([ds as never], true)).rejects.toMatchObject({ code: 422 });
   });
 
   it.each([

@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { applyFeature, clusterEnv, kube, removeFeature, startComponent, stopComponent, taintDisabled, testbedSpec, waitFeatureRunning } from '../helpers/cluster.js';
+import { applyFeature, clusterEnv, kube, podsOf, removeFeature, startComponent, stopComponent, taintDisabled, testbedSpec, waitFeatureRunning } from '../helpers/cluster.js';
 import { startRedis, SONIC_BMP_FEATURE, type TestRedis } from '../helpers/redis.js';
-import { featurePods, sleep, waitUntil } from '../../src/kube/client.js';
+import { sleep, waitUntil } from '../../src/util/wait.js';
 import { findLocalKubeContainers } from '../../src/memory/sources/containerd.js';
 import { stubDropIn } from '../../src/systemd/unit.js';
 
@@ -22,7 +22,7 @@ let config: Redis;
 let state: Redis;
 
 async function runningContainerId(): Promise<string | undefined> {
-  const [pod] = await featurePods(k, 'sonic', 'bmp', clusterEnv().NODE_NAME);
+  const [pod] = await podsOf(k, 'bmp', clusterEnv().NODE_NAME);
   const cs = pod?.status?.containerStatuses?.find((c) => c.name === 'bmp');
   return cs?.state?.running && !pod?.metadata?.deletionTimestamp ? cs.containerID?.replace('containerd://', '').slice(0, 12) : undefined;
 }
@@ -135,8 +135,8 @@ describe('kubesonic sync sidecar (in the pod, real Redis)', () => {
   it('disable by taint: FEATURE says disabled in both DBs once the pod is gone; untaint: enabled again', async () => {
     const node = clusterEnv().NODE_NAME;
     await taintDisabled(k, 'bmp', true);
-    for (const p of await featurePods(k, 'sonic', 'bmp', node)) await k.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: 'sonic' });
-    await waitUntil('pod gone', 90_000, async () => ((await featurePods(k, 'sonic', 'bmp', node)).length === 0 ? true : undefined));
+    for (const p of await podsOf(k, 'bmp', node)) await k.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: 'sonic' });
+    await waitUntil('pod gone', 90_000, async () => ((await podsOf(k, 'bmp', node)).length === 0 ? true : undefined));
     expect(await config.hgetall('FEATURE|bmp')).toEqual({ ...CONFIG_SEED, state: 'disabled' });
     expect(await state.hgetall('FEATURE|bmp')).toMatchObject({ state: 'disabled', container_id: '', current_owner: 'none', remote_state: 'stopped', up_status: 'true' });
     await taintDisabled(k, 'bmp', false);

@@ -14,10 +14,10 @@ describe('parseCheckerArgs', () => {
     if (parsed.kind === 'run') expect(parsed.options).toMatchObject(expected);
   });
 
-  it('takes the node from NODE_NAME unless --node is given', () => {
-    const fromEnv = parseCheckerArgs(['bmp', '5'], { NODE_NAME: 'leaf1' });
-    const fromFlag = parseCheckerArgs(['--node', 'leaf2', 'bmp', '5'], { NODE_NAME: 'leaf1' });
-    expect(fromEnv.kind === 'run' && fromEnv.options.node).toBe('leaf1');
+  it('leaves the node to the settings ($NODE_NAME) unless --node is given', () => {
+    const fromSettings = parseCheckerArgs(['bmp', '5']);
+    const fromFlag = parseCheckerArgs(['--node', 'leaf2', 'bmp', '5']);
+    expect(fromSettings.kind === 'run' && fromSettings.options.node).toBeUndefined();
     expect(fromFlag.kind === 'run' && fromFlag.options.node).toBe('leaf2');
   });
 

@@ -2,7 +2,7 @@
 // errors, garbage. The real-cluster behaviour is covered in test/system/kube-*.test.ts.
 import nock from 'nock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { checkMemory, type HostPaths } from '../../src/memory/checker.js';
+import { checkMemory, type CheckerSettings } from '../../src/memory/checker.js';
 import { parseCheckerArgs, type CheckerOptions } from '../../src/memory/args.js';
 import { CheckError } from '../../src/memory/errors.js';
 import { fixture, readJson } from '../helpers/fixtures.js';
@@ -12,11 +12,13 @@ const PODS = '/api/v1/namespaces/sonic/pods';
 const METRICS = '/apis/metrics.k8s.io/v1beta1/namespaces/sonic/pods/bmp-q8z4d';
 const CGROUP_WORKING_SET = 524288000 - 104857600; // fixtures/cgroup/v2-systemd, the bmp container
 
-const paths: HostPaths = {
+const paths: CheckerSettings = {
   cgroupRoot: fixture('cgroup', 'v2-systemd'),
   procRoot: fixture('proc'),
   containerdState: fixture('containerd'),
   dockerSocket: '/nonexistent/docker.sock',
+  api: { inCluster: undefined, kubeconfigs: [] },
+  nodeName: 'vm',
 };
 
 function options(extra: string[] = [], name = 'bmp'): CheckerOptions {
@@ -40,7 +42,7 @@ describe('memory_checker against an API server', () => {
   it('reads the working set from metrics.k8s.io for the pod on this node, sending the token', async () => {
     podList().matchHeader('authorization', 'Bearer fixture-token').reply(200, readJson('kube', 'podlist-node-vm.json'));
     nock(API).get(METRICS).reply(200, readJson('kube', 'podmetrics-bmp.json'));
-    const out = await checkMemory(options(), {}, paths);
+    const out = await checkMemory(options(), paths);
     expect(out).toMatchObject({ status: 'measured', usage: 838860800, source: 'metrics.k8s.io', pod: 'bmp-q8z4d' });
   });
 
@@ -56,7 +58,7 @@ describe('memory_checker against an API server', () => {
   ])('metrics %s → the pod cgroup, same container', async (_label, reply) => {
     podList().reply(200, readJson('kube', 'podlist-node-vm.json'));
     reply(nock(API).get(METRICS));
-    const out = await checkMemory(options(), {}, paths);
+    const out = await checkMemory(options(), paths);
     expect(out).toMatchObject({ status: 'measured', usage: CGROUP_WORKING_SET, source: 'cgroup', via: 'kube', pod: 'bmp-q8z4d' });
   });
 
@@ -64,7 +66,7 @@ describe('memory_checker against an API server', () => {
     podList().reply(200, readJson('kube', 'podlist-node-vm.json'));
     nock(API).get(METRICS).delay(5000).reply(200, readJson('kube', 'podmetrics-bmp.json'));
     const started = Date.now();
-    const out = await checkMemory(options(['--timeout', '300']), {}, paths);
+    const out = await checkMemory(options(['--timeout', '300']), paths);
     expect(Date.now() - started).toBeLessThan(1500);
     expect(out).toMatchObject({ source: 'cgroup', usage: CGROUP_WORKING_SET });
     expect(out.notes.join(' ')).toMatch(/timed out/);
@@ -77,40 +79,40 @@ describe('memory_checker against an API server', () => {
     ['refused', (s: nock.Interceptor) => s.replyWithError({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' })],
   ])('pod list %s → container found in containerd state, read from its cgroup', async (_label, reply) => {
     reply(podList());
-    const out = await checkMemory(options(['--timeout', '300']), {}, paths);
+    const out = await checkMemory(options(['--timeout', '300']), paths);
     expect(out).toMatchObject({ status: 'measured', usage: CGROUP_WORKING_SET, via: 'containerd', pod: 'bmp-q8z4d' });
   });
 
   it('a feature with no pod on this node and no docker is not running (exit 0 path)', async () => {
     podList().reply(200, { items: [] });
-    const out = await checkMemory(options(), {}, paths);
+    const out = await checkMemory(options(), paths);
     expect(out.status).toBe('not-running');
   });
 
   it('a pod whose container has not started is not running', async () => {
     podList().reply(200, readJson('kube', 'podlist-node-vm.json'));
-    const out = await checkMemory(options([], 'telemetry'), {}, paths);
+    const out = await checkMemory(options([], 'telemetry'), paths);
     expect(out.status).toBe('not-running');
   });
 
   it('--source kube does not fall back', async () => {
     podList().reply(200, readJson('kube', 'podlist-node-vm.json'));
     nock(API).get(METRICS).reply(503, 'x');
-    const run = checkMemory(options(['--source', 'kube']), {}, paths);
+    const run = checkMemory(options(['--source', 'kube']), paths);
     await expect(run).rejects.toBeInstanceOf(CheckError);
     await expect(run).rejects.toMatchObject({ exitCode: 1 });
   });
 
   it('--source cgroup asks the API only where the container is', async () => {
     podList().reply(200, readJson('kube', 'podlist-node-vm.json'));
-    const out = await checkMemory(options(['--source', 'cgroup']), {}, paths);
+    const out = await checkMemory(options(['--source', 'cgroup']), paths);
     expect(out).toMatchObject({ source: 'cgroup', usage: CGROUP_WORKING_SET });
   });
 
   it('a cgroup that vanishes while being read (container restarted meanwhile) is "not running", as in SONiC', async () => {
     podList().reply(200, readJson('kube', 'podlist-node-vm.json'));
     nock(API).get(METRICS).reply(503, 'x');
-    const out = await checkMemory(options(), {}, { ...paths, cgroupRoot: fixture('cgroup', 'v2-vanished') });
+    const out = await checkMemory(options(), { ...paths, cgroupRoot: fixture('cgroup', 'v2-vanished') });
     expect(out.status).toBe('not-running');
     expect(out.notes.join(' ')).toMatch(/went away while being read/);
   });
@@ -118,7 +120,7 @@ describe('memory_checker against an API server', () => {
   it('a cgroup that cannot be found is an internal error, not a 3', async () => {
     podList().reply(200, readJson('kube', 'podlist-node-vm.json'));
     nock(API).get(METRICS).reply(503, 'x');
-    const run = checkMemory(options(), {}, { ...paths, cgroupRoot: fixture('cgroup', 'v2-clamp') });
+    const run = checkMemory(options(), { ...paths, cgroupRoot: fixture('cgroup', 'v2-clamp') });
     await expect(run).rejects.toMatchObject({ exitCode: 1 });
   });
 });

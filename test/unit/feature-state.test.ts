@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { desiredFeatureState, mayMirrorConfigState, shortContainerId, sonicTimestamp, stateDbChanges, type Observation } from '../../src/feature/state.js';
-import { observe } from '../../src/feature/sync.js';
+import { desiredFeatureState, mayMirrorConfigState, sonicTimestamp, stateDbChanges, type Observation } from '../../src/feature/state.js';
+import { observe } from '../../src/feature/view.js';
+import { shortContainerId } from '../../src/kube/ids.js';
 
 const obs = (o: Partial<Observation>): Observation => ({ running: false, containerId: undefined, podPresent: false, disabledByTaint: false, ...o });
 

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCheckerArgs } from '../../src/memory/args.js';
 import { memoryCgroupFromProc, statField, workingSetFrom, expandSystemdCgroupsPath } from '../../src/memory/cgroup.js';
 import { ValueError } from '../../src/memory/errors.js';
-import { exitCodeFor } from '../../src/memory/decide.js';
+import { exitCodeFor } from '../../src/memory/exit-codes.js';
 import { parseBytes } from '../../src/kube/quantity.js';
 import { containerWorkingSet, featurePodsFromList } from '../../src/memory/sources/kube.js';
 import { matchTaskSpec } from '../../src/memory/sources/containerd.js';

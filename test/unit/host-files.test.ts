@@ -2,7 +2,7 @@ import { mkdtempSync, mkdirSync, readFileSync, readdirSync, writeFileSync, exist
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyHostFiles } from '../../src/systemd/files.js';
+import { applyHostFiles } from '../../src/host/files.js';
 import { dropInPath, hostPlan, stubDropIn } from '../../src/systemd/unit.js';
 import { runSteps, type Step } from '../../src/migrate/steps.js';
 import { parseFeatureArg } from '../../src/exporter/exporter.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { containerWorkingSet, featurePodsFromList } from '../../src/memory/sources/kube.js';
 import { matchTaskSpec, findLocalKubeContainers } from '../../src/memory/sources/containerd.js';
-import { findByExactName, findKubeContainer, parseContainerList } from '../../src/docker/api.js';
+import { findByExactName, findKubeContainer, parseContainerList } from '../../src/host/docker.js';
 import { ApiError } from '../../src/kube/http.js';
 import { KUBE_ID, POD_UID, fixture, readJson } from '../helpers/fixtures.js';
 

@@ -58,8 +58,8 @@ describe('render', () => {
   const ds = objs.find((o) => o.kind === 'DaemonSet')!;
   const pod = ds.spec.template.spec;
 
-  it('emits ServiceAccount, RBAC, ConfigMap and the DaemonSet', () => {
-    expect(objs.map((o) => o.kind)).toEqual(['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet']);
+  it('emits ServiceAccount, RBAC and the DaemonSet', () => {
+    expect(objs.map((o) => o.kind)).toEqual(['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding', 'DaemonSet']);
     expect(objs.every((o) => o.metadata.labels['app.kubernetes.io/managed-by'] === 'kubesonic')).toBe(true);
   });
 
@@ -88,7 +88,7 @@ describe('render', () => {
 
   it('without a sidecar renders no RBAC and mounts no service account token', () => {
     const plain = renderFeature(parseFeatureSpec(`${minimal}sidecar: false\n`)) as Obj[];
-    expect(plain.map((o) => o.kind)).toEqual(['ConfigMap', 'DaemonSet']);
-    expect(plain[1]!.spec.template.spec.automountServiceAccountToken).toBe(false);
+    expect(plain.map((o) => o.kind)).toEqual(['DaemonSet']);
+    expect(plain[0]!.spec.template.spec.automountServiceAccountToken).toBe(false);
   });
 });

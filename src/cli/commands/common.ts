@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { hostname } from 'node:os';
+// What the command modules share: the target options, printing, and the signal that ends a
+// long-running command.
 import type { Argv } from 'yargs';
 
 export interface TargetArgs {
@@ -15,31 +15,19 @@ export function withTarget<T>(y: Argv<T>): Argv<T & TargetArgs> {
     .option('kubeconfig', { type: 'string', describe: 'credentials (default: in-cluster, $KUBECONFIG, kubelet.conf)' }) as Argv<T & TargetArgs>;
 }
 
-export function nodeName(explicit?: string): string {
-  return (explicit || process.env.NODE_NAME || hostname()).toLowerCase();
-}
-
 export const out = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
-export function systemctl(args: string[]): { code: number; stdout: string } {
-  const r = spawnSync('systemctl', args, { encoding: 'utf8' });
-  return { code: r.status ?? 1, stdout: (r.stdout ?? '') + (r.stderr ?? '') };
-}
+/** Lines of a long-running process carry a timestamp. */
+export const log = (line: string): void => {
+  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+};
 
-/** True while systemd is shutting the system down (stop must then not disable the feature). */
-export function systemStopping(): boolean {
-  const r = spawnSync('systemctl', ['is-system-running'], { encoding: 'utf8' });
-  return (r.stdout ?? '').trim() === 'stopping';
-}
-
-/** An error carrying the process exit code (yargs' fail handler reads it). */
-export class ExitError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
+/** Aborted on SIGTERM or SIGINT: how systemd and the kubelet stop a long-running command. */
+export function untilSignal(): AbortSignal {
+  const abort = new AbortController();
+  process.once('SIGTERM', () => abort.abort());
+  process.once('SIGINT', () => abort.abort());
+  return abort.signal;
 }

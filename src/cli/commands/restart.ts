@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import type { CommandModule } from 'yargs';
-import { dockerSocket, nativeRunning, DockerUnavailable } from '../../docker/api.js';
-import { kubeClients, loadKubeConfig } from '../../kube/client.js';
-import { restart } from '../../systemd/stub.js';
-import { ExitError, nodeName, out, withTarget, type TargetArgs } from './common.js';
+import { dockerEngine } from '../../host/docker.js';
+import { connectCluster } from '../../kube/client.js';
+import { restartFeature } from '../../pod/restart.js';
+import { readSettings } from '../../settings.js';
+import { out, withTarget, type TargetArgs } from './common.js';
 
 interface Args extends TargetArgs {
   feature: string;
@@ -11,11 +11,7 @@ interface Args extends TargetArgs {
   timeout: number;
 }
 
-/**
- * monit's action for a feature over its memory threshold. Native container: restart the process
- * inside it as SONiC did (docker exec <f> supervisorctl restart <process>). Kubernetes: restart the
- * pod on this node (the memory is then back to its start, as after the process restart).
- */
+/** monit's action for a feature over its memory threshold (pod/restart.ts). */
 export const restartCommand: CommandModule<object, Args> = {
   command: 'restart <feature>',
   describe: 'restart a feature wherever it runs (monit action): the process in the native container, or the pod on this node',
@@ -27,19 +23,9 @@ export const restartCommand: CommandModule<object, Args> = {
         .option('timeout', { type: 'number', default: 120 }),
     ) as never,
   handler: async (argv) => {
-    let native;
-    try {
-      native = await nativeRunning(dockerSocket(process.env), argv.feature, Date.now() + 5000);
-    } catch (e) {
-      if (!(e instanceof DockerUnavailable)) throw e;
-    }
-    if (native) {
-      const args = argv.process ? ['exec', argv.feature, 'supervisorctl', 'restart', argv.process] : ['restart', argv.feature];
-      const r = spawnSync('docker', args, { stdio: 'inherit' });
-      if (r.status !== 0) throw new ExitError(`docker ${args.join(' ')} exited ${r.status}`, 1);
-      return;
-    }
-    const k = kubeClients(loadKubeConfig(argv.kubeconfig));
-    process.exitCode = await restart(k, { feature: argv.feature, namespace: argv.namespace, node: nodeName(argv.node) }, argv.timeout * 1000, out);
+    const settings = readSettings();
+    const target = { feature: argv.feature, namespace: argv.namespace, node: (argv.node || settings.nodeName).toLowerCase() };
+    const ports = { docker: dockerEngine(settings.dockerSocket), cluster: () => connectCluster(argv.kubeconfig, settings.api) };
+    process.exitCode = await restartFeature(target, argv.process, ports, { timeoutMs: argv.timeout * 1000, out });
   },
 };

@@ -1,12 +1,12 @@
-// Finding a Kubernetes container without the API server: containerd keeps each running task's OCI
-// spec under its state directory, with the CRI annotations (container name, pod namespace and
-// name) and the exact cgroupsPath kubelet asked for.
+// Source 2, no API server: finding a Kubernetes container locally. containerd keeps each running
+// task's OCI spec under its state directory, with the CRI annotations (container name, pod
+// namespace and name) and the exact cgroupsPath kubelet asked for.
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { expandSystemdCgroupsPath } from '../cgroup.js';
+import { expandSystemdCgroupsPath, findCgroupDir, kubeCgroupCandidates } from '../cgroup.js';
+import { CheckError } from '../errors.js';
+import type { Measurement, MemorySource } from '../source.js';
 import { isObj } from '../../util/json.js';
-
-export const DEFAULT_CONTAINERD_STATE = '/run/containerd';
 
 export interface LocalKubeContainer {
   id: string;
@@ -16,7 +16,6 @@ export interface LocalKubeContainer {
   cgroupPath: string | undefined;
   pid: number | undefined;
 }
-
 
 /** Parse one task's config.json; undefined when it is not the named container of that namespace. */
 export function matchTaskSpec(id: string, specText: string, container: string, namespace: string): Omit<LocalKubeContainer, 'pid'> | undefined {
@@ -69,3 +68,22 @@ export async function findLocalKubeContainers(stateRoot: string, procRoot: strin
   }
   return found;
 }
+
+export const containerdSource: MemorySource = {
+  name: 'containerd',
+  applies: (ctx) => ctx.localKube,
+  async find(ctx) {
+    const found = await findLocalKubeContainers(ctx.settings.containerdState, ctx.settings.procRoot, ctx.opts.container, ctx.opts.namespace);
+    if (found.length === 0) return undefined;
+    const fs = await ctx.fs();
+    const results: Measurement[] = [];
+    for (const c of found) {
+      const candidates = c.cgroupPath ? [c.cgroupPath] : kubeCgroupCandidates({ podUid: c.podUid, containerId: c.id });
+      const dir = await findCgroupDir(fs, candidates, c.id);
+      if (!dir) throw new CheckError(1, `cgroup of container ${c.id.slice(0, 12)} (pod ${c.podName}) not found under ${fs.root}`);
+      const usage = await ctx.readOrGone(dir);
+      if (usage !== undefined) results.push(ctx.measured(usage, 'cgroup', 'containerd', { pod: c.podName, cgroup: dir }));
+    }
+    return ctx.largest(results) ?? ctx.notRunning();
+  },
+};

@@ -1,9 +1,15 @@
-// The feature's pod on this node and its container's working set from metrics.k8s.io
-// (the number `kubectl top pod --containers` shows).
+// Source 1, Kubernetes: the feature's pod on this node, and its container's working set from
+// metrics.k8s.io (the number `kubectl top pod --containers` shows); when the metrics API fails, the
+// same container's cgroup, found from the pod status.
 import { parseBytes } from '../../kube/quantity.js';
 import { ApiError, getJson } from '../../kube/http.js';
-import type { ApiCredentials } from '../../kube/kubeconfig.js';
+import { loadCredentials, type ApiCredentials } from '../../kube/kubeconfig.js';
+import { containerIdOf } from '../../kube/ids.js';
 import { isObj, type Obj } from '../../util/json.js';
+import { errorLine } from '../../util/errors.js';
+import { CheckError } from '../errors.js';
+import { findCgroupDir, kubeCgroupCandidates } from '../cgroup.js';
+import type { Measurement, MemorySource, SourceContext } from '../source.js';
 
 export interface FeaturePod {
   name: string;
@@ -39,7 +45,7 @@ export function featurePodsFromList(list: unknown, container: string): FeaturePo
       uid: str(item.metadata.uid) ?? '',
       qosClass: str(status.qosClass),
       phase: str(status.phase) ?? 'Unknown',
-      containerId: rawId ? rawId.replace(/^[a-z0-9-]+:\/\//, '') : undefined,
+      containerId: rawId ? containerIdOf(rawId) : undefined,
       running: cs !== undefined && isObj(cs.state) && isObj(cs.state.running),
     });
   }
@@ -79,3 +85,74 @@ export async function podWorkingSet(
   const body = await getJson(creds, `/apis/metrics.k8s.io/v1beta1/namespaces/${namespace}/pods/${encodeURIComponent(pod)}`, deadline);
   return containerWorkingSet(body, container);
 }
+
+async function measurePod(ctx: SourceContext, creds: ApiCredentials, pod: FeaturePod): Promise<Measurement | undefined> {
+  const { opts } = ctx;
+  if (opts.source !== 'cgroup') {
+    try {
+      const usage = await podWorkingSet(creds, opts.namespace, pod.name, opts.container, ctx.deadline);
+      if (usage !== undefined) return ctx.measured(usage, 'metrics.k8s.io', 'kube', { pod: pod.name });
+      ctx.notes.push(`metrics: no ${opts.container} entry for pod ${pod.name} yet`);
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      ctx.notes.push(`metrics: ${e.message}`);
+    }
+    if (opts.source === 'kube') throw new CheckError(1, `metrics.k8s.io: ${ctx.notes.at(-1) ?? 'no data'}`);
+  }
+  if (!pod.containerId) throw new CheckError(1, `pod ${pod.name} reports no container id for ${opts.container}`);
+  const fs = await ctx.fs();
+  const dir = await findCgroupDir(fs, kubeCgroupCandidates({ podUid: pod.uid, containerId: pod.containerId, qosClass: pod.qosClass }), pod.containerId);
+  if (!dir) throw new CheckError(1, `cgroup of container ${pod.containerId.slice(0, 12)} (pod ${pod.name}) not found under ${fs.root}`);
+  const usage = await ctx.readOrGone(dir);
+  return usage === undefined ? undefined : ctx.measured(usage, 'cgroup', 'kube', { pod: pod.name, cgroup: dir });
+}
+
+async function fromKube(ctx: SourceContext) {
+  const { opts } = ctx;
+  let creds: ApiCredentials | undefined;
+  try {
+    creds = loadCredentials(opts.kubeconfig, ctx.settings.api);
+  } catch (e) {
+    if (opts.kubeconfig) throw new CheckError(1, errorLine(e));
+    ctx.notes.push(`kube: ${errorLine(e)}`);
+    return undefined;
+  }
+  if (!creds) {
+    ctx.notes.push('kube: no credentials');
+    return undefined;
+  }
+  let pods: FeaturePod[];
+  try {
+    pods = await listFeaturePods(creds, opts.namespace, ctx.node, opts.container, ctx.deadline);
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    ctx.notes.push(`kube: pod list: ${e.message}`);
+    return undefined;
+  }
+  ctx.apiReachable = true;
+  if (pods.length === 0) {
+    ctx.notes.push(`kube: no pod with container ${opts.container} on node ${ctx.node}`);
+    return undefined;
+  }
+  const running = pods.filter((p) => p.running);
+  if (running.length === 0) {
+    ctx.notes.push(`kube: container ${opts.container} is not running in ${pods.map((p) => p.name).join(', ')}`);
+    return ctx.notRunning();
+  }
+  const results: Measurement[] = [];
+  for (const pod of running) {
+    const m = await measurePod(ctx, creds, pod);
+    if (m) results.push(m);
+  }
+  return ctx.largest(results) ?? ctx.notRunning();
+}
+
+export const kubeSource: MemorySource = {
+  name: 'kube',
+  applies: (ctx) => ctx.opts.source !== 'docker',
+  async find(ctx) {
+    const outcome = await fromKube(ctx);
+    if (!outcome && ctx.opts.source === 'kube') throw new CheckError(1, `kubernetes source failed: ${ctx.notes.join('; ')}`);
+    return outcome;
+  },
+};

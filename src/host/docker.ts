@@ -1,16 +1,42 @@
-// The Docker Engine API over its unix socket, GET only: list, inspect.
+// The Docker Engine API over its unix socket: list, inspect, stop and remove containers. The
+// `Docker` port is what the rest of kubesonic sees; `dockerEngine(socket)` is the real one and
+// test/fakes/docker.ts the in-memory one.
 import { request } from 'node:http';
 import { isObj } from '../util/json.js';
 
-export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
-
-export function dockerSocket(env: Readonly<Record<string, string | undefined>>): string {
-  const host = env.DOCKER_HOST;
-  if (host?.startsWith('unix://')) return host.slice('unix://'.length);
-  return DEFAULT_DOCKER_SOCKET;
+/** Nothing answers on the socket (no dockerd, or not reachable): distinct from an error of a running daemon. */
+export class DockerUnavailable extends Error {
+  override name = 'DockerUnavailable';
 }
 
-export class DockerUnavailable extends Error {}
+export interface DockerContainer {
+  id: string;
+  names: string[];
+  labels: Record<string, string>;
+}
+
+/** What kubesonic asks of Docker. Every call is bounded by an absolute deadline (Date.now() ms). */
+export interface Docker {
+  listRunning(deadline: number): Promise<DockerContainer[]>;
+  /** The pid of a running container; undefined once it stopped or is gone. */
+  inspectPid(id: string, deadline: number): Promise<number | undefined>;
+  /** The natively run container named exactly `name`, if it is running (not a Kubernetes one). */
+  nativeRunning(name: string, deadline: number): Promise<DockerContainer | undefined>;
+  /** docker stop -t graceSeconds; a container already stopped or gone is fine. */
+  stop(id: string, graceSeconds: number, deadline: number): Promise<void>;
+  /** docker rm -f of the native container named exactly `name` (v2 clean-up); true if one was removed. */
+  removeNative(name: string, deadline: number): Promise<boolean>;
+}
+
+export function dockerEngine(socketPath: string): Docker {
+  return {
+    listRunning: (deadline) => listRunning(socketPath, deadline),
+    inspectPid: (id, deadline) => inspectPid(socketPath, id, deadline),
+    nativeRunning: (name, deadline) => nativeRunning(socketPath, name, deadline),
+    stop: (id, grace, deadline) => stopContainer(socketPath, id, grace, deadline),
+    removeNative: (name, deadline) => removeNative(socketPath, name, deadline),
+  };
+}
 
 /** One request to the Docker Engine API, bounded by an absolute deadline. */
 function dockerRequest(socketPath: string, method: 'GET' | 'POST' | 'DELETE', path: string, deadline: number): Promise<{ status: number; text: string }> {
@@ -37,7 +63,7 @@ function dockerRequest(socketPath: string, method: 'GET' | 'POST' | 'DELETE', pa
   });
 }
 
-export async function dockerGet(socketPath: string, path: string, deadline: number): Promise<{ status: number; body: unknown }> {
+async function dockerGet(socketPath: string, path: string, deadline: number): Promise<{ status: number; body: unknown }> {
   const { status, text } = await dockerRequest(socketPath, 'GET', path, deadline);
   try {
     return { status, body: text ? (JSON.parse(text) as unknown) : undefined };
@@ -45,13 +71,6 @@ export async function dockerGet(socketPath: string, path: string, deadline: numb
     throw new Error(`docker API ${path}: body is not JSON`);
   }
 }
-
-export interface DockerContainer {
-  id: string;
-  names: string[];
-  labels: Record<string, string>;
-}
-
 
 export function parseContainerList(body: unknown): DockerContainer[] {
   if (!Array.isArray(body)) throw new Error('docker API: container list is not an array');
@@ -62,11 +81,14 @@ export function parseContainerList(body: unknown): DockerContainer[] {
   }));
 }
 
-export async function listRunning(socketPath: string, deadline: number): Promise<DockerContainer[]> {
+async function listRunning(socketPath: string, deadline: number): Promise<DockerContainer[]> {
   const { status, body } = await dockerGet(socketPath, '/containers/json', deadline);
   if (status !== 200) throw new Error(`docker API list: HTTP ${status}`);
   return parseContainerList(body);
 }
+
+/** Kubernetes-run containers (cri-dockerd) carry the CRI labels; native ones never do. */
+export const isKubeContainer = (c: DockerContainer): boolean => c.labels['io.kubernetes.pod.namespace'] !== undefined;
 
 /** The running container named exactly `name` — SONiC's native containers are named like the feature. */
 export function findByExactName(containers: readonly DockerContainer[], name: string): DockerContainer | undefined {
@@ -83,7 +105,7 @@ export function findKubeContainer(containers: readonly DockerContainer[], name: 
   );
 }
 
-export async function inspectPid(socketPath: string, id: string, deadline: number): Promise<number | undefined> {
+async function inspectPid(socketPath: string, id: string, deadline: number): Promise<number | undefined> {
   const { status, body } = await dockerGet(socketPath, `/containers/${encodeURIComponent(id)}/json`, deadline);
   if (status === 404) return undefined;
   if (status !== 200 || !isObj(body) || !isObj(body.State)) throw new Error(`docker API inspect: HTTP ${status}`);
@@ -91,31 +113,31 @@ export async function inspectPid(socketPath: string, id: string, deadline: numbe
   return body.State.Running === true && typeof pid === 'number' && pid > 0 ? pid : undefined;
 }
 
-export async function dockerPost(socketPath: string, path: string, deadline: number): Promise<number> {
+async function dockerPost(socketPath: string, path: string, deadline: number): Promise<number> {
   return (await dockerRequest(socketPath, 'POST', path, deadline)).status;
 }
 
 /** The natively run container named exactly `name`, if it is running (not a Kubernetes one). */
-export async function nativeRunning(socketPath: string, name: string, deadline: number): Promise<DockerContainer | undefined> {
+async function nativeRunning(socketPath: string, name: string, deadline: number): Promise<DockerContainer | undefined> {
   const c = findByExactName(await listRunning(socketPath, deadline), name);
-  return c && c.labels['io.kubernetes.pod.namespace'] === undefined ? c : undefined;
+  return c && !isKubeContainer(c) ? c : undefined;
 }
 
 /** Stop a container, giving it `graceSeconds` before SIGKILL (docker stop -t). */
-export async function stopContainer(socketPath: string, id: string, graceSeconds: number, deadline: number): Promise<void> {
+async function stopContainer(socketPath: string, id: string, graceSeconds: number, deadline: number): Promise<void> {
   const status = await dockerPost(socketPath, `/containers/${encodeURIComponent(id)}/stop?t=${graceSeconds}`, deadline);
   if (status !== 204 && status !== 304 && status !== 404) throw new Error(`docker stop ${id.slice(0, 12)}: HTTP ${status}`);
 }
 
-export async function dockerDelete(socketPath: string, path: string, deadline: number): Promise<number> {
+async function dockerDelete(socketPath: string, path: string, deadline: number): Promise<number> {
   return (await dockerRequest(socketPath, 'DELETE', path, deadline)).status;
 }
 
 /** docker rm -f of the native container named exactly `name` (v2 clean-up). */
-export async function removeNative(socketPath: string, name: string, deadline: number): Promise<boolean> {
+async function removeNative(socketPath: string, name: string, deadline: number): Promise<boolean> {
   const all = await dockerGet(socketPath, `/containers/json?all=1`, deadline);
   const c = findByExactName(parseContainerList(all.body), name);
-  if (!c || c.labels['io.kubernetes.pod.namespace'] !== undefined) return false;
+  if (!c || isKubeContainer(c)) return false;
   const status = await dockerDelete(socketPath, `/containers/${encodeURIComponent(c.id)}?force=1`, deadline);
   if (status !== 204 && status !== 404) throw new Error(`docker rm -f ${name}: HTTP ${status}`);
   return status === 204;

@@ -3,7 +3,15 @@
 // copied to a persistent backup directory (SONiC keeps /etc/sonic across reboots and upgrades).
 import { closeSync, copyFileSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { MARKER, type HostFile } from './unit.js';
+import { BACKUP_DIR, MARKER } from '../sonic/paths.js';
+
+/** One file of a plan: what it must hold, or that it must not exist. */
+export interface HostFile {
+  path: string;
+  /** undefined: the file must not exist. */
+  content: string | undefined;
+  mode: number;
+}
 
 export interface ApplyResult {
   changed: string[];
@@ -34,7 +42,8 @@ export function atomicWrite(path: string, content: string, mode: number): void {
   }
 }
 
-function readOrUndefined(path: string): string | undefined {
+/** The file's text; undefined when it does not exist (an unreadable file is an error, not absent). */
+export function readOrUndefined(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch (e) {
@@ -54,7 +63,7 @@ function backupForeign(root: string, path: string, current: string, backupDir: s
 }
 
 /** Make the files under `root` match the plan. Idempotent; returns what changed. */
-export function applyHostFiles(plan: readonly HostFile[], root = '/', backupDir = '/etc/sonic/kubesonic/backup', now = new Date()): ApplyResult {
+export function applyHostFiles(plan: readonly HostFile[], root = '/', backupDir = BACKUP_DIR, now = new Date()): ApplyResult {
   const result: ApplyResult = { changed: [], backups: [] };
   for (const f of plan) {
     const full = join(root, f.path);

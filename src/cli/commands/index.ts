@@ -1,0 +1,11 @@
+import type { CommandModule } from 'yargs';
+import { renderCommand } from './render.js';
+import { systemdCommand } from './systemd.js';
+import { syncCommand } from './sync.js';
+import { gateCommand } from './gate.js';
+import { restartCommand } from './restart.js';
+import { migrateCommand, rollbackCommand } from './migrate.js';
+import { exporterCommand } from './exporter.js';
+
+// yargs command modules differ in their argument types; the list only hands them over.
+export const commands = [renderCommand, migrateCommand, rollbackCommand, systemdCommand, syncCommand, gateCommand, restartCommand, exporterCommand] as unknown as CommandModule[];

@@ -1,0 +1,136 @@
+// The API calls kubesonic's flows make, as one port (the `Cluster`), and the feature-level verbs
+// built on it: pods of a feature on a node, the disable taint, objects present. The real Cluster is
+// client-node (kube/client.ts); test/fakes/cluster.ts is an in-memory one for table tests.
+import type { KubernetesObject, V1Node, V1Pod, V1Taint } from '@kubernetes/client-node';
+import { waitUntil } from '../util/wait.js';
+
+export interface PodList {
+  items: V1Pod[];
+  resourceVersion: string | undefined;
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | string;
+
+/** A running watch; stop() ends it without calling its onDone. */
+export interface WatchHandle {
+  stop(): void;
+}
+
+/** A lost optimistic-concurrency race (HTTP 409, or 422 from a failed JSON-patch test). */
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+}
+
+export interface Cluster {
+  readNode(name: string): Promise<V1Node>;
+  /**
+   * Replace the node's taints, guarded by the resourceVersion read with them (a concurrent change
+   * to other taints is never overwritten). Throws ConflictError when the node changed meanwhile.
+   */
+  replaceNodeTaints(node: V1Node, taints: V1Taint[]): Promise<void>;
+  listFeaturePods(namespace: string, feature: string, node: string): Promise<PodList>;
+  /** false: the pod was already gone. */
+  deletePod(namespace: string, name: string): Promise<boolean>;
+  exists(obj: KubernetesObject): Promise<boolean>;
+  /** Server-side apply (field manager "kubesonic"); dryRun: validated and defaulted, nothing stored. */
+  apply(objs: readonly KubernetesObject[], dryRun?: boolean): Promise<KubernetesObject[]>;
+  /** Delete in reverse order; one already gone is fine. */
+  delete(objs: readonly KubernetesObject[]): Promise<void>;
+  watchFeaturePods(
+    namespace: string,
+    feature: string,
+    node: string,
+    resourceVersion: string | undefined,
+    onEvent: (type: WatchEventType, pod: V1Pod) => void,
+    onDone: (err: unknown) => void,
+  ): Promise<WatchHandle>;
+  watchNode(node: string, onEvent: (type: WatchEventType, node: V1Node) => void, onDone: (err: unknown) => void): Promise<WatchHandle>;
+}
+
+/** Where a feature runs: its pods in `namespace` on `node`. */
+export interface FeatureTarget {
+  feature: string;
+  namespace: string;
+  node: string;
+}
+
+/** Taint semantics of the seed: <feature>=disabled:NoSchedule keeps the DaemonSet pod off the node. */
+export function disableTaint(feature: string): V1Taint {
+  return { key: feature, value: 'disabled', effect: 'NoSchedule' };
+}
+
+export function hasTaint(node: V1Node, taint: V1Taint): boolean {
+  return (node.spec?.taints ?? []).some((t) => t.key === taint.key && t.effect === taint.effect && (t.value ?? '') === (taint.value ?? ''));
+}
+
+export function podContainerRunning(pod: V1Pod, container: string): boolean {
+  if (pod.metadata?.deletionTimestamp) return false;
+  const cs = pod.status?.containerStatuses?.find((c) => c.name === container);
+  return Boolean(cs?.state?.running) && cs?.ready !== false;
+}
+
+export async function featurePods(cluster: Cluster, t: FeatureTarget): Promise<V1Pod[]> {
+  return (await cluster.listFeaturePods(t.namespace, t.feature, t.node)).items;
+}
+
+export async function runningPod(cluster: Cluster, t: FeatureTarget): Promise<V1Pod | undefined> {
+  return (await featurePods(cluster, t)).find((p) => podContainerRunning(p, t.feature));
+}
+
+export async function featureDisabled(cluster: Cluster, t: FeatureTarget): Promise<boolean> {
+  return hasTaint(await cluster.readNode(t.node), disableTaint(t.feature));
+}
+
+/** Add or remove one taint; true if the node changed. Retried on a lost race. */
+export async function setTaint(cluster: Cluster, nodeName: string, taint: V1Taint, present: boolean): Promise<boolean> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const node = await cluster.readNode(nodeName);
+    const taints = node.spec?.taints ?? [];
+    const others = taints.filter((t) => !(t.key === taint.key && t.effect === taint.effect));
+    const has = taints.length !== others.length;
+    if (has === present && (!present || hasTaint(node, taint))) return false;
+    const next = present ? [...others, { key: taint.key, value: taint.value, effect: taint.effect }] : others;
+    try {
+      await cluster.replaceNodeTaints(node, next);
+      return true;
+    } catch (e) {
+      if (e instanceof ConflictError) continue;
+      throw e;
+    }
+  }
+  throw new Error(`could not update taints of node ${nodeName}: conflicting updates`);
+}
+
+/** Whether every object exists. */
+export async function objectsPresent(cluster: Cluster, objs: readonly KubernetesObject[]): Promise<boolean> {
+  for (const o of objs) if (!(await cluster.exists(o))) return false;
+  return true;
+}
+
+/** Whether none of the objects exists. */
+export async function objectsAbsent(cluster: Cluster, objs: readonly KubernetesObject[]): Promise<boolean> {
+  for (const o of objs) if (await cluster.exists(o)) return false;
+  return true;
+}
+
+/** Delete this node's pods of the feature (one already gone is fine); returns their names. */
+export async function deleteFeaturePods(cluster: Cluster, t: FeatureTarget, out: (line: string) => void = () => undefined): Promise<string[]> {
+  const deleted: string[] = [];
+  for (const p of await featurePods(cluster, t)) {
+    const name = p.metadata!.name!;
+    await cluster.deletePod(t.namespace, name);
+    deleted.push(name);
+    out(`${t.feature}: deleted pod ${name}`);
+  }
+  return deleted;
+}
+
+/**
+ * Delete this node's pods of the feature (one already gone is fine) and wait until none is left:
+ * what the unit's stop, restart and rollback need before anything may run again.
+ */
+export async function deleteFeaturePodsAndWait(cluster: Cluster, t: FeatureTarget, timeoutMs: number, out: (line: string) => void = () => undefined, pollMs = 1000): Promise<string[]> {
+  const deleted = await deleteFeaturePods(cluster, t, out);
+  await waitUntil(`${t.feature} pods gone from ${t.node}`, timeoutMs, async () => ((await featurePods(cluster, t)).length === 0 ? true : undefined), pollMs);
+  return deleted;
+}

@@ -1,0 +1,98 @@
+// The vocabulary of memory_checker: what a check ends in, and the interface every place a figure
+// can come from implements. The checker (checker.ts) walks the sources in order.
+import type { CheckerOptions } from './args.js';
+import { CheckError } from './errors.js';
+import { detectCgroupFs, readWorkingSet, type CgroupFs } from './cgroup.js';
+import type { Docker } from '../host/docker.js';
+import type { ApiSources, Settings } from '../settings.js';
+
+export type MeasurementSource = 'metrics.k8s.io' | 'cgroup';
+
+export interface Measurement {
+  status: 'measured';
+  container: string;
+  usage: number;
+  source: MeasurementSource;
+  /** How the container was found: kube (API), containerd (local state), docker (native or cri-dockerd). */
+  via: 'kube' | 'containerd' | 'docker';
+  pod?: string | undefined;
+  cgroup?: string | undefined;
+  notes: string[];
+}
+
+export interface NotRunning {
+  status: 'not-running';
+  container: string;
+  notes: string[];
+}
+
+export type CheckOutcome = Measurement | NotRunning;
+
+/** The host roots memory_checker reads (tests point them at fixtures). */
+export type HostPaths = Pick<Settings, 'cgroupRoot' | 'procRoot' | 'containerdState' | 'dockerSocket'>;
+
+/** Everything a check needs from the environment: host paths, API credentials' sources, this node. */
+export type CheckerSettings = HostPaths & { api: ApiSources; nodeName: string };
+
+/** One check in progress: its options, deadline, notes, and what the sources before learned. */
+export class SourceContext {
+  readonly notes: string[] = [];
+  /** Set by the kube source once the API server answered: the local kube sources then add nothing. */
+  apiReachable = false;
+  private cgroupFs: CgroupFs | undefined | null = null;
+
+  constructor(
+    readonly opts: CheckerOptions,
+    readonly settings: CheckerSettings,
+    readonly docker: Docker,
+    readonly deadline: number,
+  ) {}
+
+  get node(): string {
+    return (this.opts.node || this.settings.nodeName).toLowerCase();
+  }
+
+  /** --source auto or cgroup, and the API did not answer: find Kubernetes containers locally. */
+  get localKube(): boolean {
+    return !this.apiReachable && (this.opts.source === 'auto' || this.opts.source === 'cgroup');
+  }
+
+  async fs(): Promise<CgroupFs> {
+    if (this.cgroupFs === null) this.cgroupFs = await detectCgroupFs(this.settings.cgroupRoot);
+    if (!this.cgroupFs) throw new CheckError(1, `no memory cgroup hierarchy under ${this.settings.cgroupRoot}`);
+    return this.cgroupFs;
+  }
+
+  measured(usage: number, source: MeasurementSource, via: Measurement['via'], extra: Partial<Measurement> = {}): Measurement {
+    return { status: 'measured', container: this.opts.container, usage, source, via, notes: this.notes, ...extra };
+  }
+
+  notRunning(): NotRunning {
+    return { status: 'not-running', container: this.opts.container, notes: this.notes };
+  }
+
+  /** undefined: the cgroup vanished while being read (the container stopped or restarted meanwhile). */
+  async readOrGone(dir: string): Promise<number | undefined> {
+    const fs = await this.fs();
+    try {
+      return await readWorkingSet(fs, dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.notes.push(`cgroup ${dir} went away while being read: container stopped or restarted`);
+      return undefined;
+    }
+  }
+
+  /** The larger of several measurements (two pods of one feature on a node only happen mid-rollout). */
+  largest(results: Measurement[]): Measurement | undefined {
+    return [...results].sort((a, b) => b.usage - a.usage)[0];
+  }
+}
+
+export interface MemorySource {
+  readonly name: string;
+  /** Whether this source takes part, given --source and what the sources before it learned. */
+  applies(ctx: SourceContext): boolean;
+  /** An outcome ends the check; undefined hands over to the next source. */
+  find(ctx: SourceContext): Promise<CheckOutcome | undefined>;
+}

@@ -1,0 +1,59 @@
+// The questions every migrate and rollback step asks of the switch and the cluster before it acts,
+// so a rerun after a crash at any point can tell what is already done.
+import { join } from 'node:path';
+import { atomicWrite, readOrUndefined } from '../host/files.js';
+import { mustSystemctl, unitActive } from '../host/systemctl.js';
+import { featureDisabled, runningPod } from '../kube/cluster.js';
+import { STATE_DIR } from '../sonic/paths.js';
+import { dropInPath, stubDropIn } from '../systemd/unit.js';
+import { targetOf, type FlowContext } from './context.js';
+
+/** What migrate remembers on the switch for rollback (/etc/sonic survives reboots). */
+export interface MigrationRecord {
+  feature: string;
+  migratedAt: string;
+  /** CONFIG_DB FEATURE|<f> state before the migration, restored by rollback. */
+  configStateBefore: string | undefined;
+}
+
+const recordPath = (ctx: FlowContext) => join(ctx.root, STATE_DIR, 'features', `${ctx.spec.feature}.json`);
+
+export function readRecord(ctx: FlowContext): MigrationRecord | undefined {
+  try {
+    return JSON.parse(readOrUndefined(recordPath(ctx)) ?? '') as MigrationRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeRecord(ctx: FlowContext, rec: MigrationRecord): void {
+  atomicWrite(recordPath(ctx), `${JSON.stringify(rec, null, 2)}\n`, 0o644);
+}
+
+/** The node carries <f>=disabled:NoSchedule. */
+export const tainted = (ctx: FlowContext): Promise<boolean> => featureDisabled(ctx.cluster, targetOf(ctx));
+
+/** The unit's drop-in is exactly kubesonic's stub. */
+export function stubInstalled(ctx: FlowContext): boolean {
+  try {
+    return readOrUndefined(join(ctx.root, dropInPath(ctx.spec.feature, ctx.unitDir))) === stubDropIn(ctx.spec.feature);
+  } catch {
+    return false;
+  }
+}
+
+export const unitName = (ctx: FlowContext): string => `${ctx.spec.feature}.service`;
+
+export const featureUnitActive = (ctx: FlowContext): boolean => unitActive(ctx.systemctl, unitName(ctx));
+
+export const podRunning = async (ctx: FlowContext): Promise<boolean> => (await runningPod(ctx.cluster, targetOf(ctx))) !== undefined;
+
+/**
+ * Whether a native container named like the feature runs. A Docker that does not answer counts as
+ * "not running" here (as before): migrate's stop-native step and the gate are what keep the two apart.
+ */
+export async function nativeRunning(ctx: FlowContext, timeoutMs = 30_000): Promise<boolean> {
+  return (await ctx.docker.nativeRunning(ctx.spec.feature, Date.now() + timeoutMs).catch(() => undefined)) !== undefined;
+}
+
+export const daemonReload = (ctx: FlowContext): void => mustSystemctl(ctx.systemctl, ['daemon-reload']);

@@ -1,0 +1,103 @@
+// The seed's one-time migration (native container -> DaemonSet pod) as a recipe of idempotent
+// steps. Invariant: the native container and the pod never run at the same time — the node keeps
+// the <f>=disabled:NoSchedule taint until the native container is stopped, the pod's gate init
+// container re-checks it, and only then is the taint released.
+import { applyHostFiles } from '../host/files.js';
+import { mustSystemctl } from '../host/systemctl.js';
+import { disableTaint, objectsPresent, runningPod, setTaint } from '../kube/cluster.js';
+import { renderFeature } from '../manifest/render.js';
+import { DEFAULT_FEATURE_ENTRY } from '../sonic/feature-entry.js';
+import { featureKey } from '../sonic/paths.js';
+import { dropInPath, hostPlan } from '../systemd/unit.js';
+import { waitUntil } from '../util/wait.js';
+import { targetOf, type FlowContext } from './context.js';
+import { daemonReload, featureUnitActive, nativeRunning, podRunning, readRecord, stubInstalled, tainted, unitName, writeRecord } from './facts.js';
+import type { Step } from './steps.js';
+
+export function migrateSteps(ctx: FlowContext): Step[] {
+  const f = ctx.spec.feature;
+  const objs = renderFeature(ctx.spec);
+  return [
+    // make sure CONFIG_DB FEATURE|<f> exists; remember its state for rollback
+    {
+      name: 'feature-entry',
+      describe: `make sure CONFIG_DB ${featureKey(f)} exists and record its state for rollback`,
+      done: async () => Object.keys(await ctx.db.read('config', f)).length > 0 && readRecord(ctx) !== undefined,
+      apply: async () => {
+        await ctx.db.setMissing('config', f, DEFAULT_FEATURE_ENTRY);
+        if (!readRecord(ctx)) writeRecord(ctx, { feature: f, migratedAt: new Date().toISOString(), configStateBefore: (await ctx.db.read('config', f)).state });
+      },
+    },
+    // hold the node so no pod can start before the native container is stopped
+    {
+      name: 'hold',
+      describe: `taint ${ctx.node} with ${f}=disabled:NoSchedule so no pod starts before the native container is stopped`,
+      done: async () => (await tainted(ctx)) || (stubInstalled(ctx) && (await podRunning(ctx))),
+      apply: async () => {
+        await setTaint(ctx.cluster, ctx.node, disableTaint(f), true);
+      },
+    },
+    // the DaemonSet and its RBAC
+    {
+      name: 'apply',
+      describe: `server-side apply ${objs.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ')}`,
+      done: () => objectsPresent(ctx.cluster, objs),
+      apply: async () => {
+        await ctx.cluster.apply(objs);
+      },
+    },
+    // the image's unit stops the native container; nothing named <f> left running in Docker
+    {
+      name: 'stop-native',
+      describe: `stop the native ${unitName(ctx)} and make sure no Docker container named ${f} runs`,
+      done: async () => (stubInstalled(ctx) || !featureUnitActive(ctx)) && !(await nativeRunning(ctx)),
+      apply: async () => {
+        if (!stubInstalled(ctx) && featureUnitActive(ctx)) ctx.systemctl.run(['stop', unitName(ctx)]);
+        const native = await ctx.docker.nativeRunning(f, Date.now() + 30_000).catch(() => undefined);
+        if (native) await ctx.docker.stop(native.id, 10, Date.now() + 30_000);
+      },
+    },
+    // the unit becomes the proxy of the pod
+    {
+      name: 'stub',
+      describe: `install ${dropInPath(f, ctx.unitDir)} (unit proxies to the pod) and daemon-reload`,
+      done: async () => stubInstalled(ctx),
+      apply: async () => {
+        const r = applyHostFiles(hostPlan(f, 'v1', ctx.unitDir), ctx.root);
+        for (const b of r.backups) ctx.out(`  backed up ${b}`);
+        daemonReload(ctx);
+        // Lets the sidecar (hostPath mounts only, no privileges) ask for later reloads.
+        ctx.systemctl.run(['enable', '--now', 'kubesonic-reload.path']);
+      },
+    },
+    // let the DaemonSet start the pod (its gate re-checks the native container)
+    {
+      name: 'release',
+      describe: `remove the taint so the DaemonSet starts ${f} on ${ctx.node}`,
+      // Only meaningful once the unit is the proxy: before that, "no taint" is the native state.
+      done: async () => stubInstalled(ctx) && !(await tainted(ctx)),
+      apply: async () => {
+        await setTaint(ctx.cluster, ctx.node, disableTaint(f), false);
+      },
+    },
+    // wait for the pod
+    {
+      name: 'running',
+      describe: `wait for the ${f} pod on ${ctx.node} to run`,
+      done: () => podRunning(ctx),
+      apply: async () => {
+        await waitUntil(`${f} pod running`, ctx.timeoutMs, () => runningPod(ctx.cluster, targetOf(ctx)), ctx.pollMs ?? 1000);
+      },
+    },
+    // the proxy unit active, so systemd, featured and system-health see the feature up
+    {
+      name: 'unit',
+      describe: `start ${unitName(ctx)} (now the proxy) so systemd, featured and system-health see it active`,
+      done: async () => stubInstalled(ctx) && featureUnitActive(ctx),
+      apply: async () => {
+        ctx.systemctl.run(['reset-failed', unitName(ctx)]);
+        mustSystemctl(ctx.systemctl, ['start', unitName(ctx)]);
+      },
+    },
+  ];
+}

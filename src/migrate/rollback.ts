@@ -1,0 +1,97 @@
+// Rollback: give the feature back to the image's systemd unit, as a recipe of idempotent steps.
+// The pod is gone before the drop-in is removed and the native unit restarted, so the two never
+// run together. --node-only keeps the DaemonSet for other nodes and holds this one with the taint.
+import { applyHostFiles } from '../host/files.js';
+import { mustSystemctl } from '../host/systemctl.js';
+import { deleteFeaturePodsAndWait, disableTaint, featurePods, objectsAbsent, setTaint } from '../kube/cluster.js';
+import { objectName } from '../manifest/spec.js';
+import { renderFeature } from '../manifest/render.js';
+import { dropInPath, hostPlan } from '../systemd/unit.js';
+import { targetOf, type FlowContext } from './context.js';
+import { daemonReload, featureUnitActive, nativeRunning, readRecord, stubInstalled, tainted, unitName } from './facts.js';
+import type { Step } from './steps.js';
+
+/** STATE_DB fields kubesonic owns and hands back to featured. */
+const OWNED_STATE_FIELDS = ['current_owner', 'remote_state', 'container_id'] as const;
+
+export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): Step[] {
+  const f = ctx.spec.feature;
+  const objs = renderFeature(ctx.spec);
+  const daemonSet = objs.filter((o) => o.kind === 'DaemonSet');
+  const others = objs.filter((o) => o.kind !== 'DaemonSet');
+  const taint = (present: boolean) => async () => {
+    await setTaint(ctx.cluster, ctx.node, disableTaint(f), present);
+  };
+
+  const hold: Step = {
+    name: 'hold',
+    describe: `taint ${ctx.node} with ${f}=disabled:NoSchedule so the DaemonSet keeps no pod here`,
+    done: () => tainted(ctx),
+    apply: taint(true),
+  };
+  const deleteDaemonSet: Step = {
+    name: 'delete-daemonset',
+    describe: `delete DaemonSet ${ctx.spec.namespace}/${objectName(f)} (every node)`,
+    done: () => objectsAbsent(ctx.cluster, daemonSet),
+    apply: () => ctx.cluster.delete(daemonSet),
+  };
+  const podsGone: Step = {
+    name: 'pods-gone',
+    describe: `delete the ${f} pod on ${ctx.node} and wait until it is gone`,
+    done: async () => (await featurePods(ctx.cluster, targetOf(ctx))).length === 0,
+    apply: async () => {
+      await deleteFeaturePodsAndWait(ctx.cluster, targetOf(ctx), ctx.timeoutMs, () => undefined, ctx.pollMs ?? 1000);
+    },
+  };
+  const unstub: Step = {
+    name: 'unstub',
+    describe: `remove ${dropInPath(f, ctx.unitDir)} and daemon-reload: ${unitName(ctx)} is the image's unit again`,
+    done: async () => !stubInstalled(ctx),
+    apply: async () => {
+      // Drop-in first: the stop that follows is then the image's own (docker stop of a container
+      // that is not there), not the stub's, which would taint the node again.
+      applyHostFiles(hostPlan(f, 'v0', ctx.unitDir), ctx.root);
+      daemonReload(ctx);
+      ctx.systemctl.run(['stop', unitName(ctx)]);
+      ctx.systemctl.run(['reset-failed', unitName(ctx)]);
+    },
+  };
+  const deleteObjects: Step = {
+    name: 'delete-objects',
+    describe: `delete ${others.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ')}`,
+    done: () => objectsAbsent(ctx.cluster, others),
+    apply: () => ctx.cluster.delete(others),
+  };
+  const untaint: Step = {
+    name: 'untaint',
+    describe: `remove any ${f}=disabled:NoSchedule taint from ${ctx.node}`,
+    done: async () => !(await tainted(ctx)),
+    apply: taint(false),
+  };
+  const featureState: Step = {
+    name: 'feature-state',
+    describe: `give FEATURE|${f} back to featured: clear kubesonic's STATE_DB fields, restore CONFIG_DB state`,
+    done: async () => {
+      const before = readRecord(ctx)?.configStateBefore;
+      return (await ctx.db.read('state', f)).current_owner !== 'kube' && (!before || (await ctx.db.read('config', f)).state === before);
+    },
+    apply: async () => {
+      await ctx.db.remove('state', f, OWNED_STATE_FIELDS);
+      const before = readRecord(ctx)?.configStateBefore;
+      if (before) await ctx.db.set('config', f, { state: before });
+    },
+  };
+  const native: Step = {
+    name: 'native',
+    describe: `restart the native ${unitName(ctx)}`,
+    done: async () => featureUnitActive(ctx) && (await nativeRunning(ctx)),
+    apply: async () => {
+      ctx.systemctl.run(['reset-failed', unitName(ctx)]);
+      mustSystemctl(ctx.systemctl, ['restart', unitName(ctx)]);
+    },
+  };
+
+  return opts.nodeOnly
+    ? [hold, podsGone, unstub, featureState, native]
+    : [deleteDaemonSet, podsGone, unstub, deleteObjects, untaint, featureState, native];
+}

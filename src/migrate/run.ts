@@ -1,0 +1,61 @@
+// `kubesonic migrate|rollback <feature>` with the real ports: the spec, the switch's Redis, Docker,
+// systemd and the cluster, then the recipe through the step runner.
+import { redisFeatureDb } from '../feature/db.js';
+import { dockerEngine } from '../host/docker.js';
+import { realSystemctl } from '../host/systemctl.js';
+import { connectCluster } from '../kube/client.js';
+import { loadSpec } from '../manifest/spec-file.js';
+import type { Settings } from '../settings.js';
+import { UNIT_DIR } from '../sonic/paths.js';
+import type { FlowContext } from './context.js';
+import { migrateSteps } from './migrate.js';
+import { rollbackSteps } from './rollback.js';
+import { runSteps } from './steps.js';
+
+export interface FlowRequest {
+  flow: 'migrate' | 'rollback';
+  feature: string;
+  spec?: string | undefined;
+  kubeconfig?: string | undefined;
+  node?: string | undefined;
+  dryRun: boolean;
+  timeoutMs: number;
+  hostRoot: string;
+  nodeOnly: boolean;
+  out: (line: string) => void;
+}
+
+/** Exit code of a crash test's injected fault (KUBESONIC_FAULT_AFTER_STEP). */
+export const FAULT_EXIT = 70;
+
+export async function runFlow(req: FlowRequest, settings: Settings): Promise<void> {
+  const spec = loadSpec(req.feature, req.spec);
+  // One-shot commands: queue while Redis reconnects, give up on a command after 3 tries.
+  const db = redisFeatureDb(settings.redis, { queueWhileOffline: true, maxRetriesPerRequest: 3 });
+  try {
+    const ctx: FlowContext = {
+      spec,
+      node: (req.node || settings.nodeName).toLowerCase(),
+      cluster: connectCluster(req.kubeconfig, settings.api),
+      db,
+      docker: dockerEngine(settings.dockerSocket),
+      systemctl: realSystemctl,
+      root: req.hostRoot,
+      unitDir: UNIT_DIR,
+      timeoutMs: req.timeoutMs,
+      out: req.out,
+    };
+    const steps = req.flow === 'migrate' ? migrateSteps(ctx) : rollbackSteps(ctx, { nodeOnly: req.nodeOnly });
+    await runSteps(steps, {
+      dryRun: req.dryRun,
+      out: req.out,
+      afterStep: (name) => {
+        if (settings.faultAfterStep !== name) return;
+        req.out(`${name}: fault injected, exiting`);
+        process.exit(FAULT_EXIT);
+      },
+    });
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,127 @@
+// What `systemctl start|stop|restart|status <feature>` means once Kubernetes runs the feature.
+//   start   remove the <f>=disabled:NoSchedule taint; wait until the pod on this node runs
+//   stop    taint and delete the pod; wait until it is gone (skipped while the system shuts down:
+//           a reboot must not disable the feature)
+//   restart delete the pod; wait for its replacement to run
+//   status  0 running, 3 not running, 4 unknown (LSB/systemd conventions)
+//   wait    ExecStart: block while the pod exists; exit 0 once it is gone on purpose (tainted),
+//           1 if it stays gone without a taint (the DaemonSet is not bringing it back)
+import type { V1Pod } from '@kubernetes/client-node';
+import {
+  deleteFeaturePods,
+  deleteFeaturePodsAndWait,
+  disableTaint,
+  featurePods,
+  hasTaint,
+  podContainerRunning,
+  runningPod,
+  setTaint,
+  type Cluster,
+  type FeatureTarget,
+} from '../kube/cluster.js';
+import { shortContainerId } from '../kube/ids.js';
+import { FeatureView } from '../feature/view.js';
+import { errorLine } from '../util/errors.js';
+import { waitUntil } from '../util/wait.js';
+
+export const STATUS = { RUNNING: 0, NOT_RUNNING: 3, UNKNOWN: 4 } as const;
+
+export interface VerbOptions {
+  timeoutMs: number;
+  out: (line: string) => void;
+  /** How often waits re-list (tests use a short one). */
+  pollMs?: number;
+}
+
+function containerState(p: V1Pod, feature: string): string {
+  const state = p.status?.containerStatuses?.find((c) => c.name === feature)?.state;
+  if (state?.running) return 'running';
+  if (state?.waiting) return `waiting (${state.waiting.reason ?? ''})`;
+  if (state?.terminated) return `terminated (${state.terminated.reason ?? ''})`;
+  return p.status?.phase ?? 'unknown';
+}
+
+/** One line per pod, as `systemctl status` users expect: name, state, container id, restarts. */
+export function podLine(p: V1Pod, feature: string): string {
+  const cs = p.status?.containerStatuses?.find((c) => c.name === feature);
+  const id = shortContainerId(cs?.containerID);
+  return `${p.metadata?.name} ${containerState(p, feature)}${id ? ` ${id}` : ''} restarts=${cs?.restartCount ?? 0}${p.metadata?.deletionTimestamp ? ' terminating' : ''}`;
+}
+
+export async function start(cluster: Cluster, t: FeatureTarget, o: VerbOptions): Promise<number> {
+  if (await setTaint(cluster, t.node, disableTaint(t.feature), false)) o.out(`${t.feature}: removed taint ${t.feature}=disabled:NoSchedule from ${t.node}`);
+  const pod = await waitUntil(`${t.feature} pod running on ${t.node}`, o.timeoutMs, () => runningPod(cluster, t), o.pollMs ?? 1000);
+  o.out(`${t.feature}: ${podLine(pod, t.feature)}`);
+  return 0;
+}
+
+export async function stop(cluster: Cluster, t: FeatureTarget, o: VerbOptions, systemStopping: boolean): Promise<number> {
+  if (systemStopping) {
+    o.out(`${t.feature}: system is shutting down, leaving the pod to the node's reboot`);
+    return 0;
+  }
+  if (await setTaint(cluster, t.node, disableTaint(t.feature), true)) o.out(`${t.feature}: tainted ${t.node} with ${t.feature}=disabled:NoSchedule`);
+  await deleteFeaturePodsAndWait(cluster, t, o.timeoutMs, o.out, o.pollMs ?? 1000);
+  return 0;
+}
+
+export async function restart(cluster: Cluster, t: FeatureTarget, o: VerbOptions): Promise<number> {
+  const old = new Set(await deleteFeaturePods(cluster, t, o.out));
+  const pod = await waitUntil(`a new ${t.feature} pod running on ${t.node}`, o.timeoutMs, async () => {
+    const p = await runningPod(cluster, t);
+    return p && !old.has(p.metadata!.name!) ? p : undefined;
+  }, o.pollMs ?? 1000);
+  o.out(`${t.feature}: ${podLine(pod, t.feature)}`);
+  return 0;
+}
+
+export async function status(cluster: Cluster, t: FeatureTarget, out: (line: string) => void): Promise<number> {
+  let pods: V1Pod[];
+  try {
+    pods = await featurePods(cluster, t);
+  } catch (e) {
+    out(`${t.feature}: status unknown: ${errorLine(e)}`);
+    return STATUS.UNKNOWN;
+  }
+  const node = await cluster.readNode(t.node).catch(() => undefined);
+  const disabled = node ? hasTaint(node, disableTaint(t.feature)) : false;
+  out(`${t.feature}: Kubernetes-managed (namespace ${t.namespace}, node ${t.node})${disabled ? `, disabled by taint ${t.feature}=disabled:NoSchedule` : ''}`);
+  for (const p of pods) out(`  pod ${podLine(p, t.feature)}`);
+  if (pods.length === 0) out('  no pod on this node');
+  return pods.some((p) => podContainerRunning(p, t.feature)) ? STATUS.RUNNING : STATUS.NOT_RUNNING;
+}
+
+/**
+ * ExecStart of the unit: block for as long as the feature has a pod on this node (watched, not
+ * polled). Returns 0 once the pod is gone and the node carries the disable taint, 1 if the pod stays
+ * gone without it for `goneGraceMs` (the DaemonSet is not bringing it back), 0 when aborted (SIGTERM
+ * from systemctl stop). While the apiserver is away the view is stale and nothing is decided.
+ */
+export function waitWhileRunning(cluster: Cluster, t: FeatureTarget, out: (line: string) => void, opts: { goneGraceMs?: number; signal?: AbortSignal } = {}): Promise<number> {
+  const grace = opts.goneGraceMs ?? 120_000;
+  return new Promise((resolve) => {
+    let graceTimer: NodeJS.Timeout | undefined;
+    let done = false;
+    const finish = (code: number, line?: string) => {
+      if (done) return;
+      done = true;
+      if (line) out(line);
+      clearTimeout(graceTimer);
+      view.stop();
+      resolve(code);
+    };
+    const view = new FeatureView(cluster, t, (o) => {
+      if (o.podPresent) {
+        clearTimeout(graceTimer);
+        graceTimer = undefined;
+      } else if (o.disabledByTaint) {
+        finish(0, `${t.feature}: pod gone and ${t.feature} disabled on ${t.node}`);
+      } else {
+        graceTimer ??= setTimeout(() => finish(1, `${t.feature}: no pod on ${t.node} for ${Math.round(grace / 1000)} s and no disable taint`), grace);
+      }
+    });
+    if (opts.signal?.aborted) finish(0);
+    opts.signal?.addEventListener('abort', () => finish(0), { once: true });
+    void view.start();
+  });
+}

@@ -1,0 +1,51 @@
+// SONiC's names and places on a switch, and kubesonic's own next to them: the one module that
+// knows them (node-feature-discovery's `hostpath` idea). Everything here is a plain constant, so
+// memory_checker's bundle can import it without pulling anything else in.
+
+/** How far a switch's feature has moved (the seed's sidecar versions). */
+export type MigrationVersion = 'v0' | 'v1' | 'v2';
+export const VERSIONS: readonly MigrationVersion[] = ['v0', 'v1', 'v2'];
+
+/** Redis databases of the FEATURE table (sonic-swss-common database_config.json). */
+export const CONFIG_DB = 4;
+export const STATE_DB = 6;
+export const featureKey = (feature: string): string => `FEATURE|${feature}`;
+
+export const REDIS_SOCKET = '/var/run/redis/redis.sock';
+export const REDIS_SOCKET_DIR = '/var/run/redis';
+export const DOCKER_SOCKET = '/var/run/docker.sock';
+export const CONTAINERD_STATE = '/run/containerd';
+export const CGROUP_ROOT = '/sys/fs/cgroup';
+export const PROC_ROOT = '/proc';
+
+/** Where systemd units get their local drop-ins; SONiC's own unit files live in /usr/lib. */
+export const UNIT_DIR = '/etc/systemd/system';
+/** kubesonic's persistent state on the switch (/etc/sonic survives reboots and upgrades). */
+export const STATE_DIR = '/etc/sonic/kubesonic';
+export const BACKUP_DIR = `${STATE_DIR}/backup`;
+export const SPEC_DIR = `${STATE_DIR}/features`;
+export const RELOAD_REQUEST = `${STATE_DIR}/reload-request`;
+/** kubesonic's own credentials on the switch (tried before the kubelet's). */
+export const KUBESONIC_KUBECONFIG = `${STATE_DIR}/kubeconfig`;
+export const DROPIN_NAME = '90-kubesonic.conf';
+export const KUBESONIC_BIN = '/usr/bin/kubesonic';
+/** First line of every host file kubesonic writes: what it finds without it is someone else's. */
+export const MARKER = '# Managed by kubesonic';
+
+/** Service-account credentials inside a pod. */
+export const IN_CLUSTER_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** kubesonic's credentials first, then the kubelet's (kubeadm join and the KubeSonic images). */
+export const SWITCH_KUBECONFIGS = [KUBESONIC_KUBECONFIG, '/etc/kubernetes/kubelet.conf', '/var/lib/kubelet/kubeconfig', '/etc/sonic/kube_admin.conf'];
+
+/** Inside the sidecar image. */
+export const IMAGE_BUNDLE = '/opt/kubesonic/kubesonic.mjs';
+/** Where the sidecar sees the host's files it manages (hostPath mounts). */
+export const HOST_MOUNT = '/host';
+/** The sidecar's readiness file (an emptyDir in memory). */
+export const SYNC_READY_FILE = '/tmp/kubesonic-sync-ready';
+
+/** The Kubernetes namespace of the feature pods. */
+export const FEATURE_NAMESPACE = 'sonic';
+
+/** memory_checker thresholds of SONiC's monit stanzas (monit/), bytes. */
+export const MONIT_THRESHOLDS: Readonly<Record<string, number>> = { bmp: 838860800, snmp: 4294967296, telemetry: 419430400, gnmi: 419430400, otel: 419430400 };
