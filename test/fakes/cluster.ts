@@ -1,0 +1,195 @@
+// An in-memory Cluster (src/kube/cluster.ts) for table tests: nodes, pods and objects in maps,
+// watches that fire on every change, and — when asked — the DaemonSet controller and kubelet in one
+// line: a DaemonSet of feature f has a pod on every node not tainted f=disabled:NoSchedule, and the
+// pod's feature container runs once its gate lets it (`gateOpen`).
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { KubernetesObject, V1Node, V1Pod, V1Taint } from '@kubernetes/client-node';
+import { ConflictError, disableTaint, hasTaint, type Cluster, type PodList, type WatchEventType, type WatchHandle } from '../../src/kube/cluster.js';
+
+type PodWatcher = { namespace: string; feature: string; node: string; onEvent: (t: WatchEventType, p: V1Pod) => void; onDone: (err: unknown) => void };
+type NodeWatcher = { node: string; onEvent: (t: WatchEventType, n: V1Node) => void; onDone: (err: unknown) => void };
+
+const key = (o: KubernetesObject) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`;
+
+export class FakeCluster implements Cluster {
+  readonly nodes = new Map<string, V1Node>();
+  readonly pods = new Map<string, V1Pod>();
+  readonly objects = new Map<string, KubernetesObject>();
+  /** Every call, in order ("deletePod sonic/bmp-x", …). */
+  readonly calls: string[] = [];
+  /** The API server is unreachable: every call rejects. */
+  down = false;
+  /** Play the DaemonSet controller and the kubelet after every change. */
+  controllers = false;
+  /** The pod's gate (init container): may the feature container of `feature` start on `node`? */
+  gateOpen: (feature: string, node: string) => boolean = () => true;
+  /** Called after every change (an invariant monitor hooks in here). */
+  onChange: () => void = () => undefined;
+  /** Fail the next N taint patches with a conflict, as a concurrent writer would. */
+  conflicts = 0;
+  private rv = 1;
+  private readonly podWatchers = new Set<PodWatcher>();
+  private readonly nodeWatchers = new Set<NodeWatcher>();
+
+  addNode(name: string, taints: V1Taint[] = []): V1Node {
+    const node: V1Node = { metadata: { name, resourceVersion: String(this.rv++) }, spec: taints.length ? { taints } : {} };
+    this.nodes.set(name, node);
+    return node;
+  }
+
+  addPod(feature: string, node: string, opts: { running?: boolean; namespace?: string; name?: string } = {}): V1Pod {
+    const pod: V1Pod = {
+      metadata: { name: opts.name ?? `${feature}-${randomBytes(3).toString('hex')}`, namespace: opts.namespace ?? 'sonic', uid: randomUUID(), labels: { app: feature } },
+      spec: { nodeName: node, containers: [{ name: feature }] },
+      status: { phase: 'Pending', containerStatuses: [{ name: feature, image: 'x', imageID: 'x', ready: false, restartCount: 0, state: { waiting: { reason: 'PodInitializing' } } }] },
+    };
+    this.pods.set(pod.metadata!.uid!, pod);
+    if (opts.running) this.setRunning(pod);
+    this.emitPod('ADDED', pod);
+    return pod;
+  }
+
+  setRunning(pod: V1Pod): void {
+    const cs = pod.status!.containerStatuses![0]!;
+    cs.state = { running: { startedAt: new Date() } };
+    cs.ready = true;
+    cs.containerID = `containerd://${randomBytes(32).toString('hex')}`;
+    pod.status!.phase = 'Running';
+  }
+
+  podsOf(feature: string, node: string, namespace = 'sonic'): V1Pod[] {
+    return [...this.pods.values()].filter((p) => p.metadata?.labels?.app === feature && p.spec?.nodeName === node && p.metadata?.namespace === namespace);
+  }
+
+  runningPodsOf(feature: string, node: string): V1Pod[] {
+    return this.podsOf(feature, node).filter((p) => p.status?.containerStatuses?.[0]?.state?.running);
+  }
+
+  tainted(feature: string, node: string): boolean {
+    const n = this.nodes.get(node);
+    return n ? hasTaint(n, disableTaint(feature)) : false;
+  }
+
+  /** The DaemonSet controller and kubelet, one pass. */
+  reconcile(): void {
+    if (!this.controllers) return;
+    for (const ds of this.objects.values()) {
+      if (ds.kind !== 'DaemonSet') continue;
+      const feature = (ds as { spec?: { selector?: { matchLabels?: Record<string, string> } } }).spec?.selector?.matchLabels?.app;
+      if (!feature) continue;
+      for (const node of this.nodes.keys()) {
+        const pods = this.podsOf(feature, node, ds.metadata?.namespace);
+        if (pods.length === 0 && !this.tainted(feature, node)) this.addPod(feature, node, { namespace: ds.metadata?.namespace ?? 'sonic' });
+        for (const p of this.podsOf(feature, node, ds.metadata?.namespace)) {
+          if (!p.status?.containerStatuses?.[0]?.state?.running && this.gateOpen(feature, node)) {
+            this.setRunning(p);
+            this.emitPod('MODIFIED', p);
+          }
+        }
+      }
+    }
+  }
+
+  /** Drop every watch with an error, as an API server restart does. */
+  breakWatches(err: unknown = new Error('connection reset')): void {
+    const pods = [...this.podWatchers];
+    const nodes = [...this.nodeWatchers];
+    this.podWatchers.clear();
+    this.nodeWatchers.clear();
+    for (const w of pods) w.onDone(err);
+    for (const w of nodes) w.onDone(err);
+  }
+
+  private changed(): void {
+    this.reconcile();
+    this.onChange();
+  }
+
+  private async call(what: string): Promise<void> {
+    this.calls.push(what);
+    await Promise.resolve();
+    if (this.down) throw new Error('connect ECONNREFUSED 10.77.0.2:6443');
+    // The controllers and the kubelet keep working between our calls.
+    this.reconcile();
+  }
+
+  private emitPod(type: WatchEventType, pod: V1Pod): void {
+    for (const w of this.podWatchers) {
+      if (pod.metadata?.namespace === w.namespace && pod.metadata?.labels?.app === w.feature && pod.spec?.nodeName === w.node) w.onEvent(type, structuredClone(pod));
+    }
+  }
+
+  private emitNode(node: V1Node): void {
+    for (const w of this.nodeWatchers) if (w.node === node.metadata?.name) w.onEvent('MODIFIED', structuredClone(node));
+  }
+
+  async readNode(name: string): Promise<V1Node> {
+    await this.call(`readNode ${name}`);
+    const n = this.nodes.get(name);
+    if (!n) throw Object.assign(new Error(`nodes "${name}" not found`), { code: 404 });
+    return structuredClone(n);
+  }
+
+  async replaceNodeTaints(node: V1Node, taints: V1Taint[]): Promise<void> {
+    const name = node.metadata!.name!;
+    await this.call(`replaceNodeTaints ${name} ${taints.map((t) => `${t.key}=${t.value}:${t.effect}`).join(',')}`);
+    const current = this.nodes.get(name)!;
+    if (this.conflicts > 0) {
+      this.conflicts--;
+      current.metadata!.resourceVersion = String(this.rv++);
+    }
+    if (current.metadata?.resourceVersion !== node.metadata?.resourceVersion) throw new ConflictError('resourceVersion changed');
+    current.spec = { ...current.spec, taints: structuredClone(taints) };
+    current.metadata!.resourceVersion = String(this.rv++);
+    this.emitNode(current);
+    this.changed();
+  }
+
+  async listFeaturePods(namespace: string, feature: string, node: string): Promise<PodList> {
+    await this.call(`listFeaturePods ${namespace}/${feature}@${node}`);
+    return { items: structuredClone(this.podsOf(feature, node, namespace)), resourceVersion: String(this.rv) };
+  }
+
+  async deletePod(namespace: string, name: string): Promise<boolean> {
+    await this.call(`deletePod ${namespace}/${name}`);
+    const pod = [...this.pods.values()].find((p) => p.metadata?.name === name && p.metadata?.namespace === namespace);
+    if (!pod) return false;
+    this.pods.delete(pod.metadata!.uid!);
+    this.emitPod('DELETED', pod);
+    this.changed();
+    return true;
+  }
+
+  async exists(obj: KubernetesObject): Promise<boolean> {
+    await this.call(`exists ${key(obj)}`);
+    return this.objects.has(key(obj));
+  }
+
+  async apply(objs: readonly KubernetesObject[], dryRun = false): Promise<KubernetesObject[]> {
+    await this.call(`apply ${objs.map(key).join(' ')}${dryRun ? ' (dry run)' : ''}`);
+    if (!dryRun) for (const o of objs) this.objects.set(key(o), structuredClone(o));
+    this.changed();
+    return objs.map((o) => structuredClone(o));
+  }
+
+  async delete(objs: readonly KubernetesObject[]): Promise<void> {
+    await this.call(`delete ${objs.map(key).join(' ')}`);
+    // A deleted DaemonSet's pods stay until deleted (the garbage collector takes its time).
+    for (const o of objs) this.objects.delete(key(o));
+    this.changed();
+  }
+
+  async watchFeaturePods(namespace: string, feature: string, node: string, _rv: string | undefined, onEvent: PodWatcher['onEvent'], onDone: PodWatcher['onDone']): Promise<WatchHandle> {
+    await this.call(`watchFeaturePods ${namespace}/${feature}@${node}`);
+    const w = { namespace, feature, node, onEvent, onDone };
+    this.podWatchers.add(w);
+    return { stop: () => this.podWatchers.delete(w) };
+  }
+
+  async watchNode(node: string, onEvent: NodeWatcher['onEvent'], onDone: NodeWatcher['onDone']): Promise<WatchHandle> {
+    await this.call(`watchNode ${node}`);
+    const w = { node, onEvent, onDone };
+    this.nodeWatchers.add(w);
+    return { stop: () => this.nodeWatchers.delete(w) };
+  }
+}

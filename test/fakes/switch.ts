@@ -1,0 +1,84 @@
+// A whole fake switch for the flow tests: cluster, FEATURE table, Docker and systemd wired the way
+// they are on a real one. The image's <f>.service runs the native Docker container <f>; once
+// kubesonic's drop-in is installed the unit is the pod's proxy instead. An invariant monitor
+// records every moment the native container and the pod run together.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseFeatureSpec, type FeatureSpec } from '../../src/manifest/spec.js';
+import type { FlowContext } from '../../src/migrate/context.js';
+import { UNIT_DIR } from '../../src/sonic/paths.js';
+import { dropInPath, stubDropIn } from '../../src/systemd/unit.js';
+import { FakeCluster } from './cluster.js';
+import { FakeDocker } from './docker.js';
+import { FakeFeatureDb } from './feature-db.js';
+import { FakeSystemctl } from './systemctl.js';
+
+export const NODE = 'leaf1';
+
+export const BMP_SPEC = `feature: bmp
+image: docker-sonic-bmp:latest
+mainProcess: openbmpd
+resources: { requests: { memory: 200Mi, cpu: 100m }, limits: { memory: 800Mi, cpu: 500m } }
+sidecar: { image: kubesonic:test }
+`;
+
+export interface FakeSwitch {
+  cluster: FakeCluster;
+  db: FakeFeatureDb;
+  docker: FakeDocker;
+  systemctl: FakeSystemctl;
+  root: string;
+  spec: FeatureSpec;
+  lines: string[];
+  /** Moments the native container and the pod ran together. */
+  violations: string[];
+  ctx: FlowContext;
+  stubInstalled(): boolean;
+}
+
+export function fakeSwitch(specText = BMP_SPEC): FakeSwitch {
+  const spec = parseFeatureSpec(specText, 'test-spec');
+  const f = spec.feature;
+  const root = mkdtempSync(join(tmpdir(), 'kubesonic-switch-'));
+  const cluster = new FakeCluster();
+  const db = new FakeFeatureDb();
+  const docker = new FakeDocker();
+  const systemctl = new FakeSystemctl();
+  const lines: string[] = [];
+  const violations: string[] = [];
+  const stubInstalled = () => {
+    try {
+      return readFileSync(join(root, dropInPath(f)), 'utf8') === stubDropIn(f);
+    } catch {
+      return false;
+    }
+  };
+  cluster.addNode(NODE);
+  cluster.controllers = true;
+  cluster.gateOpen = (feature) => !docker.isRunning(feature);
+  const check = () => {
+    if (docker.isRunning(f) && cluster.runningPodsOf(f, NODE).length > 0) violations.push(`native ${f} and its pod running together (calls: ${cluster.calls.at(-1)})`);
+  };
+  cluster.onChange = check;
+  docker.onChange = () => {
+    cluster.reconcile();
+    check();
+  };
+  // The image's unit: start/stop run the native container, unless kubesonic's stub is installed.
+  systemctl.onStart = (unit) => {
+    if (unit === `${f}.service` && !stubInstalled()) docker.run(f);
+  };
+  systemctl.onStop = (unit) => {
+    if (unit === `${f}.service` && !stubInstalled()) docker.halt(f);
+  };
+  const ctx: FlowContext = { spec, node: NODE, cluster, db, docker, systemctl, root, unitDir: UNIT_DIR, timeoutMs: 2000, pollMs: 5, out: (l) => lines.push(l) };
+  return { cluster, db, docker, systemctl, root, spec, lines, violations, ctx, stubInstalled };
+}
+
+/** A switch running its feature natively, as before any migration. */
+export function nativeSwitch(specText = BMP_SPEC): FakeSwitch {
+  const sw = fakeSwitch(specText);
+  sw.systemctl.run(['start', `${sw.spec.feature}.service`]);
+  return sw;
+}

@@ -1,0 +1,108 @@
+// The host side of a feature pod on in-memory Docker: the gate (src/host/gate.ts) and the
+// sidecar's host pass (src/feature/sidecar.ts) for each migration version.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runGate } from '../../src/host/gate.js';
+import { reconcileHost } from '../../src/feature/sidecar.js';
+import { RELOAD_REQUEST } from '../../src/sonic/paths.js';
+import { dropInPath, stubDropIn } from '../../src/systemd/unit.js';
+import { ExitError } from '../../src/util/errors.js';
+import { FakeDocker } from '../fakes/docker.js';
+
+describe('the gate (pod init container)', () => {
+  it('passes at once when no native container runs', async () => {
+    const lines: string[] = [];
+    await runGate(new FakeDocker(), { feature: 'bmp', timeoutMs: 1000, pollMs: 5, out: (l) => lines.push(l) });
+    expect(lines).toEqual(['gate bmp: no native container running, the pod may start']);
+  });
+
+  it('waits while the native container runs, and passes once it stopped', async () => {
+    const docker = new FakeDocker();
+    docker.run('bmp');
+    docker.run('bmp_watchdog');
+    const lines: string[] = [];
+    const gate = runGate(docker, { feature: 'bmp', timeoutMs: 1000, pollMs: 5, out: (l) => lines.push(l) });
+    await new Promise((r) => setTimeout(r, 30));
+    docker.halt('bmp');
+    await gate;
+    expect(lines[0]).toMatch(/^gate bmp: native container [0-9a-f]{12} is running; waiting for it to stop$/);
+    expect(lines.at(-1)).toBe('gate bmp: no native container running, the pod may start');
+  });
+
+  it('gives up with exit 1 after its timeout', async () => {
+    const docker = new FakeDocker();
+    docker.run('bmp');
+    const gate = runGate(docker, { feature: 'bmp', timeoutMs: 20, pollMs: 5, out: () => undefined });
+    await expect(gate).rejects.toBeInstanceOf(ExitError);
+    await expect(gate).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/still running after 0 s$/) });
+  });
+
+  it('no Docker on the node: nothing native can run', async () => {
+    const docker = new FakeDocker();
+    docker.fault = 'unavailable';
+    const lines: string[] = [];
+    await runGate(docker, { feature: 'bmp', timeoutMs: 1000, pollMs: 5, out: (l) => lines.push(l) });
+    expect(lines).toEqual(['gate bmp: no Docker on this node (docker API: ECONNREFUSED): nothing native can run']);
+  });
+
+  it('a Docker that answers with an error does not open the gate', async () => {
+    const docker = new FakeDocker();
+    docker.fault = 'error';
+    await expect(runGate(docker, { feature: 'bmp', timeoutMs: 1000, pollMs: 5, out: () => undefined })).rejects.toThrow('HTTP 500');
+  });
+});
+
+describe('the sidecar host pass, per migration version', () => {
+  const opts = (version: 'v0' | 'v1' | 'v2', hostRoot: string, log: string[]) => ({
+    feature: 'bmp',
+    namespace: 'sonic',
+    node: 'leaf1',
+    version,
+    hostRoot,
+    hostIntervalMs: 1000,
+    readyFile: join(hostRoot, 'ready'),
+    log: (l: string) => log.push(l),
+  });
+
+  it.each([
+    ['v1', true, true],
+    ['v2', true, false],
+  ] as const)('%s: the stub drop-in and a reload request; native container kept: %s', async (version, dropIn, nativeLeft) => {
+    const root = mkdtempSync(join(tmpdir(), 'kubesonic-host-'));
+    const docker = new FakeDocker();
+    docker.run('bmp');
+    docker.halt('bmp'); // stopped by migrate, still there
+    const log: string[] = [];
+    await reconcileHost(opts(version, root, log), docker);
+    expect(existsSync(join(root, dropInPath('bmp')))).toBe(dropIn);
+    expect(readFileSync(join(root, dropInPath('bmp')), 'utf8')).toBe(stubDropIn('bmp'));
+    expect(existsSync(join(root, RELOAD_REQUEST))).toBe(true);
+    expect(docker.containers.has('bmp')).toBe(nativeLeft);
+    // A second pass changes nothing and asks for no reload.
+    const again: string[] = [];
+    await reconcileHost(opts(version, root, again), docker);
+    expect(again).toEqual([]);
+  });
+
+  it('v0: removes the drop-in so the image unit runs the native container again', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'kubesonic-host-'));
+    const docker = new FakeDocker();
+    await reconcileHost(opts('v1', root, []), docker);
+    const log: string[] = [];
+    await reconcileHost(opts('v0', root, log), docker);
+    expect(existsSync(join(root, dropInPath('bmp')))).toBe(false);
+    expect(log).toEqual([`[host bmp] v0: updated ${dropInPath('bmp')}; requesting daemon-reload`]);
+  });
+
+  it('v2 with Docker failing: the clean-up is skipped with a log line, the drop-in still kept', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'kubesonic-host-'));
+    const docker = new FakeDocker();
+    docker.fault = 'error';
+    const log: string[] = [];
+    await reconcileHost(opts('v2', root, log), docker);
+    expect(log.at(-1)).toBe('[host bmp] v2 clean-up skipped: docker API list: HTTP 500');
+    expect(existsSync(join(root, dropInPath('bmp')))).toBe(true);
+  });
+});

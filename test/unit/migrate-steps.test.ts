@@ -1,0 +1,180 @@
+// Every migrate and rollback step on a fake switch (test/fakes/switch.ts): not done where it should
+// run, done after apply, idempotent, converging after a crash at any point, and the native
+// container and the pod never running together. The same flows run on real parts in
+// test/system/e2e-bmp.test.ts.
+import { describe, expect, it } from 'vitest';
+import { migrateSteps } from '../../src/migrate/migrate.js';
+import { rollbackSteps } from '../../src/migrate/rollback.js';
+import { runSteps, type Step } from '../../src/migrate/steps.js';
+import { readRecord } from '../../src/migrate/facts.js';
+import { fakeSwitch, nativeSwitch, NODE, type FakeSwitch } from '../fakes/switch.js';
+
+const MIGRATE = ['feature-entry', 'hold', 'apply', 'stop-native', 'stub', 'release', 'running', 'unit'];
+const ROLLBACK = ['delete-daemonset', 'pods-gone', 'unstub', 'delete-objects', 'untaint', 'feature-state', 'native'];
+const ROLLBACK_NODE_ONLY = ['hold', 'pods-gone', 'unstub', 'feature-state', 'native'];
+
+const quiet = { dryRun: false, out: () => undefined };
+
+/** A migrated switch, with FEATURE as the sidecar leaves it after an operator disabled and re-enabled nothing. */
+async function migrated(): Promise<FakeSwitch> {
+  const sw = nativeSwitch();
+  sw.db.seed('config', 'bmp', { state: 'enabled', auto_restart: 'enabled', custom: 'keep' });
+  await runSteps(migrateSteps(sw.ctx), quiet);
+  sw.db.seed('state', 'bmp', { state: 'enabled', current_owner: 'kube', remote_state: 'running', container_id: 'abcdef012345', up_status: 'true' });
+  return sw;
+}
+
+/** Runs the steps, "crashing" (throwing) right after `crashAfter` if it runs at all. */
+async function runCrashingAfter(steps: Step[], crashAfter: string): Promise<void> {
+  await runSteps(steps, { ...quiet, afterStep: (name) => { if (name === crashAfter) throw new Error(`crash after ${name}`); } }).catch((e: Error) => {
+    if (e.message !== `crash after ${crashAfter}`) throw e;
+  });
+}
+
+/** Where a switch stands, in the terms the steps care about. */
+function facts(sw: FakeSwitch) {
+  return {
+    native: sw.docker.isRunning('bmp'),
+    pod: sw.cluster.runningPodsOf('bmp', NODE).length,
+    unit: sw.systemctl.active.has('bmp.service'),
+    stub: sw.stubInstalled(),
+    tainted: sw.cluster.tainted('bmp', NODE),
+    daemonSet: [...sw.cluster.objects.keys()].some((k) => k.startsWith('DaemonSet/')),
+  };
+}
+
+describe('migrate, step by step', () => {
+  it('has the seed\'s eight steps in order', () => {
+    expect(migrateSteps(fakeSwitch().ctx).map((s) => s.name)).toEqual(MIGRATE);
+  });
+
+  it.each(MIGRATE.map((name, i) => [name, i] as const))('%s: not done after the steps before it; done after its apply', async (name, i) => {
+    const sw = nativeSwitch();
+    const steps = migrateSteps(sw.ctx);
+    // The DaemonSet controller would start the pod at once after release; hold it back to see "running" undone.
+    if (name === 'running') sw.cluster.controllers = false;
+    for (const s of steps.slice(0, i)) await s.apply();
+    const step = steps[i]!;
+    expect(await step.done()).toBe(false);
+    sw.cluster.controllers = true;
+    await step.apply();
+    expect(await step.done()).toBe(true);
+    expect(sw.violations).toEqual([]);
+  });
+
+  it('a dry run says "would" for every step and changes nothing', async () => {
+    const sw = nativeSwitch();
+    const lines: string[] = [];
+    const reports = await runSteps(migrateSteps(sw.ctx), { dryRun: true, out: (l) => lines.push(l) });
+    expect(reports.map((r) => r.outcome)).toEqual(MIGRATE.map(() => 'would run'));
+    expect(lines[0]).toBe('[1/8] feature-entry: would make sure CONFIG_DB FEATURE|bmp exists and record its state for rollback');
+    expect(lines[3]).toBe('[4/8] stop-native: would stop the native bmp.service and make sure no Docker container named bmp runs');
+    expect(sw.db.writes).toEqual([]);
+    expect(sw.cluster.calls.filter((c) => /^(apply|delete|deletePod|replaceNodeTaints)/.test(c))).toEqual([]);
+    expect(sw.systemctl.calls.filter((c) => !c.startsWith('is-active'))).toEqual(['start bmp.service']);
+    expect(facts(sw)).toMatchObject({ native: true, pod: 0, unit: true, stub: false, tainted: false, daemonSet: false });
+  });
+
+  it('from a native switch: the pod runs, the native container does not, the unit is the proxy, never both running', async () => {
+    const sw = await migrated();
+    expect(facts(sw)).toEqual({ native: false, pod: 1, unit: true, stub: true, tainted: false, daemonSet: true });
+    expect(sw.violations).toEqual([]);
+    // CONFIG_DB: only fields that were missing were added; the operator's fields stand.
+    expect(sw.db.get('config', 'bmp')).toMatchObject({ state: 'enabled', auto_restart: 'enabled', custom: 'keep', set_owner: 'local' });
+    expect(readRecord(sw.ctx)?.configStateBefore).toBe('enabled');
+  });
+
+  it('a rerun finds every step done and changes nothing', async () => {
+    const sw = await migrated();
+    const writes = sw.db.writes.length;
+    const reports = await runSteps(migrateSteps(sw.ctx), quiet);
+    expect(reports.map((r) => r.outcome)).toEqual(MIGRATE.map(() => 'already done'));
+    expect(sw.db.writes.length).toBe(writes);
+  });
+
+  it.each(MIGRATE)('a crash right after %s, then a rerun: same end state, never both running', async (crashAfter) => {
+    const sw = nativeSwitch();
+    await runCrashingAfter(migrateSteps(sw.ctx), crashAfter);
+    const reports = await runSteps(migrateSteps(sw.ctx), quiet);
+    expect(reports.find((r) => r.name === crashAfter)?.outcome).toBe('already done');
+    expect(facts(sw)).toEqual({ native: false, pod: 1, unit: true, stub: true, tainted: false, daemonSet: true });
+    expect(sw.violations).toEqual([]);
+  });
+
+  it('a native container started behind the unit\'s back is stopped by stop-native', async () => {
+    const sw = fakeSwitch();
+    sw.docker.run('bmp'); // `docker start bmp` by hand: the unit is not active
+    const stopNative = migrateSteps(sw.ctx).find((s) => s.name === 'stop-native')!;
+    expect(await stopNative.done()).toBe(false);
+    await stopNative.apply();
+    expect(sw.docker.isRunning('bmp')).toBe(false);
+  });
+
+  it('stop: a failing `systemctl start` of the proxy unit is a one-line error', async () => {
+    const sw = nativeSwitch();
+    const steps = migrateSteps(sw.ctx);
+    for (const s of steps.slice(0, 7)) await s.apply();
+    sw.systemctl.active.delete('bmp.service');
+    sw.systemctl.failing.add('bmp.service');
+    await expect(steps[7]!.apply()).rejects.toThrow(/^systemctl start bmp.service exited 1: Job for bmp.service failed\.$/);
+  });
+
+  it('running: times out with the feature named when no pod comes', async () => {
+    const sw = nativeSwitch();
+    const steps = migrateSteps({ ...sw.ctx, timeoutMs: 50 });
+    for (const s of steps.slice(0, 6)) await s.apply();
+    sw.cluster.controllers = false;
+    for (const p of sw.cluster.podsOf('bmp', NODE)) sw.cluster.pods.delete(p.metadata!.uid!);
+    await expect(steps[6]!.apply()).rejects.toThrow(/timed out after 0 s waiting for bmp pod running/);
+  });
+});
+
+describe('rollback, step by step', () => {
+  it.each([
+    ['whole DaemonSet', false, ROLLBACK],
+    ['this node only', true, ROLLBACK_NODE_ONLY],
+  ] as const)('%s: the steps in order', async (_label, nodeOnly, names) => {
+    expect(rollbackSteps(fakeSwitch().ctx, { nodeOnly }).map((s) => s.name)).toEqual(names);
+  });
+
+  it.each([
+    ...ROLLBACK.map((name, i) => [name, i, false] as const),
+    ...ROLLBACK_NODE_ONLY.map((name, i) => [`${name} (--node-only)`, i, true] as const),
+  ])('%s: not done after the steps before it; done after its apply', async (name, i, nodeOnly) => {
+    const sw = await migrated();
+    // untaint has something to do only where the feature was disabled by the taint at rollback time.
+    if (name === 'untaint') await sw.cluster.replaceNodeTaints(await sw.cluster.readNode(NODE), [{ key: 'bmp', value: 'disabled', effect: 'NoSchedule' }]);
+    const steps: Step[] = rollbackSteps(sw.ctx, { nodeOnly });
+    for (const s of steps.slice(0, i)) await s.apply();
+    expect(await steps[i]!.done()).toBe(false);
+    await steps[i]!.apply();
+    expect(await steps[i]!.done()).toBe(true);
+    expect(sw.violations).toEqual([]);
+  });
+
+  it('gives the feature back: native running, no pod, no DaemonSet, FEATURE handed back', async () => {
+    const sw = await migrated();
+    await sw.db.set('config', 'bmp', { state: 'disabled' }); // what the sidecar mirrored while Kubernetes ran it
+    await runSteps(rollbackSteps(sw.ctx, { nodeOnly: false }), quiet);
+    expect(facts(sw)).toEqual({ native: true, pod: 0, unit: true, stub: false, tainted: false, daemonSet: false });
+    expect(sw.db.get('state', 'bmp')).toEqual({ state: 'enabled', up_status: 'true' });
+    expect(sw.db.get('config', 'bmp')).toMatchObject({ state: 'enabled', custom: 'keep' });
+    expect(sw.violations).toEqual([]);
+    expect((await runSteps(rollbackSteps(sw.ctx, { nodeOnly: false }), quiet)).map((r) => r.outcome)).toEqual(ROLLBACK.map(() => 'already done'));
+  });
+
+  it('--node-only keeps the DaemonSet and holds this node with the taint', async () => {
+    const sw = await migrated();
+    await runSteps(rollbackSteps(sw.ctx, { nodeOnly: true }), quiet);
+    expect(facts(sw)).toEqual({ native: true, pod: 0, unit: true, stub: false, tainted: true, daemonSet: true });
+    expect(sw.violations).toEqual([]);
+  });
+
+  it.each(ROLLBACK)('a crash right after %s, then a rerun: the same end state', async (crashAfter) => {
+    const sw = await migrated();
+    await runCrashingAfter(rollbackSteps(sw.ctx, { nodeOnly: false }), crashAfter);
+    await runSteps(rollbackSteps(sw.ctx, { nodeOnly: false }), quiet);
+    expect(facts(sw)).toEqual({ native: true, pod: 0, unit: true, stub: false, tainted: false, daemonSet: false });
+    expect(sw.violations).toEqual([]);
+  });
+});
