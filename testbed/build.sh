@@ -31,92 +31,92 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/bin"
 log() { echo "[testbed/build] $*" >&2; }
 
-# --- Kubernetes: a tools module of our own that pins every staging module (k8s.io/kubernetes has replace directives).
+# write_tools_go IMPORT...: a tools.go that imports the packages to build, so `go mod tidy` resolves
+# and pins every module they need.
+write_tools_go() {
+  {
+    printf '//go:build tools\n\npackage tools\n\nimport (\n'
+    printf '\t_ "%s"\n' "$@"
+    printf ')\n'
+  } > tools.go
+}
+
+# static_build OUTPUT EXTRA_LDFLAGS PKG...: a static, stripped binary in $work/bin (OUTPUT empty: one
+# binary per package, named by go build).
+static_build() {
+  local output=$1 extra_ldflags=$2; shift 2
+  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w${extra_ldflags:+ $extra_ldflags}" -o "$work/bin/$output" "$@"
+}
+
+# Binaries wait in $work/bin until their whole group built, so the cache never holds half a group.
+move_into_cache() { mv "$work/bin/"* "$OUT/"; }
+
+# build_tools_module NAME OUTPUT EXTRA_LDFLAGS PREPARE PKG...: builds PKG... from a module of our own,
+# $work/NAME (example.invalid/NAMEbin), whose tools.go imports them. PREPARE is a function run in that
+# module before `go mod tidy`, to pin versions.
+build_tools_module() {
+  local name=$1 output=$2 extra_ldflags=$3 prepare=$4; shift 4
+  mkdir -p "$work/$name" && cd "$work/$name"
+  go mod init "example.invalid/${name}bin" >/dev/null 2>&1
+  write_tools_go "$@"
+  "$prepare"
+  go mod tidy >/dev/null
+  static_build "$output" "$extra_ldflags" "$@"
+  move_into_cache
+}
+
+# --- Kubernetes: k8s.io/kubernetes has replace directives to ./staging, which a dependent module
+# cannot use, so ours pins every staging module to its published version instead.
+pin_kubernetes() {
+  go mod edit -require=k8s.io/kubernetes@"$KUBE_VERSION"
+  local gomod godir godebug m
+  gomod=$(go mod download -json k8s.io/kubernetes@"$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  godir=$(sed -n 's/^go \([0-9.]*\).*/\1/p' "$gomod" | head -1)
+  godebug=$(sed -n 's/^godebug \(.*\)/\1/p' "$gomod" | head -1)
+  go mod edit -go="$godir"
+  if [ -n "$godebug" ]; then go mod edit -godebug="$godebug"; fi
+  while read -r m; do
+    go mod edit -replace="$m=$m@$STAGING_VERSION"
+  done < <(sed -n 's#^[[:space:]]*\(k8s\.io/[^[:space:]]*\) => \./staging/.*#\1#p' "$gomod")
+  log "resolving k8s.io/kubernetes@$KUBE_VERSION modules"
+}
 if ! have "${k8s_bins[@]}"; then
-mkdir -p "$work/k8s" && cd "$work/k8s"
-go mod init example.invalid/k8sbin >/dev/null 2>&1
-go mod edit -require=k8s.io/kubernetes@"$KUBE_VERSION"
-gomod=$(go mod download -json k8s.io/kubernetes@"$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
-godir=$(sed -n 's/^go \([0-9.]*\).*/\1/p' "$gomod" | head -1)
-godebug=$(sed -n 's/^godebug \(.*\)/\1/p' "$gomod" | head -1)
-go mod edit -go="$godir"
-[ -n "$godebug" ] && go mod edit -godebug="$godebug"
-for m in $(sed -n 's#^[[:space:]]*\(k8s\.io/[^[:space:]]*\) => \./staging/.*#\1#p' "$gomod"); do
-  go mod edit -replace="$m=$m@$STAGING_VERSION"
-done
-cat > tools.go <<'GO'
-//go:build tools
-
-package tools
-
-import (
-	_ "k8s.io/kubernetes/cmd/kube-apiserver"
-	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
-	_ "k8s.io/kubernetes/cmd/kube-scheduler"
-	_ "k8s.io/kubernetes/cmd/kubelet"
-)
-GO
-log "resolving k8s.io/kubernetes@$KUBE_VERSION modules"
-go mod tidy >/dev/null
-ldv="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1"
-ldv="$ldv -X k8s.io/component-base/version.gitMinor=$KUBE_MINOR -X k8s.io/component-base/version.gitTreeState=clean"
-ldv="$ldv -X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z"
-ldv="$ldv -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1"
-ldv="$ldv -X k8s.io/client-go/pkg/version.gitMinor=$KUBE_MINOR"
-log "building kube-apiserver kube-controller-manager kube-scheduler kubelet (a cold build of everything here takes about 7 min on 2 cores)"
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldv" -o "$work/bin/" \
-  k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-  k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet
-mv "$work/bin/"* "$OUT/"
+  ldv="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1"
+  ldv="$ldv -X k8s.io/component-base/version.gitMinor=$KUBE_MINOR -X k8s.io/component-base/version.gitTreeState=clean"
+  ldv="$ldv -X k8s.io/component-base/version.buildDate=2026-01-01T00:00:00Z"
+  ldv="$ldv -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1"
+  ldv="$ldv -X k8s.io/client-go/pkg/version.gitMinor=$KUBE_MINOR"
+  log "building kube-apiserver kube-controller-manager kube-scheduler kubelet (a cold build of everything here takes about 7 min on 2 cores)"
+  build_tools_module k8s "" "$ldv" pin_kubernetes \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubelet
 fi
 
 # --- metrics-server: its own module so its k8s.io/* pins never fight the ones above.
+require_metrics_server() { go mod edit -require=sigs.k8s.io/metrics-server@"$METRICS_SERVER_VERSION"; }
 if ! have metrics-server; then
-mkdir -p "$work/ms" && cd "$work/ms"
-go mod init example.invalid/msbin >/dev/null 2>&1
-go mod edit -require=sigs.k8s.io/metrics-server@"$METRICS_SERVER_VERSION"
-cat > tools.go <<'GO'
-//go:build tools
-
-package tools
-
-import _ "sigs.k8s.io/metrics-server/cmd/metrics-server"
-GO
-log "building metrics-server $METRICS_SERVER_VERSION"
-go mod tidy >/dev/null
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/bin/" sigs.k8s.io/metrics-server/cmd/metrics-server
-mv "$work/bin/"* "$OUT/"
+  log "building metrics-server $METRICS_SERVER_VERSION"
+  build_tools_module ms "" "" require_metrics_server sigs.k8s.io/metrics-server/cmd/metrics-server
 fi
 
-# --- etcd: its server module keeps relative replaces, so it too is built from a tools module.
+# --- etcd: its server module keeps relative replaces, so it too is built from a tools module. go build
+# would name the binary after its package (server), so it is named here.
+get_etcd() { go get go.etcd.io/etcd/server/v3@"$ETCD_VERSION" >/dev/null 2>&1; }
 if ! etcd_ok; then
-mkdir -p "$work/etcd" && cd "$work/etcd"
-go mod init example.invalid/etcdbin >/dev/null 2>&1
-cat > tools.go <<'GO'
-//go:build tools
-
-package tools
-
-import _ "go.etcd.io/etcd/server/v3"
-GO
-log "building etcd $ETCD_VERSION"
-go get go.etcd.io/etcd/server/v3@"$ETCD_VERSION" >/dev/null 2>&1
-go mod tidy >/dev/null
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/bin/etcd" go.etcd.io/etcd/server/v3
-mv "$work/bin/"* "$OUT/"
-echo "$ETCD_VERSION" > "$OUT/etcd.version"
+  log "building etcd $ETCD_VERSION"
+  build_tools_module etcd etcd "" get_etcd go.etcd.io/etcd/server/v3
+  echo "$ETCD_VERSION" > "$OUT/etcd.version"
 fi
 
 # --- pause and the feature image's process: tiny static Go programs (no registry to pull from).
 if ! tools_ok; then
-for prog in pause memhog; do
-  mkdir -p "$work/$prog" && cp "$SRC_DIR/$prog/main.go" "$work/$prog/" && cd "$work/$prog"
-  go mod init "example.invalid/$prog" >/dev/null 2>&1
-  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/bin/$prog" .
-done
-
-mv "$work/bin/"* "$OUT/"
-echo "$TOOLS_KEY" > "$OUT/tools.key"
+  for prog in pause memhog; do
+    mkdir -p "$work/$prog" && cp "$SRC_DIR/$prog/main.go" "$work/$prog/" && cd "$work/$prog"
+    go mod init "example.invalid/$prog" >/dev/null 2>&1
+    static_build "$prog" "" .
+  done
+  move_into_cache
+  echo "$TOOLS_KEY" > "$OUT/tools.key"
 fi
 log "cached in $OUT"
 echo "$OUT"

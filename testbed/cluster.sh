@@ -250,14 +250,14 @@ start_metrics_server() {
   wait_until metrics.k8s.io 120 kc get --raw "/apis/metrics.k8s.io/v1beta1/nodes/$NODE"
 }
 
-KERNEL_SYSCTLS="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes"
+KERNEL_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
 
 up() {
   in_netns
   local t0=$SECONDS
   down_quiet
   mkdir -p "$STATE" "$LOGS"
-  [ -f "$STATE/sysctl.saved" ] || sysctl -n $KERNEL_SYSCTLS > "$STATE/sysctl.saved"
+  [ -f "$STATE/sysctl.saved" ] || sysctl -n "${KERNEL_SYSCTLS[@]}" > "$STATE/sysctl.saved"
   pki
   start_etcd
   start_kube_apiserver
@@ -296,9 +296,9 @@ down_quiet() {
   if [ -d "$STATE/kubelet" ]; then
     { grep -o " $STATE/kubelet[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   fi
-  { grep -o " $CTRD_STATE[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  { grep -o " ${CTRD_STATE}[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   if [ -f "$STATE/sysctl.saved" ]; then
-    paste -d= <(tr ' ' '\n' <<< "$KERNEL_SYSCTLS") "$STATE/sysctl.saved" | while read -r kv; do sysctl -qw "$kv" 2>/dev/null || true; done
+    paste -d= <(printf '%s\n' "${KERNEL_SYSCTLS[@]}") "$STATE/sysctl.saved" | while read -r kv; do sysctl -qw "$kv" 2>/dev/null || true; done
     rm -f "$STATE/sysctl.saved"
   fi
   rm -rf "$STATE/etcd" "$STATE/kubelet" "$STATE/containerd" "$CTRD_STATE" "$RUN"

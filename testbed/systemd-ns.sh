@@ -68,9 +68,9 @@ up() {
     > "$B/console.log" 2>&1 < /dev/null &
   local launcher=$!
   for _ in $(seq 1 100); do
-    local child; child=$(pgrep -P "$(pgrep -P $launcher -x unshare || echo $launcher)" 2>/dev/null | head -1 || true)
-    [ -z "$child" ] && child=$(pgrep -P $launcher | head -1 || true)
-    if [ -n "$child" ] && [ "$(cat /proc/$child/comm 2>/dev/null)" = systemd ]; then echo "$child" > "$PIDFILE"; break; fi
+    local child; child=$(pgrep -P "$(pgrep -P "$launcher" -x unshare || echo "$launcher")" 2>/dev/null | head -1 || true)
+    [ -z "$child" ] && child=$(pgrep -P "$launcher" | head -1 || true)
+    if [ -n "$child" ] && [ "$(cat "/proc/$child/comm" 2>/dev/null)" = systemd ]; then echo "$child" > "$PIDFILE"; break; fi
     sleep 0.1
   done
   running || { echo "systemd did not start; console:" >&2; tail -20 "$B/console.log" >&2; exit 1; }
@@ -90,14 +90,14 @@ down() {
   if running; then
     kill -s SIGRTMIN+4 "$(pid)" 2>/dev/null || true # poweroff: stops units in order
     for _ in $(seq 1 100); do running || break; sleep 0.1; done
-    running && kill -KILL "$(pid)" 2>/dev/null || true
+    if running; then kill -KILL "$(pid)" 2>/dev/null || true; fi
   fi
   rm -f "$PIDFILE"
   for _ in $(seq 1 50); do [ -z "$(cat "$CG/cgroup.procs" 2>/dev/null)" ] && break; sleep 0.1; done
-  [ -d "$CG" ] && find "$CG" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null || true
+  if [ -d "$CG" ]; then find "$CG" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null || true; fi
   rmdir "$CG" 2>/dev/null || true
-  mountpoint -q "$ROOT" && umount -l "$ROOT" || true
-  mountpoint -q "$B/layers" && umount -l "$B/layers" || true
+  if mountpoint -q "$ROOT"; then umount -l "$ROOT" || true; fi
+  if mountpoint -q "$B/layers"; then umount -l "$B/layers" || true; fi
 }
 
 case "${1:-}" in
