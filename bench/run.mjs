@@ -9,9 +9,17 @@ const K8S = '/var/lib/kubesonic-test/k8s';
 const RUNS = Number(process.env.BENCH_RUNS ?? 25);
 const NODE = process.execPath;
 const envEnv = Object.fromEntries(
-  spawnSync('bash', [join(REPO, 'testbed/cluster.sh'), 'env'], { encoding: 'utf8' }).stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  spawnSync('bash', [join(REPO, 'testbed/cluster.sh'), 'env'], { encoding: 'utf8' })
+    .stdout.trim()
+    .split('\n')
+    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
 );
-const baseEnv = { PATH: process.env.PATH, NODE_NAME: envEnv.NODE_NAME, KUBESONIC_CONTAINERD_STATE: envEnv.KUBESONIC_CONTAINERD_STATE, DOCKER_HOST: 'unix:///nonexistent.sock' };
+const baseEnv = {
+  PATH: process.env.PATH,
+  NODE_NAME: envEnv.NODE_NAME,
+  KUBESONIC_CONTAINERD_STATE: envEnv.KUBESONIC_CONTAINERD_STATE,
+  DOCKER_HOST: 'unix:///nonexistent.sock',
+};
 const sh = (cmd, env = process.env) => spawnSync('bash', ['-c', cmd], { encoding: 'utf8', env });
 
 function measure(label, argv, env) {
@@ -37,7 +45,9 @@ const say = (s = '') => {
 };
 
 // --- the feature under test: bmp on the real kubelet
-sh(`node ${REPO}/dist/kubesonic.mjs render bmp --spec ${REPO}/testbed/features/bmp.yaml | kubectl --kubeconfig ${K8S}/admin.kubeconfig apply -f - >/dev/null`);
+sh(
+  `node ${REPO}/dist/kubesonic.mjs render bmp --spec ${REPO}/testbed/features/bmp.yaml | kubectl --kubeconfig ${K8S}/admin.kubeconfig apply -f - >/dev/null`,
+);
 for (let i = 0; i < 120; i++) {
   const r = sh(`kubectl --kubeconfig ${K8S}/admin.kubeconfig top pod -n sonic -l app=bmp --containers --no-headers`);
   if (r.status === 0 && /bmp/.test(r.stdout)) break;
@@ -48,23 +58,45 @@ say(`## memory_checker cost per call (${RUNS} runs each, median / p90 wall ms, m
 say('');
 const cases = [
   measure('node -e 0 (floor: Node.js start)', [NODE, '-e', '0'], baseEnv),
-  measure('memory_checker bmp, metrics.k8s.io', [NODE, `${REPO}/dist/memory_checker.mjs`, 'bmp', '838860800'], { ...baseEnv, KUBECONFIG: `${K8S}/checker.kubeconfig` }),
-  measure('memory_checker bmp, pod cgroup (--source cgroup)', [NODE, `${REPO}/dist/memory_checker.mjs`, 'bmp', '838860800', '--source', 'cgroup'], { ...baseEnv, KUBECONFIG: `${K8S}/checker.kubeconfig` }),
-  measure('memory_checker bmp, no apiserver (containerd state + cgroup)', [NODE, `${REPO}/dist/memory_checker.mjs`, 'bmp', '838860800'], { ...baseEnv, KUBECONFIG: '/nonexistent' }),
-  measure('kubectl top pod (the seed\'s suggestion)', ['kubectl', '--kubeconfig', `${K8S}/admin.kubeconfig`, 'top', 'pod', '-n', 'sonic', '-l', 'app=bmp', '--containers'], baseEnv),
-  measure('node: import @kubernetes/client-node only', [NODE, '--input-type=module', '-e', "await import('@kubernetes/client-node')"], { ...baseEnv, NODE_PATH: join(REPO, 'node_modules') }),
+  measure('memory_checker bmp, metrics.k8s.io', [NODE, `${REPO}/dist/memory_checker.mjs`, 'bmp', '838860800'], {
+    ...baseEnv,
+    KUBECONFIG: `${K8S}/checker.kubeconfig`,
+  }),
+  measure(
+    'memory_checker bmp, pod cgroup (--source cgroup)',
+    [NODE, `${REPO}/dist/memory_checker.mjs`, 'bmp', '838860800', '--source', 'cgroup'],
+    { ...baseEnv, KUBECONFIG: `${K8S}/checker.kubeconfig` },
+  ),
+  measure('memory_checker bmp, no apiserver (containerd state + cgroup)', [NODE, `${REPO}/dist/memory_checker.mjs`, 'bmp', '838860800'], {
+    ...baseEnv,
+    KUBECONFIG: '/nonexistent',
+  }),
+  measure(
+    "kubectl top pod (the seed's suggestion)",
+    ['kubectl', '--kubeconfig', `${K8S}/admin.kubeconfig`, 'top', 'pod', '-n', 'sonic', '-l', 'app=bmp', '--containers'],
+    baseEnv,
+  ),
+  measure('node: import @kubernetes/client-node only', [NODE, '--input-type=module', '-e', "await import('@kubernetes/client-node')"], {
+    ...baseEnv,
+    NODE_PATH: join(REPO, 'node_modules'),
+  }),
 ];
 const floor = cases[0].median;
 const top = cases.find((c) => c.label.startsWith('kubectl')).median;
 say('| command | median ms | p90 ms | peak RSS MiB | × node -e 0 | × kubectl top | exit |');
 say('|---|---:|---:|---:|---:|---:|---:|');
-for (const c of cases) say(`| ${c.label} | ${c.median.toFixed(1)} | ${c.p90.toFixed(1)} | ${c.rssMiB.toFixed(1)} | ${(c.median / floor).toFixed(2)} | ${(c.median / top).toFixed(2)} | ${c.code} |`);
+for (const c of cases)
+  say(
+    `| ${c.label} | ${c.median.toFixed(1)} | ${c.p90.toFixed(1)} | ${c.rssMiB.toFixed(1)} | ${(c.median / floor).toFixed(2)} | ${(c.median / top).toFixed(2)} | ${c.code} |`,
+  );
 say('');
 
 // --- FEATURE sync: seed-style polling vs kubesonic's watch
 say('## FEATURE sync: API requests and change-to-Redis latency');
 say('');
-const kubectlRequests = sh(`kubectl --kubeconfig ${K8S}/admin.kubeconfig get pod -l app=bmp -n sonic -v=6 2>&1 >/dev/null | grep -c 'GET https'`).stdout.trim();
+const kubectlRequests = sh(
+  `kubectl --kubeconfig ${K8S}/admin.kubeconfig get pod -l app=bmp -n sonic -v=6 2>&1 >/dev/null | grep -c 'GET https'`,
+).stdout.trim();
 const perIteration = Number(kubectlRequests);
 const redisDir = '/var/lib/kubesonic-test/redis';
 mkdirSync(redisDir, { recursive: true });
@@ -73,12 +105,18 @@ await new Promise((r) => setTimeout(r, 500));
 const cli = (args) => sh(`redis-cli -s ${redisDir}/bench.sock ${args}`).stdout.trim();
 cli('-n 4 HSET "FEATURE|bmp" state enabled');
 const syncLog = join(redisDir, 'bench-sync.log');
-const sync = spawn('bash', ['-c', `exec ${NODE} ${REPO}/dist/kubesonic.mjs sync bmp --kubeconfig ${K8S}/admin.kubeconfig > ${syncLog} 2>&1`], {
-  env: { ...baseEnv, KUBESONIC_REDIS_SOCKET: `${redisDir}/bench.sock` },
-});
+const sync = spawn(
+  'bash',
+  ['-c', `exec ${NODE} ${REPO}/dist/kubesonic.mjs sync bmp --kubeconfig ${K8S}/admin.kubeconfig > ${syncLog} 2>&1`],
+  {
+    env: { ...baseEnv, KUBESONIC_REDIS_SOCKET: `${redisDir}/bench.sock` },
+  },
+);
 const podId = () => {
   // Running and ready: what the sidecar (and container_checker's world) counts as running.
-  const r = sh(`kubectl --kubeconfig ${K8S}/admin.kubeconfig get pod -n sonic -l app=bmp -o jsonpath='{.items[0].status.containerStatuses[0].containerID} {.items[0].status.containerStatuses[0].ready}'`);
+  const r = sh(
+    `kubectl --kubeconfig ${K8S}/admin.kubeconfig get pod -n sonic -l app=bmp -o jsonpath='{.items[0].status.containerStatuses[0].containerID} {.items[0].status.containerStatuses[0].ready}'`,
+  );
   const [id, ready] = r.stdout.trim().split(' ');
   return ready === 'true' ? (id ?? '').replace('containerd://', '').slice(0, 12) : '';
 };
@@ -87,7 +125,9 @@ const latencies = [];
 const windowStart = Date.now();
 for (let i = 0; i < 3; i++) {
   const before = podId();
-  const pid = sh(`cat ${envEnv.KUBESONIC_CONTAINERD_STATE}/io.containerd.runtime.v2.task/k8s.io/*/config.json | grep -l '"io.kubernetes.cri.container-name":"bmp"' ${envEnv.KUBESONIC_CONTAINERD_STATE}/io.containerd.runtime.v2.task/k8s.io/*/config.json | head -1`).stdout.trim();
+  const pid = sh(
+    `cat ${envEnv.KUBESONIC_CONTAINERD_STATE}/io.containerd.runtime.v2.task/k8s.io/*/config.json | grep -l '"io.kubernetes.cri.container-name":"bmp"' ${envEnv.KUBESONIC_CONTAINERD_STATE}/io.containerd.runtime.v2.task/k8s.io/*/config.json | head -1`,
+  ).stdout.trim();
   const task = pid.replace(/config\.json$/, 'init.pid');
   sh(`kill -9 $(cat ${task})`);
   let apiAt = 0;
@@ -112,11 +152,19 @@ redis.kill('SIGTERM');
 const sortedLat = [...latencies].sort((a, b) => a - b);
 say('| | seed ConfigMap script (kubectl every 60 s) | kubesonic sync (watch) | ratio |');
 say('|---|---:|---:|---:|');
-say(`| API requests per node per hour | ${perIteration * 60} (measured ${perIteration} per kubectl call × 60) | ≈ ${stats.apiRequests} at start + ≈ 4 re-lists/h (watch timeouts) = ${stats.apiRequests + 4} | ${((perIteration * 60) / (stats.apiRequests + 4)).toFixed(1)}× fewer |`);
-say(`| API requests during this ${windowSeconds.toFixed(0)} s window (3 container restarts) | ${(perIteration * windowSeconds / 60).toFixed(1)} | ${stats.apiRequests} (all at start) | |`);
-say(`| change → Redis latency | 30 000 ms mean, 60 000 ms worst (half / whole poll period) | ${sortedLat[1]} ms median, ${sortedLat[2]} ms worst (measured: pod status → STATE_DB) | ≈ ${Math.round(30000 / Math.max(1, sortedLat[1]))}× faster |`);
+say(
+  `| API requests per node per hour | ${perIteration * 60} (measured ${perIteration} per kubectl call × 60) | ≈ ${stats.apiRequests} at start + ≈ 4 re-lists/h (watch timeouts) = ${stats.apiRequests + 4} | ${((perIteration * 60) / (stats.apiRequests + 4)).toFixed(1)}× fewer |`,
+);
+say(
+  `| API requests during this ${windowSeconds.toFixed(0)} s window (3 container restarts) | ${((perIteration * windowSeconds) / 60).toFixed(1)} | ${stats.apiRequests} (all at start) | |`,
+);
+say(
+  `| change → Redis latency | 30 000 ms mean, 60 000 ms worst (half / whole poll period) | ${sortedLat[1]} ms median, ${sortedLat[2]} ms worst (measured: pod status → STATE_DB) | ≈ ${Math.round(30000 / Math.max(1, sortedLat[1]))}× faster |`,
+);
 say('');
-say(`Measured ${new Date().toISOString()} on ${sh('nproc').stdout.trim()} cores, ${sh("free -g | awk '/Mem/{print $2}'").stdout.trim()} GiB, Kubernetes ${JSON.parse(sh(`kubectl --kubeconfig ${K8S}/admin.kubeconfig version -o json`).stdout).serverVersion.gitVersion}.`);
+say(
+  `Measured ${new Date().toISOString()} on ${sh('nproc').stdout.trim()} cores, ${sh("free -g | awk '/Mem/{print $2}'").stdout.trim()} GiB, Kubernetes ${JSON.parse(sh(`kubectl --kubeconfig ${K8S}/admin.kubeconfig version -o json`).stdout).serverVersion.gitVersion}.`,
+);
 mkdirSync(join(REPO, 'bench'), { recursive: true });
 writeFileSync(join(REPO, 'bench', 'results.md'), `${lines.join('\n')}\n`);
 sh(`kubectl --kubeconfig ${K8S}/admin.kubeconfig delete -n sonic ds/bmp configmap/bmp-kubesonic --wait=false >/dev/null 2>&1`);

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Style and structure first (seconds): formatter, linter, shellcheck. The build in setup.sh type-checks.
+npm run --silent lint
 npx vitest run --project unit
 bash testbed/netns.sh up
 trap 'bash testbed/netns.sh exec bash testbed/cluster.sh down >/dev/null 2>&1 || true' EXIT

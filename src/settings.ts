@@ -31,7 +31,10 @@ export interface Settings {
   redis: RedisTarget;
   /** $DOCKER_HOST (unix:// only), else SONiC's socket. */
   dockerSocket: string;
-  /** $KUBESONIC_CGROUP_ROOT, $KUBESONIC_PROC_ROOT, $KUBESONIC_CONTAINERD_STATE: host roots memory_checker reads (tests point them at fixtures). */
+  /**
+   * $KUBESONIC_CGROUP_ROOT, $KUBESONIC_PROC_ROOT, $KUBESONIC_CONTAINERD_STATE: the host roots
+   * memory_checker reads (tests point them at fixtures).
+   */
   cgroupRoot: string;
   procRoot: string;
   containerdState: string;
@@ -58,7 +61,8 @@ function dockerSocket(env: Env): string {
 /** The sidecar's migration version; a value that is none throws a one-line error (exit 2). */
 export function migrationVersion(settings: Pick<Settings, 'migrationVersionRaw'>): MigrationVersion {
   const v = settings.migrationVersionRaw || 'v1';
-  if (!(VERSIONS as readonly string[]).includes(v)) throw new ExitError(`KUBESONIC_MIGRATION_VERSION must be one of ${VERSIONS.join(', ')}, got ${JSON.stringify(v)}`, 2);
+  if (!(VERSIONS as readonly string[]).includes(v))
+    throw new ExitError(`KUBESONIC_MIGRATION_VERSION must be one of ${VERSIONS.join(', ')}, got ${JSON.stringify(v)}`, 2);
   return v as MigrationVersion;
 }
 

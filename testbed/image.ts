@@ -19,7 +19,11 @@ export function dockerArchive(spec: ImageSpec): Buffer {
     JSON.stringify({
       architecture: 'amd64',
       os: 'linux',
-      config: { Entrypoint: spec.entrypoint, Cmd: spec.cmd ?? null, Env: spec.env ?? ['PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin'] },
+      config: {
+        Entrypoint: spec.entrypoint,
+        Cmd: spec.cmd ?? null,
+        Env: spec.env ?? ['PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin'],
+      },
       rootfs: { type: 'layers', diff_ids: [`sha256:${diffId}`] },
       history: [{ created_by: 'kubesonic testbed' }],
     }),
@@ -106,5 +110,10 @@ export function sidecarImage(kubesonicBundle: string, busybox = '/bin/busybox', 
   for (const a of ['sh', 'test', 'cat', 'ls', 'sleep']) entries.push({ type: 'symlink', path: `bin/${a}`, target: 'busybox' });
   addFile('opt/kubesonic/kubesonic.mjs', readFileSync(kubesonicBundle), 0o644);
   entries.push({ type: 'dir', path: 'tmp', mode: 0o1777 });
-  return dockerArchive({ ref: SIDECAR_REF, entries, entrypoint: ['/usr/bin/node', '/opt/kubesonic/kubesonic.mjs'], env: ['PATH=/usr/bin:/bin', 'NODE_ENV=production'] });
+  return dockerArchive({
+    ref: SIDECAR_REF,
+    entries,
+    entrypoint: ['/usr/bin/node', '/opt/kubesonic/kubesonic.mjs'],
+    env: ['PATH=/usr/bin:/bin', 'NODE_ENV=production'],
+  });
 }

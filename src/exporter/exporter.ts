@@ -25,14 +25,54 @@ export interface ExporterOptions {
 
 export class MemoryExporter {
   readonly registry = new Registry();
-  private readonly workingSet = new Gauge({ name: 'kubesonic_feature_memory_working_set_bytes', help: 'Working set of the feature container (memory_checker definition)', labelNames: ['feature', 'source', 'via'], registers: [this.registry] });
-  private readonly threshold = new Gauge({ name: 'kubesonic_feature_memory_threshold_bytes', help: 'memory_checker threshold of the feature (monit stanza)', labelNames: ['feature'], registers: [this.registry] });
-  private readonly over = new Gauge({ name: 'kubesonic_feature_memory_over_threshold', help: '1 when memory_checker would exit 3 for the feature', labelNames: ['feature'], registers: [this.registry] });
-  private readonly running = new Gauge({ name: 'kubesonic_feature_running', help: '1 when the feature container runs on this node', labelNames: ['feature'], registers: [this.registry] });
-  private readonly errors = new Counter({ name: 'kubesonic_memory_check_errors_total', help: 'Checks that ended in an internal error or unreadable value', labelNames: ['feature'], registers: [this.registry] });
-  private readonly syncPresent = new Gauge({ name: 'kubesonic_feature_state_db_container_present', help: '1 when STATE_DB FEATURE|<f> container_id is non-empty (what container_checker counts)', labelNames: ['feature'], registers: [this.registry] });
-  private readonly syncConsistent = new Gauge({ name: 'kubesonic_feature_sync_consistent', help: '1 when STATE_DB agrees with what runs (sidecar sync healthy)', labelNames: ['feature'], registers: [this.registry] });
-  private readonly checkSeconds = new Gauge({ name: 'kubesonic_memory_check_duration_seconds', help: 'Time the last check of the feature took', labelNames: ['feature'], registers: [this.registry] });
+  private readonly workingSet = new Gauge({
+    name: 'kubesonic_feature_memory_working_set_bytes',
+    help: 'Working set of the feature container (memory_checker definition)',
+    labelNames: ['feature', 'source', 'via'],
+    registers: [this.registry],
+  });
+  private readonly threshold = new Gauge({
+    name: 'kubesonic_feature_memory_threshold_bytes',
+    help: 'memory_checker threshold of the feature (monit stanza)',
+    labelNames: ['feature'],
+    registers: [this.registry],
+  });
+  private readonly over = new Gauge({
+    name: 'kubesonic_feature_memory_over_threshold',
+    help: '1 when memory_checker would exit 3 for the feature',
+    labelNames: ['feature'],
+    registers: [this.registry],
+  });
+  private readonly running = new Gauge({
+    name: 'kubesonic_feature_running',
+    help: '1 when the feature container runs on this node',
+    labelNames: ['feature'],
+    registers: [this.registry],
+  });
+  private readonly errors = new Counter({
+    name: 'kubesonic_memory_check_errors_total',
+    help: 'Checks that ended in an internal error or unreadable value',
+    labelNames: ['feature'],
+    registers: [this.registry],
+  });
+  private readonly syncPresent = new Gauge({
+    name: 'kubesonic_feature_state_db_container_present',
+    help: '1 when STATE_DB FEATURE|<f> container_id is non-empty (what container_checker counts)',
+    labelNames: ['feature'],
+    registers: [this.registry],
+  });
+  private readonly syncConsistent = new Gauge({
+    name: 'kubesonic_feature_sync_consistent',
+    help: '1 when STATE_DB agrees with what runs (sidecar sync healthy)',
+    labelNames: ['feature'],
+    registers: [this.registry],
+  });
+  private readonly checkSeconds = new Gauge({
+    name: 'kubesonic_memory_check_duration_seconds',
+    help: 'Time the last check of the feature took',
+    labelNames: ['feature'],
+    registers: [this.registry],
+  });
 
   constructor(private readonly opts: ExporterOptions) {}
 
@@ -42,7 +82,16 @@ export class MemoryExporter {
   }
 
   private async collectOne(f: ExportedFeature): Promise<void> {
-    const options: CheckerOptions = { container: f.feature, threshold: f.threshold, json: false, namespace: this.opts.namespace, node: this.opts.node, source: 'auto', timeoutMs: this.opts.timeoutMs, kubeconfig: this.opts.kubeconfig };
+    const options: CheckerOptions = {
+      container: f.feature,
+      threshold: f.threshold,
+      json: false,
+      namespace: this.opts.namespace,
+      node: this.opts.node,
+      source: 'auto',
+      timeoutMs: this.opts.timeoutMs,
+      kubeconfig: this.opts.kubeconfig,
+    };
     this.threshold.set({ feature: f.feature }, f.threshold);
     const started = process.hrtime.bigint();
     let isRunning: boolean | undefined;

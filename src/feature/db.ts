@@ -21,7 +21,11 @@ export interface FeatureDb {
    * Write CONFIG_DB `state` = next only if allowed(current) and nobody writes `state` between the
    * read and the write (Redis WATCH): 'declined' when not allowed, 'conflict' when someone did.
    */
-  setConfigStateIf(feature: string, allowed: (current: string | undefined) => boolean | Promise<boolean>, next: string): Promise<GuardedWrite>;
+  setConfigStateIf(
+    feature: string,
+    allowed: (current: string | undefined) => boolean | Promise<boolean>,
+    next: string,
+  ): Promise<GuardedWrite>;
   close(): void;
 }
 
@@ -33,7 +37,9 @@ export interface ConnectOptions {
 }
 
 function connect(target: RedisTarget, db: number, opts: ConnectOptions): Redis {
-  const extra: RedisOptions = opts.queueWhileOffline ? { enableOfflineQueue: true, maxRetriesPerRequest: opts.maxRetriesPerRequest ?? 3 } : { enableOfflineQueue: false, maxRetriesPerRequest: opts.maxRetriesPerRequest ?? null };
+  const extra: RedisOptions = opts.queueWhileOffline
+    ? { enableOfflineQueue: true, maxRetriesPerRequest: opts.maxRetriesPerRequest ?? 3 }
+    : { enableOfflineQueue: false, maxRetriesPerRequest: opts.maxRetriesPerRequest ?? null };
   const c = new Redis({
     ...target,
     db,

@@ -43,7 +43,13 @@ export class FeatureSync {
     private readonly db: FeatureDb,
     private readonly opts: SyncOptions,
   ) {
-    this.view = new FeatureView(cluster, opts, (o) => this.changed(o), (l) => this.log(l), opts.maxBackoffMs);
+    this.view = new FeatureView(
+      cluster,
+      opts,
+      (o) => this.changed(o),
+      (l) => this.log(l),
+      opts.maxBackoffMs,
+    );
   }
 
   get stats(): SyncStats {

@@ -91,13 +91,20 @@ export class FeatureView {
           return list.resourceVersion;
         },
         (rv, onDone) =>
-          cluster.watchFeaturePods(namespace, feature, node, rv, (type, pod) => {
-            const uid = pod.metadata?.uid;
-            if (!uid || type === 'BOOKMARK') return;
-            if (type === 'DELETED') this.pods.delete(uid);
-            else this.pods.set(uid, pod);
-            this.changed();
-          }, onDone),
+          cluster.watchFeaturePods(
+            namespace,
+            feature,
+            node,
+            rv,
+            (type, pod) => {
+              const uid = pod.metadata?.uid;
+              if (!uid || type === 'BOOKMARK') return;
+              if (type === 'DELETED') this.pods.delete(uid);
+              else this.pods.set(uid, pod);
+              this.changed();
+            },
+            onDone,
+          ),
         this,
       ),
       new ListWatch(
@@ -107,11 +114,15 @@ export class FeatureView {
           return undefined;
         },
         (_rv, onDone) =>
-          cluster.watchNode(node, (type, n) => {
-            if (type === 'BOOKMARK') return;
-            this.nodeObj = type === 'DELETED' ? undefined : n;
-            this.changed();
-          }, onDone),
+          cluster.watchNode(
+            node,
+            (type, n) => {
+              if (type === 'BOOKMARK') return;
+              this.nodeObj = type === 'DELETED' ? undefined : n;
+              this.changed();
+            },
+            onDone,
+          ),
         this,
       ),
     ];

@@ -39,7 +39,12 @@ export function dockerEngine(socketPath: string): Docker {
 }
 
 /** One request to the Docker Engine API, bounded by an absolute deadline. */
-function dockerRequest(socketPath: string, method: 'GET' | 'POST' | 'DELETE', path: string, deadline: number): Promise<{ status: number; text: string }> {
+function dockerRequest(
+  socketPath: string,
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  deadline: number,
+): Promise<{ status: number; text: string }> {
   const remaining = deadline - Date.now();
   if (remaining <= 0) return Promise.reject(new DockerUnavailable('docker API timed out'));
   return new Promise((resolve, reject) => {
@@ -77,7 +82,9 @@ export function parseContainerList(body: unknown): DockerContainer[] {
   return body.filter(isObj).map((c) => ({
     id: typeof c.Id === 'string' ? c.Id : '',
     names: Array.isArray(c.Names) ? c.Names.filter((n): n is string => typeof n === 'string').map((n) => n.replace(/^\//, '')) : [],
-    labels: isObj(c.Labels) ? (Object.fromEntries(Object.entries(c.Labels).filter(([, v]) => typeof v === 'string')) as Record<string, string>) : {},
+    labels: isObj(c.Labels)
+      ? (Object.fromEntries(Object.entries(c.Labels).filter(([, v]) => typeof v === 'string')) as Record<string, string>)
+      : {},
   }));
 }
 

@@ -84,4 +84,3 @@ export function applyHostFiles(plan: readonly HostFile[], root = '/', backupDir 
 export function requestReload(root: string, requestPath: string): void {
   atomicWrite(join(root, requestPath), `${new Date().toISOString()}\n`, 0o644);
 }
-

@@ -31,5 +31,6 @@ export function unitActive(systemctl: Systemctl, unit: string): boolean {
 /** Run a systemctl command that must succeed; its failure is one line naming the command. */
 export function mustSystemctl(systemctl: Systemctl, args: readonly string[]): void {
   const r = systemctl.run(args);
-  if (r.code !== 0) throw new Error(`systemctl ${args.join(' ')} exited ${r.code}${r.output.trim() ? `: ${r.output.trim().split('\n')[0]}` : ''}`);
+  if (r.code !== 0)
+    throw new Error(`systemctl ${args.join(' ')} exited ${r.code}${r.output.trim() ? `: ${r.output.trim().split('\n')[0]}` : ''}`);
 }

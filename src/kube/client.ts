@@ -52,7 +52,9 @@ export function kubeClients(kc: KubeConfig): Kube {
 }
 
 const statusCode = (e: unknown): number | undefined =>
-  typeof e === 'object' && e !== null && 'code' in e && typeof (e as { code: unknown }).code === 'number' ? (e as { code: number }).code : undefined;
+  typeof e === 'object' && e !== null && 'code' in e && typeof (e as { code: unknown }).code === 'number'
+    ? (e as { code: number }).code
+    : undefined;
 
 export const isNotFound = (e: unknown): boolean => statusCode(e) === 404;
 
@@ -60,7 +62,13 @@ export function parseManifests(text: string): KubernetesObject[] {
   return (loadAll(text) as unknown[]).filter((d): d is KubernetesObject => typeof d === 'object' && d !== null && 'kind' in d);
 }
 
-async function startWatch(kc: KubeConfig, path: string, query: Record<string, string | number | boolean | undefined>, onEvent: (type: string, obj: unknown) => void, onDone: (err: unknown) => void): Promise<WatchHandle> {
+async function startWatch(
+  kc: KubeConfig,
+  path: string,
+  query: Record<string, string | number | boolean | undefined>,
+  onEvent: (type: string, obj: unknown) => void,
+  onDone: (err: unknown) => void,
+): Promise<WatchHandle> {
   const abort = await new Watch(kc).watch(path, query, onEvent, onDone);
   return { stop: () => abort.abort() };
 }
@@ -102,7 +110,11 @@ export function clientNodeCluster(k: Kube): Cluster {
     },
     async exists(o) {
       try {
-        await k.objects.read({ apiVersion: o.apiVersion!, kind: o.kind!, metadata: { name: o.metadata!.name!, namespace: o.metadata!.namespace } });
+        await k.objects.read({
+          apiVersion: o.apiVersion!,
+          kind: o.kind!,
+          metadata: { name: o.metadata!.name!, namespace: o.metadata!.namespace },
+        });
         return true;
       } catch (e) {
         if (isNotFound(e)) return false;
@@ -111,7 +123,8 @@ export function clientNodeCluster(k: Kube): Cluster {
     },
     async apply(objs, dryRun = false) {
       const out: KubernetesObject[] = [];
-      for (const obj of objs) out.push(await k.objects.patch(obj, undefined, dryRun ? 'All' : undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
+      for (const obj of objs)
+        out.push(await k.objects.patch(obj, undefined, dryRun ? 'All' : undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
       return out;
     },
     async delete(objs) {
@@ -131,7 +144,8 @@ export function clientNodeCluster(k: Kube): Cluster {
         (type, obj) => onEvent(type, obj as V1Pod),
         onDone,
       ),
-    watchNode: (node, onEvent, onDone) => startWatch(k.kc, '/api/v1/nodes', { fieldSelector: `metadata.name=${node}` }, (type, obj) => onEvent(type, obj as V1Node), onDone),
+    watchNode: (node, onEvent, onDone) =>
+      startWatch(k.kc, '/api/v1/nodes', { fieldSelector: `metadata.name=${node}` }, (type, obj) => onEvent(type, obj as V1Node), onDone),
   };
 }
 

@@ -114,7 +114,11 @@ export async function objectsAbsent(cluster: Cluster, objs: readonly KubernetesO
 }
 
 /** Delete this node's pods of the feature (one already gone is fine); returns their names. */
-export async function deleteFeaturePods(cluster: Cluster, t: FeatureTarget, out: (line: string) => void = () => undefined): Promise<string[]> {
+export async function deleteFeaturePods(
+  cluster: Cluster,
+  t: FeatureTarget,
+  out: (line: string) => void = () => undefined,
+): Promise<string[]> {
   const deleted: string[] = [];
   for (const p of await featurePods(cluster, t)) {
     const name = p.metadata!.name!;
@@ -129,8 +133,19 @@ export async function deleteFeaturePods(cluster: Cluster, t: FeatureTarget, out:
  * Delete this node's pods of the feature (one already gone is fine) and wait until none is left:
  * what the unit's stop, restart and rollback need before anything may run again.
  */
-export async function deleteFeaturePodsAndWait(cluster: Cluster, t: FeatureTarget, timeoutMs: number, out: (line: string) => void = () => undefined, pollMs = 1000): Promise<string[]> {
+export async function deleteFeaturePodsAndWait(
+  cluster: Cluster,
+  t: FeatureTarget,
+  timeoutMs: number,
+  out: (line: string) => void = () => undefined,
+  pollMs = 1000,
+): Promise<string[]> {
   const deleted = await deleteFeaturePods(cluster, t, out);
-  await waitUntil(`${t.feature} pods gone from ${t.node}`, timeoutMs, async () => ((await featurePods(cluster, t)).length === 0 ? true : undefined), pollMs);
+  await waitUntil(
+    `${t.feature} pods gone from ${t.node}`,
+    timeoutMs,
+    async () => ((await featurePods(cluster, t)).length === 0 ? true : undefined),
+    pollMs,
+  );
   return deleted;
 }

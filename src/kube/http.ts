@@ -39,7 +39,14 @@ const agents = new Map<ApiCredentials, HttpsAgent>();
 function agentFor(creds: ApiCredentials): HttpsAgent {
   let agent = agents.get(creds);
   if (!agent) {
-    agent = new HttpsAgent({ keepAlive: true, maxSockets: 1, ca: creds.ca, cert: creds.cert, key: creds.key, rejectUnauthorized: !creds.insecureSkipTlsVerify });
+    agent = new HttpsAgent({
+      keepAlive: true,
+      maxSockets: 1,
+      ca: creds.ca,
+      cert: creds.cert,
+      key: creds.key,
+      rejectUnauthorized: !creds.insecureSkipTlsVerify,
+    });
     agents.set(creds, agent);
   }
   return agent;

@@ -11,8 +11,18 @@ export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'kubesonic' };
 
 function k8sProbe(p: ProbeSpec | undefined): Obj | undefined {
   if (!p) return undefined;
-  const handler: Obj = p.exec ? { exec: { command: p.exec } } : p.httpGet ? { httpGet: { path: p.httpGet.path, port: p.httpGet.port, host: '127.0.0.1' } } : { tcpSocket: { port: p.tcpPort } };
-  return { ...handler, initialDelaySeconds: p.initialDelaySeconds, periodSeconds: p.periodSeconds, timeoutSeconds: p.timeoutSeconds, failureThreshold: p.failureThreshold };
+  const handler: Obj = p.exec
+    ? { exec: { command: p.exec } }
+    : p.httpGet
+      ? { httpGet: { path: p.httpGet.path, port: p.httpGet.port, host: '127.0.0.1' } }
+      : { tcpSocket: { port: p.tcpPort } };
+  return {
+    ...handler,
+    initialDelaySeconds: p.initialDelaySeconds,
+    periodSeconds: p.periodSeconds,
+    timeoutSeconds: p.timeoutSeconds,
+    failureThreshold: p.failureThreshold,
+  };
 }
 
 function k8sResources(r: Resources): Obj {
@@ -45,7 +55,9 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
     args: spec.args.length ? spec.args : undefined,
     env: Object.entries(spec.env).map(([k, v]) => ({ name: k, value: v })),
     resources: k8sResources(spec.resources),
-    ports: spec.ports.length ? spec.ports.map((p) => defined({ containerPort: p.containerPort, name: p.name, protocol: p.protocol })) : undefined,
+    ports: spec.ports.length
+      ? spec.ports.map((p) => defined({ containerPort: p.containerPort, name: p.name, protocol: p.protocol }))
+      : undefined,
     livenessProbe: k8sProbe(spec.probes.liveness),
     readinessProbe: k8sProbe(spec.probes.readiness),
     startupProbe: k8sProbe(spec.probes.startup),
@@ -90,7 +102,12 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
     // Inside the pod the host paths are always SONiC's; the hostPath volumes map them to spec.host.
     // Root only for file ownership on the host paths it manages (unit drop-ins, the Docker socket);
     // no capabilities, no privilege escalation, read-only image. No hostPID, no nsenter.
-    const securityContext = { runAsUser: 0, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
+    const securityContext = {
+      runAsUser: 0,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    };
     // The feature must never run next to its native container: the gate waits until the
     // native one is gone before the pod's feature container may start.
     initContainers.push({

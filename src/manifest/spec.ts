@@ -3,7 +3,15 @@
 // path of the offending field, so nothing half-valid reaches the apiserver.
 import { load as loadYaml } from 'js-yaml';
 import { parseBytes, parseMillicores } from '../kube/quantity.js';
-import { DOCKER_SOCKET, FEATURE_NAMESPACE, REDIS_SOCKET_DIR, STATE_DIR, UNIT_DIR, VERSIONS, type MigrationVersion } from '../sonic/paths.js';
+import {
+  DOCKER_SOCKET,
+  FEATURE_NAMESPACE,
+  REDIS_SOCKET_DIR,
+  STATE_DIR,
+  UNIT_DIR,
+  VERSIONS,
+  type MigrationVersion,
+} from '../sonic/paths.js';
 import { isObj, type Obj } from '../util/json.js';
 import { errorLine } from '../util/errors.js';
 
@@ -44,7 +52,9 @@ export interface FeatureSpec {
   hostNetwork: boolean;
   ports: { containerPort: number; name?: string; protocol: 'TCP' | 'UDP' }[];
   mounts: MountSpec[];
-  sidecar: { image: string; version: MigrationVersion; resources: Resources; imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never' } | undefined;
+  sidecar:
+    | { image: string; version: MigrationVersion; resources: Resources; imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never' }
+    | undefined;
   /** Where hostNetwork pods reach the apiserver when the cluster has no kube-proxy on the node. */
   apiServer: { host: string; port: number } | undefined;
   /** Redis unix socket directory on the host (SONiC: /var/run/redis). */
@@ -64,7 +74,6 @@ export class SpecError extends Error {
     this.name = 'SpecError';
   }
 }
-
 
 // FEATURE keys are 1..32 characters; Kubernetes object names also need a DNS-1123 label.
 export const FEATURE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
@@ -96,7 +105,8 @@ function strList(v: unknown, path: string): string[] {
 
 function int(v: unknown, path: string, min: number, max: number, dflt: number): number {
   if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new SpecError(`${path}: must be an integer in ${min}..${max}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    throw new SpecError(`${path}: must be an integer in ${min}..${max}`);
   return v;
 }
 
@@ -116,7 +126,8 @@ function resources(v: unknown, path: string): Resources {
       const text = typeof raw === 'number' ? String(raw) : raw;
       if (typeof text !== 'string') throw new SpecError(`${path}.${kind}.${res}: must be a quantity`);
       const parsed = res === 'memory' ? parseBytes(text) : parseMillicores(text);
-      if (parsed === undefined || parsed <= 0) throw new SpecError(`${path}.${kind}.${res}: ${JSON.stringify(text)} is not a positive quantity`);
+      if (parsed === undefined || parsed <= 0)
+        throw new SpecError(`${path}.${kind}.${res}: ${JSON.stringify(text)} is not a positive quantity`);
       out[kind][res] = text;
     }
   }
@@ -134,7 +145,13 @@ function probe(v: unknown, path: string, mainProcess: string | undefined, dflt: 
   if (v === false) return undefined;
   if (v === undefined) {
     if (!mainProcess) return undefined;
-    return { exec: ['/usr/bin/pgrep', mainProcess], initialDelaySeconds: dflt.delay, periodSeconds: dflt.period, timeoutSeconds: 5, failureThreshold: 3 };
+    return {
+      exec: ['/usr/bin/pgrep', mainProcess],
+      initialDelaySeconds: dflt.delay,
+      periodSeconds: dflt.period,
+      timeoutSeconds: 5,
+      failureThreshold: 3,
+    };
   }
   if (!isObj(v)) throw new SpecError(`${path}: must be a mapping or false`);
   allowOnly(v, path, ['exec', 'httpGet', 'tcpPort', 'initialDelaySeconds', 'periodSeconds', 'timeoutSeconds', 'failureThreshold']);
@@ -175,7 +192,26 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
   }
   if (!isObj(doc)) throw new SpecError(`${source}: must be a mapping`);
   const p = source;
-  allowOnly(doc, p, ['feature', 'namespace', 'image', 'imagePullPolicy', 'command', 'args', 'env', 'mainProcess', 'resources', 'probes', 'hostNetwork', 'ports', 'mounts', 'sidecar', 'apiServer', 'redisSocketDir', 'memoryThreshold', 'host']);
+  allowOnly(doc, p, [
+    'feature',
+    'namespace',
+    'image',
+    'imagePullPolicy',
+    'command',
+    'args',
+    'env',
+    'mainProcess',
+    'resources',
+    'probes',
+    'hostNetwork',
+    'ports',
+    'mounts',
+    'sidecar',
+    'apiServer',
+    'redisSocketDir',
+    'memoryThreshold',
+    'host',
+  ]);
   const feature = str(doc, 'feature', p, true)!;
   if (!FEATURE_NAME.test(feature)) throw new SpecError(`${p}.feature: ${JSON.stringify(feature)} must match ${FEATURE_NAME.source}`);
   const namespace = str(doc, 'namespace', p) ?? FEATURE_NAMESPACE;
@@ -199,7 +235,8 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
   const probes = {
     liveness: probe(probesDoc.liveness, `${p}.probes.liveness`, mainProcess, { delay: 60, period: 30 }),
     readiness: probe(probesDoc.readiness, `${p}.probes.readiness`, mainProcess, { delay: 30, period: 15 }),
-    startup: probesDoc.startup === undefined ? undefined : probe(probesDoc.startup, `${p}.probes.startup`, undefined, { delay: 0, period: 5 }),
+    startup:
+      probesDoc.startup === undefined ? undefined : probe(probesDoc.startup, `${p}.probes.startup`, undefined, { delay: 0, period: 5 }),
   };
   const ports = (Array.isArray(doc.ports) ? doc.ports : doc.ports === undefined ? [] : null)?.map((entry, i) => {
     const path = `${p}.ports[${i}]`;
@@ -208,7 +245,11 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
     allowOnly(entry, path, ['containerPort', 'name', 'protocol']);
     const protocol = entry.protocol ?? 'TCP';
     if (protocol !== 'TCP' && protocol !== 'UDP') throw new SpecError(`${path}.protocol: TCP or UDP`);
-    return { containerPort: int(entry.containerPort, `${path}.containerPort`, 1, 65535, 0), name: str(entry, 'name', path), protocol: protocol as 'TCP' | 'UDP' };
+    return {
+      containerPort: int(entry.containerPort, `${path}.containerPort`, 1, 65535, 0),
+      name: str(entry, 'name', path),
+      protocol: protocol as 'TCP' | 'UDP',
+    };
   });
   if (!ports) throw new SpecError(`${p}.ports: must be a list`);
   if (ports.some((x) => x.containerPort === 0)) throw new SpecError(`${p}.ports: containerPort required`);
@@ -220,7 +261,10 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
     allowOnly(m, path, ['name', 'hostPath', 'mountPath', 'readOnly', 'type']);
     const hostPath = str(m, 'hostPath', path, true)!;
     const mountPath = str(m, 'mountPath', path) ?? hostPath;
-    for (const [k, v] of [['hostPath', hostPath], ['mountPath', mountPath]] as const) {
+    for (const [k, v] of [
+      ['hostPath', hostPath],
+      ['mountPath', mountPath],
+    ] as const) {
       if (!v.startsWith('/') || v.split('/').includes('..')) throw new SpecError(`${path}.${k}: must be an absolute path without ..`);
     }
     const name = str(m, 'name', path) ?? `host${hostPath.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}`.replace(/-+$/, '').slice(0, 63);
@@ -230,7 +274,8 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
   });
   const seen = new Set<string>();
   for (const m of mounts) {
-    if (seen.has(m.name) || seen.has(`path:${m.mountPath}`)) throw new SpecError(`${p}.mounts: duplicate name or mountPath ${m.name} ${m.mountPath}`);
+    if (seen.has(m.name) || seen.has(`path:${m.mountPath}`))
+      throw new SpecError(`${p}.mounts: duplicate name or mountPath ${m.name} ${m.mountPath}`);
     seen.add(m.name).add(`path:${m.mountPath}`);
   }
   let sidecar: FeatureSpec['sidecar'];
@@ -242,7 +287,10 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
     sidecar = {
       image: str(doc.sidecar, 'image', `${p}.sidecar`, true)!,
       version,
-      resources: resources(doc.sidecar.resources ?? { requests: { memory: '32Mi', cpu: '10m' }, limits: { memory: '128Mi', cpu: '100m' } }, `${p}.sidecar.resources`),
+      resources: resources(
+        doc.sidecar.resources ?? { requests: { memory: '32Mi', cpu: '10m' }, limits: { memory: '128Mi', cpu: '100m' } },
+        `${p}.sidecar.resources`,
+      ),
       imagePullPolicy: pullPolicy(doc.sidecar.imagePullPolicy, `${p}.sidecar.imagePullPolicy`),
     };
   }
@@ -250,7 +298,10 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
   if (doc.apiServer !== undefined) {
     if (!isObj(doc.apiServer)) throw new SpecError(`${p}.apiServer: must be a mapping`);
     allowOnly(doc.apiServer, `${p}.apiServer`, ['host', 'port']);
-    apiServer = { host: str(doc.apiServer, 'host', `${p}.apiServer`, true)!, port: int(doc.apiServer.port, `${p}.apiServer.port`, 1, 65535, 6443) };
+    apiServer = {
+      host: str(doc.apiServer, 'host', `${p}.apiServer`, true)!,
+      port: int(doc.apiServer.port, `${p}.apiServer.port`, 1, 65535, 6443),
+    };
   }
   const memoryThreshold = doc.memoryThreshold === undefined ? undefined : parseBytes(String(doc.memoryThreshold));
   if (doc.memoryThreshold !== undefined && !memoryThreshold) throw new SpecError(`${p}.memoryThreshold: must be a positive quantity`);
@@ -262,7 +313,8 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
     stateDir: str(hostDoc, 'stateDir', `${p}.host`) ?? STATE_DIR,
     dockerSocket: hostDoc.dockerSocket === false ? undefined : (str(hostDoc, 'dockerSocket', `${p}.host`) ?? DOCKER_SOCKET),
   };
-  for (const [k, v] of Object.entries(host)) if (v !== undefined && !v.startsWith('/')) throw new SpecError(`${p}.host.${k}: must be an absolute path`);
+  for (const [k, v] of Object.entries(host))
+    if (v !== undefined && !v.startsWith('/')) throw new SpecError(`${p}.host.${k}: must be an absolute path`);
   const hostNetwork = doc.hostNetwork ?? true;
   if (typeof hostNetwork !== 'boolean') throw new SpecError(`${p}.hostNetwork: must be true or false`);
   return {

@@ -92,7 +92,10 @@ export function parseCheckerArgs(argv: readonly string[]): ParsedArgs {
   }
   const threshold = parseThreshold(rawThreshold);
   if (threshold === undefined) {
-    return { kind: 'invalid-threshold', message: `threshold must be a positive integer number of bytes, got ${JSON.stringify(rawThreshold)}` };
+    return {
+      kind: 'invalid-threshold',
+      message: `threshold must be a positive integer number of bytes, got ${JSON.stringify(rawThreshold)}`,
+    };
   }
   const source = values.get('--source') ?? 'auto';
   if (!(SOURCES as readonly string[]).includes(source)) {

@@ -15,7 +15,11 @@ export type { CheckOutcome, CheckerSettings, HostPaths, Measurement, NotRunning 
 
 export const MEMORY_SOURCES: readonly MemorySource[] = [kubeSource, containerdSource, dockerSource];
 
-export async function checkMemory(opts: CheckerOptions, settings: CheckerSettings, sources: readonly MemorySource[] = MEMORY_SOURCES): Promise<CheckOutcome> {
+export async function checkMemory(
+  opts: CheckerOptions,
+  settings: CheckerSettings,
+  sources: readonly MemorySource[] = MEMORY_SOURCES,
+): Promise<CheckOutcome> {
   const ctx = new SourceContext(opts, settings, dockerEngine(settings.dockerSocket), Date.now() + opts.timeoutMs);
   try {
     for (const source of sources) {

@@ -42,9 +42,9 @@ export async function runMemoryChecker(argv: readonly string[], settings: () => 
     const code = e instanceof CheckError ? e.exitCode : EXIT.INTERNAL_ERROR;
     // Never let an error become a 3: only a measured value above the threshold may.
     const safe = code === EXIT.OVER_THRESHOLD ? EXIT.INTERNAL_ERROR : code;
-    if (options.json) io.stdout(`${JSON.stringify({ status: 'error', container: options.container, error: errorLine(e), exitCode: safe })}\n`);
+    if (options.json)
+      io.stdout(`${JSON.stringify({ status: 'error', container: options.container, error: errorLine(e), exitCode: safe })}\n`);
     io.stderr(`memory_checker: ${options.container}: ${errorLine(e)}\n`);
     return safe;
   }
 }
-

@@ -11,7 +11,17 @@ import { featureKey } from '../sonic/paths.js';
 import { dropInPath, hostPlan } from '../systemd/unit.js';
 import { waitUntil } from '../util/wait.js';
 import { targetOf, type FlowContext } from './context.js';
-import { daemonReload, featureUnitActive, nativeRunning, podRunning, readRecord, stubInstalled, tainted, unitName, writeRecord } from './facts.js';
+import {
+  daemonReload,
+  featureUnitActive,
+  nativeRunning,
+  podRunning,
+  readRecord,
+  stubInstalled,
+  tainted,
+  unitName,
+  writeRecord,
+} from './facts.js';
 import type { Step } from './steps.js';
 
 export function migrateSteps(ctx: FlowContext): Step[] {
@@ -25,7 +35,8 @@ export function migrateSteps(ctx: FlowContext): Step[] {
       done: async () => Object.keys(await ctx.db.read('config', f)).length > 0 && readRecord(ctx) !== undefined,
       apply: async () => {
         await ctx.db.setMissing('config', f, DEFAULT_FEATURE_ENTRY);
-        if (!readRecord(ctx)) writeRecord(ctx, { feature: f, migratedAt: new Date().toISOString(), configStateBefore: (await ctx.db.read('config', f)).state });
+        if (!readRecord(ctx))
+          writeRecord(ctx, { feature: f, migratedAt: new Date().toISOString(), configStateBefore: (await ctx.db.read('config', f)).state });
       },
     },
     // hold the node so no pod can start before the native container is stopped

@@ -2,7 +2,7 @@
 // inside it as SONiC does (docker exec <f> supervisorctl restart <process>). Kubernetes: restart
 // the pod on this node (the memory is then back to its start, as after the process restart).
 import { spawnSync } from 'node:child_process';
-import { DockerUnavailable, type Docker } from '../host/docker.js';
+import { DockerUnavailable, type Docker, type DockerContainer } from '../host/docker.js';
 import type { Cluster, FeatureTarget } from '../kube/cluster.js';
 import { ExitError } from '../util/errors.js';
 import { restart, type VerbOptions } from './verbs.js';
@@ -17,8 +17,13 @@ export interface RestartPorts {
 
 const realDockerCli = (args: readonly string[]): number | null => spawnSync('docker', args, { stdio: 'inherit' }).status;
 
-export async function restartFeature(t: FeatureTarget, processName: string | undefined, ports: RestartPorts, o: VerbOptions): Promise<number> {
-  let native;
+export async function restartFeature(
+  t: FeatureTarget,
+  processName: string | undefined,
+  ports: RestartPorts,
+  o: VerbOptions,
+): Promise<number> {
+  let native: DockerContainer | undefined;
   try {
     native = await ports.docker.nativeRunning(t.feature, Date.now() + 5000);
   } catch (e) {

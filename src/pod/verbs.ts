@@ -45,11 +45,13 @@ function containerState(p: V1Pod, feature: string): string {
 export function podLine(p: V1Pod, feature: string): string {
   const cs = p.status?.containerStatuses?.find((c) => c.name === feature);
   const id = shortContainerId(cs?.containerID);
-  return `${p.metadata?.name} ${containerState(p, feature)}${id ? ` ${id}` : ''} restarts=${cs?.restartCount ?? 0}${p.metadata?.deletionTimestamp ? ' terminating' : ''}`;
+  const terminating = p.metadata?.deletionTimestamp ? ' terminating' : '';
+  return `${p.metadata?.name} ${containerState(p, feature)}${id ? ` ${id}` : ''} restarts=${cs?.restartCount ?? 0}${terminating}`;
 }
 
 export async function start(cluster: Cluster, t: FeatureTarget, o: VerbOptions): Promise<number> {
-  if (await setTaint(cluster, t.node, disableTaint(t.feature), false)) o.out(`${t.feature}: removed taint ${t.feature}=disabled:NoSchedule from ${t.node}`);
+  if (await setTaint(cluster, t.node, disableTaint(t.feature), false))
+    o.out(`${t.feature}: removed taint ${t.feature}=disabled:NoSchedule from ${t.node}`);
   const pod = await waitUntil(`${t.feature} pod running on ${t.node}`, o.timeoutMs, () => runningPod(cluster, t), o.pollMs ?? 1000);
   o.out(`${t.feature}: ${podLine(pod, t.feature)}`);
   return 0;
@@ -60,17 +62,23 @@ export async function stop(cluster: Cluster, t: FeatureTarget, o: VerbOptions, s
     o.out(`${t.feature}: system is shutting down, leaving the pod to the node's reboot`);
     return 0;
   }
-  if (await setTaint(cluster, t.node, disableTaint(t.feature), true)) o.out(`${t.feature}: tainted ${t.node} with ${t.feature}=disabled:NoSchedule`);
+  if (await setTaint(cluster, t.node, disableTaint(t.feature), true))
+    o.out(`${t.feature}: tainted ${t.node} with ${t.feature}=disabled:NoSchedule`);
   await deleteFeaturePodsAndWait(cluster, t, o.timeoutMs, o.out, o.pollMs ?? 1000);
   return 0;
 }
 
 export async function restart(cluster: Cluster, t: FeatureTarget, o: VerbOptions): Promise<number> {
   const old = new Set(await deleteFeaturePods(cluster, t, o.out));
-  const pod = await waitUntil(`a new ${t.feature} pod running on ${t.node}`, o.timeoutMs, async () => {
-    const p = await runningPod(cluster, t);
-    return p && !old.has(p.metadata!.name!) ? p : undefined;
-  }, o.pollMs ?? 1000);
+  const pod = await waitUntil(
+    `a new ${t.feature} pod running on ${t.node}`,
+    o.timeoutMs,
+    async () => {
+      const p = await runningPod(cluster, t);
+      return p && !old.has(p.metadata!.name!) ? p : undefined;
+    },
+    o.pollMs ?? 1000,
+  );
   o.out(`${t.feature}: ${podLine(pod, t.feature)}`);
   return 0;
 }
@@ -85,7 +93,9 @@ export async function status(cluster: Cluster, t: FeatureTarget, out: (line: str
   }
   const node = await cluster.readNode(t.node).catch(() => undefined);
   const disabled = node ? hasTaint(node, disableTaint(t.feature)) : false;
-  out(`${t.feature}: Kubernetes-managed (namespace ${t.namespace}, node ${t.node})${disabled ? `, disabled by taint ${t.feature}=disabled:NoSchedule` : ''}`);
+  out(
+    `${t.feature}: Kubernetes-managed (namespace ${t.namespace}, node ${t.node})${disabled ? `, disabled by taint ${t.feature}=disabled:NoSchedule` : ''}`,
+  );
   for (const p of pods) out(`  pod ${podLine(p, t.feature)}`);
   if (pods.length === 0) out('  no pod on this node');
   return pods.some((p) => podContainerRunning(p, t.feature)) ? STATUS.RUNNING : STATUS.NOT_RUNNING;
@@ -97,7 +107,12 @@ export async function status(cluster: Cluster, t: FeatureTarget, out: (line: str
  * gone without it for `goneGraceMs` (the DaemonSet is not bringing it back), 0 when aborted (SIGTERM
  * from systemctl stop). While the apiserver is away the view is stale and nothing is decided.
  */
-export function waitWhileRunning(cluster: Cluster, t: FeatureTarget, out: (line: string) => void, opts: { goneGraceMs?: number; signal?: AbortSignal } = {}): Promise<number> {
+export function waitWhileRunning(
+  cluster: Cluster,
+  t: FeatureTarget,
+  out: (line: string) => void,
+  opts: { goneGraceMs?: number; signal?: AbortSignal } = {},
+): Promise<number> {
   const grace = opts.goneGraceMs ?? 120_000;
   return new Promise((resolve) => {
     let graceTimer: NodeJS.Timeout | undefined;
@@ -117,7 +132,10 @@ export function waitWhileRunning(cluster: Cluster, t: FeatureTarget, out: (line:
       } else if (o.disabledByTaint) {
         finish(0, `${t.feature}: pod gone and ${t.feature} disabled on ${t.node}`);
       } else {
-        graceTimer ??= setTimeout(() => finish(1, `${t.feature}: no pod on ${t.node} for ${Math.round(grace / 1000)} s and no disable taint`), grace);
+        graceTimer ??= setTimeout(
+          () => finish(1, `${t.feature}: no pod on ${t.node} for ${Math.round(grace / 1000)} s and no disable taint`),
+          grace,
+        );
       }
     });
     if (opts.signal?.aborted) finish(0);

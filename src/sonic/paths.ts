@@ -35,7 +35,12 @@ export const MARKER = '# Managed by kubesonic';
 /** Service-account credentials inside a pod. */
 export const IN_CLUSTER_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** kubesonic's credentials first, then the kubelet's (kubeadm join and the KubeSonic images). */
-export const SWITCH_KUBECONFIGS = [KUBESONIC_KUBECONFIG, '/etc/kubernetes/kubelet.conf', '/var/lib/kubelet/kubeconfig', '/etc/sonic/kube_admin.conf'];
+export const SWITCH_KUBECONFIGS = [
+  KUBESONIC_KUBECONFIG,
+  '/etc/kubernetes/kubelet.conf',
+  '/var/lib/kubelet/kubeconfig',
+  '/etc/sonic/kube_admin.conf',
+];
 
 /** Inside the sidecar image. */
 export const IMAGE_BUNDLE = '/opt/kubesonic/kubesonic.mjs';
@@ -48,4 +53,10 @@ export const SYNC_READY_FILE = '/tmp/kubesonic-sync-ready';
 export const FEATURE_NAMESPACE = 'sonic';
 
 /** memory_checker thresholds of SONiC's monit stanzas (monit/), bytes. */
-export const MONIT_THRESHOLDS: Readonly<Record<string, number>> = { bmp: 838860800, snmp: 4294967296, telemetry: 419430400, gnmi: 419430400, otel: 419430400 };
+export const MONIT_THRESHOLDS: Readonly<Record<string, number>> = {
+  bmp: 838860800,
+  snmp: 4294967296,
+  telemetry: 419430400,
+  gnmi: 419430400,
+  otel: 419430400,
+};

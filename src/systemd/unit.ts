@@ -3,7 +3,15 @@
 // drop-in that points the unit's Exec* lines at `kubesonic systemd`. Removing the drop-in is the
 // whole rollback of the unit. Per-ASIC instances (<f>@N.service) get the same drop-in in <f>@.service.d.
 import type { HostFile } from '../host/files.js';
-import { DROPIN_NAME, KUBESONIC_BIN, KUBESONIC_KUBECONFIG, MARKER, RELOAD_REQUEST, UNIT_DIR, type MigrationVersion } from '../sonic/paths.js';
+import {
+  DROPIN_NAME,
+  KUBESONIC_BIN,
+  KUBESONIC_KUBECONFIG,
+  MARKER,
+  RELOAD_REQUEST,
+  UNIT_DIR,
+  type MigrationVersion,
+} from '../sonic/paths.js';
 
 export function dropInPath(feature: string, unitDir = UNIT_DIR): string {
   return `${unitDir}/${feature}.service.d/${DROPIN_NAME}`;

@@ -18,7 +18,8 @@ export async function waitUntil<T>(what: string, timeoutMs: number, probe: () =>
     } catch (e) {
       last = e;
     }
-    if (monotonicMs() > until) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? ` (${errorLine(last)})` : ''}`);
+    if (monotonicMs() > until)
+      throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last ? ` (${errorLine(last)})` : ''}`);
     await sleep(everyMs);
   }
 }

@@ -4,9 +4,23 @@
 // pod's feature container runs once its gate lets it (`gateOpen`).
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KubernetesObject, V1Node, V1Pod, V1Taint } from '@kubernetes/client-node';
-import { ConflictError, disableTaint, hasTaint, type Cluster, type PodList, type WatchEventType, type WatchHandle } from '../../src/kube/cluster.js';
+import {
+  ConflictError,
+  disableTaint,
+  hasTaint,
+  type Cluster,
+  type PodList,
+  type WatchEventType,
+  type WatchHandle,
+} from '../../src/kube/cluster.js';
 
-type PodWatcher = { namespace: string; feature: string; node: string; onEvent: (t: WatchEventType, p: V1Pod) => void; onDone: (err: unknown) => void };
+type PodWatcher = {
+  namespace: string;
+  feature: string;
+  node: string;
+  onEvent: (t: WatchEventType, p: V1Pod) => void;
+  onDone: (err: unknown) => void;
+};
 type NodeWatcher = { node: string; onEvent: (t: WatchEventType, n: V1Node) => void; onDone: (err: unknown) => void };
 
 const key = (o: KubernetesObject) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`;
@@ -39,9 +53,19 @@ export class FakeCluster implements Cluster {
 
   addPod(feature: string, node: string, opts: { running?: boolean; namespace?: string; name?: string } = {}): V1Pod {
     const pod: V1Pod = {
-      metadata: { name: opts.name ?? `${feature}-${randomBytes(3).toString('hex')}`, namespace: opts.namespace ?? 'sonic', uid: randomUUID(), labels: { app: feature } },
+      metadata: {
+        name: opts.name ?? `${feature}-${randomBytes(3).toString('hex')}`,
+        namespace: opts.namespace ?? 'sonic',
+        uid: randomUUID(),
+        labels: { app: feature },
+      },
       spec: { nodeName: node, containers: [{ name: feature }] },
-      status: { phase: 'Pending', containerStatuses: [{ name: feature, image: 'x', imageID: 'x', ready: false, restartCount: 0, state: { waiting: { reason: 'PodInitializing' } } }] },
+      status: {
+        phase: 'Pending',
+        containerStatuses: [
+          { name: feature, image: 'x', imageID: 'x', ready: false, restartCount: 0, state: { waiting: { reason: 'PodInitializing' } } },
+        ],
+      },
     };
     this.pods.set(pod.metadata!.uid!, pod);
     if (opts.running) this.setRunning(pod);
@@ -58,7 +82,9 @@ export class FakeCluster implements Cluster {
   }
 
   podsOf(feature: string, node: string, namespace = 'sonic'): V1Pod[] {
-    return [...this.pods.values()].filter((p) => p.metadata?.labels?.app === feature && p.spec?.nodeName === node && p.metadata?.namespace === namespace);
+    return [...this.pods.values()].filter(
+      (p) => p.metadata?.labels?.app === feature && p.spec?.nodeName === node && p.metadata?.namespace === namespace,
+    );
   }
 
   runningPodsOf(feature: string, node: string): V1Pod[] {
@@ -115,7 +141,8 @@ export class FakeCluster implements Cluster {
 
   private emitPod(type: WatchEventType, pod: V1Pod): void {
     for (const w of this.podWatchers) {
-      if (pod.metadata?.namespace === w.namespace && pod.metadata?.labels?.app === w.feature && pod.spec?.nodeName === w.node) w.onEvent(type, structuredClone(pod));
+      if (pod.metadata?.namespace === w.namespace && pod.metadata?.labels?.app === w.feature && pod.spec?.nodeName === w.node)
+        w.onEvent(type, structuredClone(pod));
     }
   }
 
@@ -179,7 +206,14 @@ export class FakeCluster implements Cluster {
     this.changed();
   }
 
-  async watchFeaturePods(namespace: string, feature: string, node: string, _rv: string | undefined, onEvent: PodWatcher['onEvent'], onDone: PodWatcher['onDone']): Promise<WatchHandle> {
+  async watchFeaturePods(
+    namespace: string,
+    feature: string,
+    node: string,
+    _rv: string | undefined,
+    onEvent: PodWatcher['onEvent'],
+    onDone: PodWatcher['onDone'],
+  ): Promise<WatchHandle> {
     await this.call(`watchFeaturePods ${namespace}/${feature}@${node}`);
     const w = { namespace, feature, node, onEvent, onDone };
     this.podWatchers.add(w);

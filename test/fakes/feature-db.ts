@@ -31,8 +31,8 @@ export class FakeFeatureDb implements FeatureDb {
   }
 
   private entry(db: DbName, feature: string): Record<string, string> {
-    let e = this.tables[db].get(feature);
-    if (!e) this.tables[db].set(feature, (e = {}));
+    const e = this.tables[db].get(feature) ?? {};
+    this.tables[db].set(feature, e);
     return e;
   }
 
@@ -62,7 +62,11 @@ export class FakeFeatureDb implements FeatureDb {
     this.writes.push({ db, feature, op: 'remove', fields: [...fields] });
   }
 
-  async setConfigStateIf(feature: string, allowed: (current: string | undefined) => boolean | Promise<boolean>, next: string): Promise<GuardedWrite> {
+  async setConfigStateIf(
+    feature: string,
+    allowed: (current: string | undefined) => boolean | Promise<boolean>,
+    next: string,
+  ): Promise<GuardedWrite> {
     await this.reachable();
     const before = this.tables.config.get(feature)?.state;
     if (!(await allowed(before))) return 'declined';

@@ -58,7 +58,8 @@ export function fakeSwitch(specText = BMP_SPEC): FakeSwitch {
   cluster.controllers = true;
   cluster.gateOpen = (feature) => !docker.isRunning(feature);
   const check = () => {
-    if (docker.isRunning(f) && cluster.runningPodsOf(f, NODE).length > 0) violations.push(`native ${f} and its pod running together (calls: ${cluster.calls.at(-1)})`);
+    if (docker.isRunning(f) && cluster.runningPodsOf(f, NODE).length > 0)
+      violations.push(`native ${f} and its pod running together (calls: ${cluster.calls.at(-1)})`);
   };
   cluster.onChange = check;
   docker.onChange = () => {
@@ -72,7 +73,19 @@ export function fakeSwitch(specText = BMP_SPEC): FakeSwitch {
   systemctl.onStop = (unit) => {
     if (unit === `${f}.service` && !stubInstalled()) docker.halt(f);
   };
-  const ctx: FlowContext = { spec, node: NODE, cluster, db, docker, systemctl, root, unitDir: UNIT_DIR, timeoutMs: 2000, pollMs: 5, out: (l) => lines.push(l) };
+  const ctx: FlowContext = {
+    spec,
+    node: NODE,
+    cluster,
+    db,
+    docker,
+    systemctl,
+    root,
+    unitDir: UNIT_DIR,
+    timeoutMs: 2000,
+    pollMs: 5,
+    out: (l) => lines.push(l),
+  };
   return { cluster, db, docker, systemctl, root, spec, lines, violations, ctx, stubInstalled };
 }
 

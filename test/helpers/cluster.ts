@@ -27,7 +27,8 @@ export function clusterEnv(): ClusterEnv {
   return out as unknown as ClusterEnv;
 }
 
-export const kubeconfigFor = (user: 'admin' | 'kubelet' | 'checker' | 'operator'): string => join(clusterEnv().KUBECONFIG, '..', `${user}.kubeconfig`);
+export const kubeconfigFor = (user: 'admin' | 'kubelet' | 'checker' | 'operator'): string =>
+  join(clusterEnv().KUBECONFIG, '..', `${user}.kubeconfig`);
 
 export function kube(user: 'admin' | 'kubelet' | 'checker' | 'operator' = 'admin'): Kube {
   return kubeClients(loadKubeConfig(kubeconfigFor(user), { inCluster: undefined, kubeconfigs: [] }));
@@ -55,7 +56,9 @@ export async function applyFeature(k: Kube, spec: FeatureSpec): Promise<Kubernet
 
 export async function removeFeature(k: Kube, spec: FeatureSpec): Promise<void> {
   await asCluster(k).delete(renderFeature(spec));
-  await waitUntil(`${spec.feature} pods gone`, 90_000, async () => ((await featurePods(asCluster(k), onTestNode(spec))).length === 0 ? true : undefined));
+  await waitUntil(`${spec.feature} pods gone`, 90_000, async () =>
+    (await featurePods(asCluster(k), onTestNode(spec))).length === 0 ? true : undefined,
+  );
 }
 
 export async function waitFeatureRunning(k: Kube, spec: FeatureSpec, timeoutMs = 120_000, notPod?: string): Promise<V1Pod> {
@@ -79,7 +82,11 @@ export async function taintDisabled(k: Kube, feature: string, present: boolean):
 
 export async function podWorkingSetFromMetrics(k: Kube, namespace: string, pod: string, container: string): Promise<number | undefined> {
   const { parseBytes } = await import('../../src/kube/quantity.js');
-  const res = (await k.objects.read({ apiVersion: 'metrics.k8s.io/v1beta1', kind: 'PodMetrics', metadata: { name: pod, namespace } })) as unknown as {
+  const res = (await k.objects.read({
+    apiVersion: 'metrics.k8s.io/v1beta1',
+    kind: 'PodMetrics',
+    metadata: { name: pod, namespace },
+  })) as unknown as {
     containers?: { name: string; usage: { memory: string } }[];
   };
   const c = res.containers?.find((x) => x.name === container);
@@ -87,4 +94,5 @@ export async function podWorkingSetFromMetrics(k: Kube, namespace: string, pod: 
 }
 
 /** The feature's pods on a node, through the product's Cluster port. */
-export const podsOf = (k: Kube, feature: string, node = clusterEnv().NODE_NAME, namespace = 'sonic'): Promise<V1Pod[]> => featurePods(asCluster(k), { feature, namespace, node });
+export const podsOf = (k: Kube, feature: string, node = clusterEnv().NODE_NAME, namespace = 'sonic'): Promise<V1Pod[]> =>
+  featurePods(asCluster(k), { feature, namespace, node });

@@ -57,7 +57,21 @@ export async function startDockerd(binDir: string): Promise<Dockerd> {
 export function runFeatureContainer(d: Dockerd, name: string, daemonName: string, mib: number): string {
   run('docker', ['-H', d.host, 'rm', '-f', name]);
   return d
-    .docker('run', '-d', '--name', name, '--network', 'none', '-e', `MEMHOG_MIB=${mib}`, '-e', 'MEMHOG_CONTROL=/tmp/alloc_mib', '--entrypoint', `/usr/bin/${daemonName}`, FEATURE_REF)
+    .docker(
+      'run',
+      '-d',
+      '--name',
+      name,
+      '--network',
+      'none',
+      '-e',
+      `MEMHOG_MIB=${mib}`,
+      '-e',
+      'MEMHOG_CONTROL=/tmp/alloc_mib',
+      '--entrypoint',
+      `/usr/bin/${daemonName}`,
+      FEATURE_REF,
+    )
     .trim();
 }
 

@@ -70,7 +70,12 @@ export async function stopPid(pid: number, signal: NodeJS.Signals = 'SIGTERM', g
   while (alive(pid)) await sleep(50);
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 60_000,
+  everyMs = 250,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < until) {
@@ -110,7 +115,10 @@ export function runChecker(args: string[], env: NodeJS.ProcessEnv = {}): RunResu
 
 /** Binaries built by testbed/build.sh (cached by version). */
 export function testbedBin(): string {
-  const out = mustRun('bash', [join(REPO, 'testbed', 'build.sh')]).trim().split('\n').pop()!;
+  const out = mustRun('bash', [join(REPO, 'testbed', 'build.sh')])
+    .trim()
+    .split('\n')
+    .pop()!;
   if (!existsSync(join(out, 'memhog'))) throw new Error(`testbed build did not produce ${out}/memhog`);
   return out;
 }

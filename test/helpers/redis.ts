@@ -19,17 +19,27 @@ export async function startRedis(): Promise<TestRedis> {
   mkdirSync(REDIS_DIR, { recursive: true });
   const start = async () => {
     rmSync(REDIS_SOCKET, { force: true });
-    const d = startDaemon('redis-server', 'redis-server', ['--port', '0', '--unixsocket', REDIS_SOCKET, '--unixsocketperm', '777', '--save', '', '--appendonly', 'yes', '--dir', REDIS_DIR], { logDir: REDIS_DIR });
-    await waitFor('redis socket', async () => {
-      const c = new Redis({ path: REDIS_SOCKET, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      c.on('error', () => undefined);
-      try {
-        await c.connect();
-        return (await c.ping()) === 'PONG';
-      } finally {
-        c.disconnect();
-      }
-    }, 20_000, 100);
+    const d = startDaemon(
+      'redis-server',
+      'redis-server',
+      ['--port', '0', '--unixsocket', REDIS_SOCKET, '--unixsocketperm', '777', '--save', '', '--appendonly', 'yes', '--dir', REDIS_DIR],
+      { logDir: REDIS_DIR },
+    );
+    await waitFor(
+      'redis socket',
+      async () => {
+        const c = new Redis({ path: REDIS_SOCKET, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        c.on('error', () => undefined);
+        try {
+          await c.connect();
+          return (await c.ping()) === 'PONG';
+        } finally {
+          c.disconnect();
+        }
+      },
+      20_000,
+      100,
+    );
     return d;
   };
   const clients: Redis[] = [];

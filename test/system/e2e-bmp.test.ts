@@ -43,7 +43,12 @@ beforeAll(async () => {
   root = systemdRoot();
   mkdirSync(join(root, 'etc/sonic/kubesonic'), { recursive: true });
   copyFileSync(kubeconfigFor('operator'), join(root, 'etc/sonic/kubesonic/kubeconfig'));
-  env = { KUBECONFIG: '/etc/sonic/kubesonic/kubeconfig', KUBESONIC_REDIS_SOCKET: REDIS_SOCKET, DOCKER_HOST: docker.host, NODE_NAME: node() };
+  env = {
+    KUBECONFIG: '/etc/sonic/kubesonic/kubeconfig',
+    KUBESONIC_REDIS_SOCKET: REDIS_SOCKET,
+    DOCKER_HOST: docker.host,
+    NODE_NAME: node(),
+  };
   setFeatureMiB('bmp', 40);
   const start = systemctl('start', 'bmp.service');
   expect(start.code, start.stderr).toBe(0);
@@ -101,7 +106,10 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     const verify = onSwitch(['systemd-analyze', 'verify', 'bmp.service']);
     expect(verify.code, verify.stderr).toBe(0);
     expect(verify.stderr).not.toMatch(/90-kubesonic/);
-    copyFileSync(join(REPO, 'deploy', 'systemd', 'kubesonic-exporter.service'), join(root, 'etc/systemd/system/kubesonic-exporter.service'));
+    copyFileSync(
+      join(REPO, 'deploy', 'systemd', 'kubesonic-exporter.service'),
+      join(root, 'etc/systemd/system/kubesonic-exporter.service'),
+    );
     const exporterUnit = onSwitch(['systemd-analyze', 'verify', 'kubesonic-exporter.service']);
     expect(exporterUnit.code, exporterUnit.stderr).toBe(0);
     const status = kubesonic('systemd', 'bmp', 'status');
@@ -149,7 +157,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(unitActive()).toBe('active');
   });
 
-  it('rollback: pod and DaemonSet gone, unit is SONiC\'s again and runs the native container', async () => {
+  it("rollback: pod and DaemonSet gone, unit is SONiC's again and runs the native container", async () => {
     const r = kubesonic('rollback', 'bmp', '--spec', SPEC, '--timeout', '180');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     await expect(k.apps.readNamespacedDaemonSet({ name: 'bmp', namespace: 'sonic' })).rejects.toMatchObject({ code: 404 });

@@ -34,7 +34,14 @@ describe('writeFeatureState on a real Redis', () => {
     const r = await writeFeatureState(db, 'bmp', disabledByTaint, new Date(2026, 10, 27, 10, 0, 0));
     expect(r.configState).toBe('disabled');
     expect(await config.hgetall('FEATURE|bmp')).toEqual({ ...SONIC_BMP_FEATURE, state: 'disabled' });
-    expect(await state.hgetall('FEATURE|bmp')).toEqual({ up_status: 'true', state: 'disabled', container_id: '', current_owner: 'none', remote_state: 'stopped', update_time: '2026-11-27 10:00:00' });
+    expect(await state.hgetall('FEATURE|bmp')).toEqual({
+      up_status: 'true',
+      state: 'disabled',
+      container_id: '',
+      current_owner: 'none',
+      remote_state: 'stopped',
+      update_time: '2026-11-27 10:00:00',
+    });
   });
 
   it.each(['always_enabled', "{% if 'x' %}enabled{% endif %}"])('leaves CONFIG_DB state %j alone', async (value) => {
@@ -50,10 +57,14 @@ describe('writeFeatureState on a real Redis', () => {
     const racing: FeatureDb = {
       ...db,
       setConfigStateIf: (feature, allowed, next) =>
-        db.setConfigStateIf(feature, async (current) => {
-          await other.hset('FEATURE|bmp', 'state', 'enabled', 'auto_restart', 'disabled');
-          return allowed(current);
-        }, next),
+        db.setConfigStateIf(
+          feature,
+          async (current) => {
+            await other.hset('FEATURE|bmp', 'state', 'enabled', 'auto_restart', 'disabled');
+            return allowed(current);
+          },
+          next,
+        ),
     };
     const r = await writeFeatureState(racing, 'bmp', disabledByTaint);
     expect(r.configState).toBeUndefined();

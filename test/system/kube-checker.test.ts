@@ -3,7 +3,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import type { V1Pod } from '@kubernetes/client-node';
-import { clusterEnv, kube, kubeconfigFor, podsOf, applyFeature, removeFeature, setFeatureMiB, startComponent, stopComponent, taintDisabled, testbedSpec, waitFeatureRunning } from '../helpers/cluster.js';
+import {
+  clusterEnv,
+  kube,
+  kubeconfigFor,
+  podsOf,
+  applyFeature,
+  removeFeature,
+  setFeatureMiB,
+  startComponent,
+  stopComponent,
+  taintDisabled,
+  testbedSpec,
+  waitFeatureRunning,
+} from '../helpers/cluster.js';
 import { sleep, waitUntil } from '../../src/util/wait.js';
 import { KUBESONIC, run, runChecker } from '../helpers/procs.js';
 
@@ -50,10 +63,15 @@ describe('bmp DaemonSet on a real kubelet', () => {
   });
 
   it('metrics.k8s.io and the pod cgroup give the same working set (within 10%)', async () => {
-    const fromMetrics = await waitUntil('metrics for bmp', 90_000, async () => {
-      const r = checker(['bmp', '1', '--source', 'kube']);
-      return r.code === 3 && r.json.usage > 60 * MiB ? r.json : undefined;
-    }, 2000);
+    const fromMetrics = await waitUntil(
+      'metrics for bmp',
+      90_000,
+      async () => {
+        const r = checker(['bmp', '1', '--source', 'kube']);
+        return r.code === 3 && r.json.usage > 60 * MiB ? r.json : undefined;
+      },
+      2000,
+    );
     const fromCgroup = checker(['bmp', '1', '--source', 'cgroup']).json;
     expect(fromMetrics).toMatchObject({ source: 'metrics.k8s.io', pod: pod.metadata!.name });
     expect(fromCgroup).toMatchObject({ source: 'cgroup', via: 'kube', pod: pod.metadata!.name });
@@ -98,11 +116,16 @@ describe('bmp DaemonSet on a real kubelet', () => {
 
   it('past 800Mi the container is OOM-killed and restarted', async () => {
     setFeatureMiB('bmp', 900);
-    const killed = await waitUntil('OOMKilled', 120_000, async () => {
-      const [p] = await podsOf(k, 'bmp', clusterEnv().NODE_NAME);
-      const cs = p?.status?.containerStatuses?.find((c) => c.name === 'bmp');
-      return cs && cs.restartCount > 0 && cs.lastState?.terminated?.reason === 'OOMKilled' ? cs : undefined;
-    }, 1000);
+    const killed = await waitUntil(
+      'OOMKilled',
+      120_000,
+      async () => {
+        const [p] = await podsOf(k, 'bmp', clusterEnv().NODE_NAME);
+        const cs = p?.status?.containerStatuses?.find((c) => c.name === 'bmp');
+        return cs && cs.restartCount > 0 && cs.lastState?.terminated?.reason === 'OOMKilled' ? cs : undefined;
+      },
+      1000,
+    );
     setFeatureMiB('bmp', 64);
     expect(killed.lastState?.terminated?.exitCode).toBe(137);
     await waitFeatureRunning(k, spec);

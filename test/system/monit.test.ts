@@ -27,7 +27,10 @@ beforeAll(async () => {
   runFeatureContainer(d, 'bmp', 'openbmpd', 32);
   // /usr/bin/memory_checker inside monit's private mount namespace is the bundled drop-in.
   // monit runs programs with a bare environment, so the wrapper names the test dockerd's socket.
-  writeFileSync(join(DIR, 'bin', 'memory_checker'), `#!/bin/sh\nDOCKER_HOST=${d.host} KUBECONFIG=/nonexistent exec ${process.execPath} ${CHECKER} "$@"\n`);
+  writeFileSync(
+    join(DIR, 'bin', 'memory_checker'),
+    `#!/bin/sh\nDOCKER_HOST=${d.host} KUBECONFIG=/nonexistent exec ${process.execPath} ${CHECKER} "$@"\n`,
+  );
   chmodSync(join(DIR, 'bin', 'memory_checker'), 0o755);
   writeFileSync(join(DIR, 'action.sh'), `#!/bin/sh\ndate +%s >> ${MARKER}\n`);
   chmodSync(join(DIR, 'action.sh'), 0o755);
@@ -46,7 +49,14 @@ beforeAll(async () => {
     ].join('\n'),
   );
   chmodSync(rc, 0o600);
-  const inNamespace = (cmd: string) => ['--mount', '--propagation', 'private', 'sh', '-c', `mount -t overlay overlay -o lowerdir=${join(DIR, 'bin')}:/usr/bin /usr/bin && ${cmd}`];
+  const inNamespace = (cmd: string) => [
+    '--mount',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    `mount -t overlay overlay -o lowerdir=${join(DIR, 'bin')}:/usr/bin /usr/bin && ${cmd}`,
+  ];
   const syntax = run('unshare', inNamespace(`monit -t -c ${rc}`));
   expect(syntax.stdout + syntax.stderr).toMatch(/Control file syntax OK/);
   monit = startDaemon('monit', 'unshare', inNamespace(`exec monit -I -c ${rc}`), { logDir: DIR });
@@ -59,7 +69,11 @@ afterAll(async () => {
 
 describe('monit runs the unchanged check program line', () => {
   it('does nothing while bmp stays under 800 MiB', async () => {
-    await waitFor('monit started', () => existsSync(join(DIR, 'monit.log')) && /Monit .* started/.test(readFileSync(join(DIR, 'monit.log'), 'utf8')), 30_000);
+    await waitFor(
+      'monit started',
+      () => existsSync(join(DIR, 'monit.log')) && /Monit .* started/.test(readFileSync(join(DIR, 'monit.log'), 'utf8')),
+      30_000,
+    );
     // 12 cycles of 1 s: more than the 10 breaches the stanza needs, had the checker said 3.
     await new Promise((r) => setTimeout(r, 12_000));
     expect(existsSync(MARKER)).toBe(false);

@@ -5,7 +5,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { applyFeature, clusterEnv, kube, podsOf, removeFeature, startComponent, stopComponent, taintDisabled, testbedSpec, waitFeatureRunning } from '../helpers/cluster.js';
+import {
+  applyFeature,
+  clusterEnv,
+  kube,
+  podsOf,
+  removeFeature,
+  startComponent,
+  stopComponent,
+  taintDisabled,
+  testbedSpec,
+  waitFeatureRunning,
+} from '../helpers/cluster.js';
 import { startRedis, SONIC_BMP_FEATURE, type TestRedis } from '../helpers/redis.js';
 import { sleep, waitUntil } from '../../src/util/wait.js';
 import { findLocalKubeContainers } from '../../src/memory/sources/containerd.js';
@@ -84,18 +95,23 @@ describe('kubesonic sync sidecar (in the pod, real Redis)', () => {
     let apiAt = 0;
     let redisAt = 0;
     let newId: string | undefined;
-    await waitUntil('new container in API and Redis', 60_000, async () => {
-      const now = Date.now();
-      if (!apiAt) {
-        const id = await runningContainerId();
-        if (id && id !== old) {
-          apiAt = now;
-          newId = id;
+    await waitUntil(
+      'new container in API and Redis',
+      60_000,
+      async () => {
+        const now = Date.now();
+        if (!apiAt) {
+          const id = await runningContainerId();
+          if (id && id !== old) {
+            apiAt = now;
+            newId = id;
+          }
         }
-      }
-      if (newId && !redisAt && (await stateField('container_id')) === newId) redisAt = Date.now();
-      return apiAt && redisAt ? true : undefined;
-    }, 20);
+        if (newId && !redisAt && (await stateField('container_id')) === newId) redisAt = Date.now();
+        return apiAt && redisAt ? true : undefined;
+      },
+      20,
+    );
     expect(redisAt - apiAt).toBeLessThan(1000);
   });
 
@@ -108,7 +124,9 @@ describe('kubesonic sync sidecar (in the pod, real Redis)', () => {
     });
     await sleep(2000);
     await redis.restart();
-    await waitUntil('STATE_DB catches up', 30_000, async () => ((await stateField('container_id').catch(() => undefined)) === newId ? true : undefined));
+    await waitUntil('STATE_DB catches up', 30_000, async () =>
+      (await stateField('container_id').catch(() => undefined)) === newId ? true : undefined,
+    );
     expect(await config.hgetall('FEATURE|bmp')).toEqual(CONFIG_SEED);
     expect(await stateField('up_status')).toBe('true');
   });
@@ -129,7 +147,9 @@ describe('kubesonic sync sidecar (in the pod, real Redis)', () => {
       const id = await runningContainerId();
       return id && id !== before ? id : undefined;
     });
-    await waitUntil('STATE_DB catches up after the outage', 60_000, async () => ((await stateField('container_id')) === now ? true : undefined));
+    await waitUntil('STATE_DB catches up after the outage', 60_000, async () =>
+      (await stateField('container_id')) === now ? true : undefined,
+    );
   });
 
   it('disable by taint: FEATURE says disabled in both DBs once the pod is gone; untaint: enabled again', async () => {
@@ -138,10 +158,18 @@ describe('kubesonic sync sidecar (in the pod, real Redis)', () => {
     for (const p of await podsOf(k, 'bmp', node)) await k.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: 'sonic' });
     await waitUntil('pod gone', 90_000, async () => ((await podsOf(k, 'bmp', node)).length === 0 ? true : undefined));
     expect(await config.hgetall('FEATURE|bmp')).toEqual({ ...CONFIG_SEED, state: 'disabled' });
-    expect(await state.hgetall('FEATURE|bmp')).toMatchObject({ state: 'disabled', container_id: '', current_owner: 'none', remote_state: 'stopped', up_status: 'true' });
+    expect(await state.hgetall('FEATURE|bmp')).toMatchObject({
+      state: 'disabled',
+      container_id: '',
+      current_owner: 'none',
+      remote_state: 'stopped',
+      up_status: 'true',
+    });
     await taintDisabled(k, 'bmp', false);
     await waitFeatureRunning(k, spec, 120_000);
-    await waitUntil('CONFIG_DB enabled again', 60_000, async () => ((await config.hget('FEATURE|bmp', 'state')) === 'enabled' ? true : undefined));
+    await waitUntil('CONFIG_DB enabled again', 60_000, async () =>
+      (await config.hget('FEATURE|bmp', 'state')) === 'enabled' ? true : undefined,
+    );
     expect(await config.hgetall('FEATURE|bmp')).toEqual(CONFIG_SEED);
     expect(await stateField('current_owner')).toBe('kube');
   });

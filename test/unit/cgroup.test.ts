@@ -89,7 +89,10 @@ describe('parsers', () => {
   });
 
   it.each([
-    ['kubepods-burstable-podab_cd.slice:cri-containerd:123', 'kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podab_cd.slice/cri-containerd-123.scope'],
+    [
+      'kubepods-burstable-podab_cd.slice:cri-containerd:123',
+      'kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podab_cd.slice/cri-containerd-123.scope',
+    ],
     ['kubepods-podx.slice:crio:9', 'kubepods.slice/kubepods-podx.slice/crio-9.scope'],
     ['system.slice:docker:abc', 'system.slice/docker-abc.scope'],
     ['/kubepods/pod1/abc', undefined],

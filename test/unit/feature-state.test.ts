@@ -3,13 +3,34 @@ import { desiredFeatureState, mayMirrorConfigState, sonicTimestamp, stateDbChang
 import { observe } from '../../src/feature/view.js';
 import { shortContainerId } from '../../src/kube/ids.js';
 
-const obs = (o: Partial<Observation>): Observation => ({ running: false, containerId: undefined, podPresent: false, disabledByTaint: false, ...o });
+const obs = (o: Partial<Observation>): Observation => ({
+  running: false,
+  containerId: undefined,
+  podPresent: false,
+  disabledByTaint: false,
+  ...o,
+});
 
 describe('FEATURE state from what Kubernetes shows', () => {
   it.each([
-    ['running', obs({ running: true, podPresent: true, containerId: 'abcdef012345' }), { state: 'enabled', container_id: 'abcdef012345', current_owner: 'kube', remote_state: 'running' }, 'enabled'],
-    ['running on a tainted node (NoSchedule keeps it)', obs({ running: true, podPresent: true, containerId: 'abc', disabledByTaint: true }), { state: 'enabled', container_id: 'abc' }, undefined],
-    ['disabled by taint, pod gone', obs({ disabledByTaint: true }), { state: 'disabled', container_id: '', current_owner: 'none', remote_state: 'stopped' }, 'disabled'],
+    [
+      'running',
+      obs({ running: true, podPresent: true, containerId: 'abcdef012345' }),
+      { state: 'enabled', container_id: 'abcdef012345', current_owner: 'kube', remote_state: 'running' },
+      'enabled',
+    ],
+    [
+      'running on a tainted node (NoSchedule keeps it)',
+      obs({ running: true, podPresent: true, containerId: 'abc', disabledByTaint: true }),
+      { state: 'enabled', container_id: 'abc' },
+      undefined,
+    ],
+    [
+      'disabled by taint, pod gone',
+      obs({ disabledByTaint: true }),
+      { state: 'disabled', container_id: '', current_owner: 'none', remote_state: 'stopped' },
+      'disabled',
+    ],
     ['pod starting or crash-looping', obs({ podPresent: true }), { container_id: '', remote_state: 'pending' }, undefined],
     ['no pod, no taint (DaemonSet catching up)', obs({}), { container_id: '', remote_state: 'stopped' }, undefined],
   ] as const)('%s', (_label, o, stateDb, configState) => {
@@ -40,7 +61,12 @@ describe('FEATURE state from what Kubernetes shows', () => {
   });
 
   it('writes only changed fields', () => {
-    expect(stateDbChanges({ state: 'enabled', container_id: 'a', up_status: 'true' }, { state: 'enabled', container_id: 'b', current_owner: 'kube', remote_state: 'running' })).toEqual({ container_id: 'b', current_owner: 'kube', remote_state: 'running' });
+    expect(
+      stateDbChanges(
+        { state: 'enabled', container_id: 'a', up_status: 'true' },
+        { state: 'enabled', container_id: 'b', current_owner: 'kube', remote_state: 'running' },
+      ),
+    ).toEqual({ container_id: 'b', current_owner: 'kube', remote_state: 'running' });
   });
 
   it('formats ids and times as SONiC does', () => {
@@ -49,7 +75,23 @@ describe('FEATURE state from what Kubernetes shows', () => {
   });
 
   it('observes pods: deleting pods and unready containers are not running', () => {
-    const pod = (name: string, extra: object) => ({ metadata: { name, uid: name }, status: { containerStatuses: [{ name: 'bmp', ready: true, restartCount: 0, image: '', imageID: '', containerID: 'containerd://0123456789abcdef', state: { running: {} }, ...extra }] } });
+    const pod = (name: string, extra: object) => ({
+      metadata: { name, uid: name },
+      status: {
+        containerStatuses: [
+          {
+            name: 'bmp',
+            ready: true,
+            restartCount: 0,
+            image: '',
+            imageID: '',
+            containerID: 'containerd://0123456789abcdef',
+            state: { running: {} },
+            ...extra,
+          },
+        ],
+      },
+    });
     expect(observe('bmp', [pod('a', {})], undefined)).toMatchObject({ running: true, containerId: '0123456789ab', podPresent: true });
     expect(observe('bmp', [pod('a', { ready: false })], undefined).running).toBe(false);
     expect(observe('bmp', [{ ...pod('a', {}), metadata: { name: 'a', deletionTimestamp: new Date() } }], undefined).running).toBe(false);

@@ -48,7 +48,9 @@ describe('FEATURE sync', () => {
     await stop(cluster, target, { timeoutMs: 500, out: () => undefined, pollMs: 5 }, false);
     await eventually('disabled', () => (db.get('config', 'bmp').state === 'disabled' ? true : undefined));
     expect(stateOf(db)).toMatchObject({ state: 'disabled', container_id: '', current_owner: 'none', remote_state: 'stopped' });
-    expect(db.writes.filter((w) => w.db === 'config')).toEqual([{ db: 'config', feature: 'bmp', op: 'setConfigState', fields: { state: 'disabled' } }]);
+    expect(db.writes.filter((w) => w.db === 'config')).toEqual([
+      { db: 'config', feature: 'bmp', op: 'setConfigState', fields: { state: 'disabled' } },
+    ]);
     expect(db.get('config', 'bmp').auto_restart).toBe('enabled');
   });
 

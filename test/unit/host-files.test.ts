@@ -13,7 +13,11 @@ describe('host files per migration version', () => {
   it('v1 installs the drop-in and the shared reload units; rerun changes nothing', () => {
     const r = root();
     const first = applyHostFiles(hostPlan('bmp', 'v1'), r);
-    expect(first.changed).toEqual(['/etc/systemd/system/kubesonic-reload.path', '/etc/systemd/system/kubesonic-reload.service', dropInPath('bmp')]);
+    expect(first.changed).toEqual([
+      '/etc/systemd/system/kubesonic-reload.path',
+      '/etc/systemd/system/kubesonic-reload.service',
+      dropInPath('bmp'),
+    ]);
     expect(readFileSync(join(r, dropInPath('bmp')), 'utf8')).toBe(stubDropIn('bmp'));
     expect(applyHostFiles(hostPlan('bmp', 'v1'), r).changed).toEqual([]);
   });
@@ -25,7 +29,9 @@ describe('host files per migration version', () => {
     const res = applyHostFiles(hostPlan('bmp', 'v1'), r, '/etc/sonic/kubesonic/backup', new Date('2026-11-27T10:00:00Z'));
     expect(res.backups).toHaveLength(1);
     expect(readFileSync(res.backups[0]!, 'utf8')).toBe('[Service]\nEnvironment=MINE=1\n');
-    expect(res.backups[0]).toContain('/etc/sonic/kubesonic/backup/etc__systemd__system__bmp.service.d__90-kubesonic.conf.2026-11-27T10-00-00-000Z');
+    expect(res.backups[0]).toContain(
+      '/etc/sonic/kubesonic/backup/etc__systemd__system__bmp.service.d__90-kubesonic.conf.2026-11-27T10-00-00-000Z',
+    );
     expect(readdirSync(join(r, '/etc/systemd/system/bmp.service.d'))).toEqual(['90-kubesonic.conf']);
   });
 

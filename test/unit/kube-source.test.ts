@@ -58,7 +58,13 @@ describe('containerd task state', () => {
   });
 
   it('ignores sandboxes and unparseable specs', () => {
-    const sandbox = JSON.stringify({ annotations: { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.container-name': 'bmp', 'io.kubernetes.cri.sandbox-namespace': 'sonic' } });
+    const sandbox = JSON.stringify({
+      annotations: {
+        'io.kubernetes.cri.container-type': 'sandbox',
+        'io.kubernetes.cri.container-name': 'bmp',
+        'io.kubernetes.cri.sandbox-namespace': 'sonic',
+      },
+    });
     expect(matchTaskSpec('x', sandbox, 'bmp', 'sonic')).toBeUndefined();
     expect(matchTaskSpec('x', '{not json', 'bmp', 'sonic')).toBeUndefined();
   });
@@ -67,7 +73,11 @@ describe('containerd task state', () => {
 describe('docker containers', () => {
   const list = parseContainerList([
     { Id: 'w', Names: ['/bmp_watchdog'], Labels: {} },
-    { Id: 'k', Names: ['/k8s_bmp_bmp-x_sonic_uid_0'], Labels: { 'io.kubernetes.container.name': 'bmp', 'io.kubernetes.pod.namespace': 'sonic', 'io.kubernetes.docker.type': 'container' } },
+    {
+      Id: 'k',
+      Names: ['/k8s_bmp_bmp-x_sonic_uid_0'],
+      Labels: { 'io.kubernetes.container.name': 'bmp', 'io.kubernetes.pod.namespace': 'sonic', 'io.kubernetes.docker.type': 'container' },
+    },
     { Id: 'n', Names: ['/bmp'], Labels: {} },
   ]);
   it('matches the native container by exact name', () => {

@@ -20,13 +20,24 @@ async function migrated(): Promise<FakeSwitch> {
   const sw = nativeSwitch();
   sw.db.seed('config', 'bmp', { state: 'enabled', auto_restart: 'enabled', custom: 'keep' });
   await runSteps(migrateSteps(sw.ctx), quiet);
-  sw.db.seed('state', 'bmp', { state: 'enabled', current_owner: 'kube', remote_state: 'running', container_id: 'abcdef012345', up_status: 'true' });
+  sw.db.seed('state', 'bmp', {
+    state: 'enabled',
+    current_owner: 'kube',
+    remote_state: 'running',
+    container_id: 'abcdef012345',
+    up_status: 'true',
+  });
   return sw;
 }
 
 /** Runs the steps, "crashing" (throwing) right after `crashAfter` if it runs at all. */
 async function runCrashingAfter(steps: Step[], crashAfter: string): Promise<void> {
-  await runSteps(steps, { ...quiet, afterStep: (name) => { if (name === crashAfter) throw new Error(`crash after ${name}`); } }).catch((e: Error) => {
+  await runSteps(steps, {
+    ...quiet,
+    afterStep: (name) => {
+      if (name === crashAfter) throw new Error(`crash after ${name}`);
+    },
+  }).catch((e: Error) => {
     if (e.message !== `crash after ${crashAfter}`) throw e;
   });
 }
@@ -44,7 +55,7 @@ function facts(sw: FakeSwitch) {
 }
 
 describe('migrate, step by step', () => {
-  it('has the seed\'s eight steps in order', () => {
+  it("has the seed's eight steps in order", () => {
     expect(migrateSteps(fakeSwitch().ctx).map((s) => s.name)).toEqual(MIGRATE);
   });
 
@@ -101,7 +112,7 @@ describe('migrate, step by step', () => {
     expect(sw.violations).toEqual([]);
   });
 
-  it('a native container started behind the unit\'s back is stopped by stop-native', async () => {
+  it("a native container started behind the unit's back is stopped by stop-native", async () => {
     const sw = fakeSwitch();
     sw.docker.run('bmp'); // `docker start bmp` by hand: the unit is not active
     const stopNative = migrateSteps(sw.ctx).find((s) => s.name === 'stop-native')!;
@@ -143,7 +154,8 @@ describe('rollback, step by step', () => {
   ])('%s: not done after the steps before it; done after its apply', async (name, i, nodeOnly) => {
     const sw = await migrated();
     // untaint has something to do only where the feature was disabled by the taint at rollback time.
-    if (name === 'untaint') await sw.cluster.replaceNodeTaints(await sw.cluster.readNode(NODE), [{ key: 'bmp', value: 'disabled', effect: 'NoSchedule' }]);
+    if (name === 'untaint')
+      await sw.cluster.replaceNodeTaints(await sw.cluster.readNode(NODE), [{ key: 'bmp', value: 'disabled', effect: 'NoSchedule' }]);
     const steps: Step[] = rollbackSteps(sw.ctx, { nodeOnly });
     for (const s of steps.slice(0, i)) await s.apply();
     expect(await steps[i]!.done()).toBe(false);
@@ -160,7 +172,9 @@ describe('rollback, step by step', () => {
     expect(sw.db.get('state', 'bmp')).toEqual({ state: 'enabled', up_status: 'true' });
     expect(sw.db.get('config', 'bmp')).toMatchObject({ state: 'enabled', custom: 'keep' });
     expect(sw.violations).toEqual([]);
-    expect((await runSteps(rollbackSteps(sw.ctx, { nodeOnly: false }), quiet)).map((r) => r.outcome)).toEqual(ROLLBACK.map(() => 'already done'));
+    expect((await runSteps(rollbackSteps(sw.ctx, { nodeOnly: false }), quiet)).map((r) => r.outcome)).toEqual(
+      ROLLBACK.map(() => 'already done'),
+    );
   });
 
   it('--node-only keeps the DaemonSet and holds this node with the taint', async () => {

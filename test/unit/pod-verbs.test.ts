@@ -11,7 +11,12 @@ import { FakeCluster } from '../fakes/cluster.js';
 const NODE = 'leaf1';
 const t = { feature: 'bmp', namespace: 'sonic', node: NODE };
 const TAINT = { key: 'bmp', value: 'disabled', effect: 'NoSchedule' };
-const DS = { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'bmp', namespace: 'sonic' }, spec: { selector: { matchLabels: { app: 'bmp' } } } };
+const DS = {
+  apiVersion: 'apps/v1',
+  kind: 'DaemonSet',
+  metadata: { name: 'bmp', namespace: 'sonic' },
+  spec: { selector: { matchLabels: { app: 'bmp' } } },
+};
 
 function cluster(opts: { tainted?: boolean; pod?: 'running' | 'pending' | 'none'; daemonSet?: boolean } = {}) {
   const c = new FakeCluster();
@@ -97,9 +102,9 @@ describe('systemctl restart / kubesonic systemd <f> restart', () => {
 
 describe('kubesonic systemd <f> status', () => {
   it.each([
-    ['running', { pod: 'running' as const }, STATUS.RUNNING, /^  pod bmp-\S+ running [0-9a-f]{12} restarts=0$/],
-    ['pod not running yet', { pod: 'pending' as const }, STATUS.NOT_RUNNING, /^  pod bmp-\S+ waiting \(PodInitializing\) restarts=0$/],
-    ['no pod', { pod: 'none' as const, daemonSet: false }, STATUS.NOT_RUNNING, /^  no pod on this node$/],
+    ['running', { pod: 'running' as const }, STATUS.RUNNING, /^ {2}pod bmp-\S+ running [0-9a-f]{12} restarts=0$/],
+    ['pod not running yet', { pod: 'pending' as const }, STATUS.NOT_RUNNING, /^ {2}pod bmp-\S+ waiting \(PodInitializing\) restarts=0$/],
+    ['no pod', { pod: 'none' as const, daemonSet: false }, STATUS.NOT_RUNNING, /^ {2}no pod on this node$/],
   ])('%s: exit %i', async (_label, opts, code, line) => {
     const c = cluster(opts);
     c.controllers = false;
@@ -131,7 +136,9 @@ describe('kubesonic systemd <f> status', () => {
     const { lines, o } = collect();
     expect(await runUnitVerb('status', t, { cluster: noCreds, systemStopping: () => false }, o)).toBe(STATUS.UNKNOWN);
     expect(lines).toEqual(['bmp: status unknown: no Kubernetes credentials: set --kubeconfig or KUBECONFIG']);
-    await expect(runUnitVerb('start', t, { cluster: noCreds, systemStopping: () => false }, o)).rejects.toThrow('no Kubernetes credentials');
+    await expect(runUnitVerb('start', t, { cluster: noCreds, systemStopping: () => false }, o)).rejects.toThrow(
+      'no Kubernetes credentials',
+    );
   });
 
   it('unit: prints the drop-in, with its path', async () => {

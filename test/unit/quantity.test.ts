@@ -18,7 +18,12 @@ describe('quantities', () => {
     expect(parseBytes(raw)).toBe(bytes);
   });
 
-  it.each([['100m', 100], ['0.5', 500], ['2', 2000], ['250000u', 250]])('millicores(%s) = %d', (raw, m) => {
+  it.each([
+    ['100m', 100],
+    ['0.5', 500],
+    ['2', 2000],
+    ['250000u', 250],
+  ])('millicores(%s) = %d', (raw, m) => {
     expect(parseMillicores(raw)).toBe(m);
   });
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { migrationVersion, readSettings } from '../../src/settings.js';
 
 describe('readSettings', () => {
-  it('defaults to SONiC\'s places on a switch', () => {
+  it("defaults to SONiC's places on a switch", () => {
     expect(readSettings({})).toEqual({
       nodeName: hostname().toLowerCase(),
       api: { inCluster: undefined, kubeconfigs: [] },
@@ -28,8 +28,14 @@ describe('readSettings', () => {
     [{ KUBESONIC_REDIS_SOCKET: '/tmp/r.sock' }, { redis: { path: '/tmp/r.sock' } }],
     [{ DOCKER_HOST: 'unix:///run/d.sock' }, { dockerSocket: '/run/d.sock' }],
     [{ DOCKER_HOST: 'tcp://1.2.3.4:2375' }, { dockerSocket: '/var/run/docker.sock' }],
-    [{ KUBESONIC_CGROUP_ROOT: '/f/cg', KUBESONIC_PROC_ROOT: '/f/proc', KUBESONIC_CONTAINERD_STATE: '/f/ctr' }, { cgroupRoot: '/f/cg', procRoot: '/f/proc', containerdState: '/f/ctr' }],
-    [{ KUBESONIC_HOST_ROOT: '/host', POD_NAMESPACE: 'sonic', KUBESONIC_FAULT_AFTER_STEP: 'stub' }, { hostRoot: '/host', podNamespace: 'sonic', faultAfterStep: 'stub' }],
+    [
+      { KUBESONIC_CGROUP_ROOT: '/f/cg', KUBESONIC_PROC_ROOT: '/f/proc', KUBESONIC_CONTAINERD_STATE: '/f/ctr' },
+      { cgroupRoot: '/f/cg', procRoot: '/f/proc', containerdState: '/f/ctr' },
+    ],
+    [
+      { KUBESONIC_HOST_ROOT: '/host', POD_NAMESPACE: 'sonic', KUBESONIC_FAULT_AFTER_STEP: 'stub' },
+      { hostRoot: '/host', podNamespace: 'sonic', faultAfterStep: 'stub' },
+    ],
   ])('%j', (env, expected) => {
     expect(readSettings(env)).toMatchObject(expected);
   });
@@ -37,6 +43,8 @@ describe('readSettings', () => {
   it('checks the migration version where it is used, with exit 2 and one line', () => {
     expect(migrationVersion(readSettings({}))).toBe('v1');
     expect(migrationVersion(readSettings({ KUBESONIC_MIGRATION_VERSION: 'v2' }))).toBe('v2');
-    expect(() => migrationVersion(readSettings({ KUBESONIC_MIGRATION_VERSION: 'v9' }))).toThrow(expect.objectContaining({ exitCode: 2, message: 'KUBESONIC_MIGRATION_VERSION must be one of v0, v1, v2, got "v9"' }));
+    expect(() => migrationVersion(readSettings({ KUBESONIC_MIGRATION_VERSION: 'v9' }))).toThrow(
+      expect.objectContaining({ exitCode: 2, message: 'KUBESONIC_MIGRATION_VERSION must be one of v0, v1, v2, got "v9"' }),
+    );
   });
 });

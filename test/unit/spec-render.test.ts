@@ -6,7 +6,8 @@ import { renderFeature } from '../../src/manifest/render.js';
 const bmp = readFileSync(new URL('../../deploy/features/bmp.yaml', import.meta.url), 'utf8');
 const minimal = 'feature: bmp\nimage: docker-sonic-bmp:latest\n';
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- rendered manifests are free-form
+// biome-ignore lint/suspicious/noExplicitAny: rendered manifests are free-form; the tests walk them by path
+type Obj = Record<string, any>;
 
 describe('feature spec', () => {
   it('parses the shipped bmp spec as the seed describes it', () => {
@@ -15,7 +16,10 @@ describe('feature spec', () => {
       feature: 'bmp',
       namespace: 'sonic',
       resources: { requests: { memory: '100Mi', cpu: '100m' }, limits: { memory: '800Mi', cpu: '500m' } },
-      probes: { liveness: { exec: ['/usr/bin/pgrep', 'openbmpd'], initialDelaySeconds: 60, periodSeconds: 30 }, readiness: { initialDelaySeconds: 30, periodSeconds: 15 } },
+      probes: {
+        liveness: { exec: ['/usr/bin/pgrep', 'openbmpd'], initialDelaySeconds: 60, periodSeconds: 30 },
+        readiness: { initialDelaySeconds: 30, periodSeconds: 15 },
+      },
       hostNetwork: true,
       memoryThreshold: 838860800,
       sidecar: { version: 'v1' },
@@ -32,7 +36,10 @@ describe('feature spec', () => {
     ['feature: Bmp\nimage: x\n', /feature: "Bmp" must match/],
     ['feature: a_feature_name_that_is_far_too_long_x\nimage: x\n', /must match/],
     ['feature: bmp\n', /image: required/],
-    [`${minimal}resources: { requests: { memory: 900Mi }, limits: { memory: 800Mi } }\n`, /requests.memory 900Mi is above limits.memory 800Mi/],
+    [
+      `${minimal}resources: { requests: { memory: 900Mi }, limits: { memory: 800Mi } }\n`,
+      /requests.memory 900Mi is above limits.memory 800Mi/,
+    ],
     [`${minimal}resources: { requests: { cpu: 2 }, limits: { cpu: 500m } }\n`, /requests.cpu 2 is above limits.cpu 500m/],
     [`${minimal}resources: { limits: { memory: lots } }\n`, /limits.memory: "lots" is not a positive quantity/],
     [`${minimal}resources: { limits: { gpu: 1 } }\n`, /limits.gpu: unknown field/],
@@ -67,7 +74,11 @@ describe('render', () => {
     const c = pod.containers[0];
     expect(c.name).toBe('bmp');
     expect(c.resources).toEqual({ requests: { memory: '100Mi', cpu: '100m' }, limits: { memory: '800Mi', cpu: '500m' } });
-    expect(c.livenessProbe).toMatchObject({ exec: { command: ['/usr/bin/pgrep', 'openbmpd'] }, initialDelaySeconds: 60, periodSeconds: 30 });
+    expect(c.livenessProbe).toMatchObject({
+      exec: { command: ['/usr/bin/pgrep', 'openbmpd'] },
+      initialDelaySeconds: 60,
+      periodSeconds: 30,
+    });
     expect(c.ports).toEqual([{ containerPort: 5000, name: 'bmp', protocol: 'TCP' }]);
     expect(ds.spec.selector.matchLabels).toEqual({ app: 'bmp' });
     expect(pod.hostNetwork).toBe(true);
@@ -82,7 +93,11 @@ describe('render', () => {
     expect(pod.tolerations).toBeUndefined();
     const units = pod.volumes.find((v: Obj) => v.name === 'kubesonic-units');
     expect(units.hostPath).toEqual({ path: '/etc/systemd/system/bmp.service.d', type: 'DirectoryOrCreate' });
-    expect(sidecar.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(sidecar.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(pod.hostPID).toBeUndefined();
   });
 

@@ -7,7 +7,9 @@ import { describe, expect, it } from 'vitest';
 const SRC = resolve(__dirname, '..', '..', 'src');
 
 function files(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 const sources = files(SRC);
@@ -16,7 +18,9 @@ const rel = (f: string) => relative(SRC, f);
 
 /** Import specifiers of a file: static imports, re-exports and dynamic imports. */
 function specifiers(source: string): string[] {
-  return [...source.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*'([^']+)'|import\(\s*'([^']+)'\s*\)/g)].map((m) => (m[1] ?? m[2])!);
+  return [...source.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*'([^']+)'|import\(\s*'([^']+)'\s*\)/g)].map(
+    (m) => (m[1] ?? m[2])!,
+  );
 }
 
 /** Local imports resolved to files (type-only imports included: a cycle of types is still a cycle of ideas). */
@@ -82,7 +86,9 @@ describe('the house', () => {
     expect(cli.length).toBeGreaterThan(5);
     for (const f of cli) {
       expect({ file: rel(f), lines: text.get(f)!.split('\n').length <= 50 }).toEqual({ file: rel(f), lines: true });
-      const io = specifiers(text.get(f)!).filter((s) => /^(node:)?(fs|fs\/promises|child_process|net|http|https)$|^ioredis$|^@kubernetes\/client-node$/.test(s));
+      const io = specifiers(text.get(f)!).filter((s) =>
+        /^(node:)?(fs|fs\/promises|child_process|net|http|https)$|^ioredis$|^@kubernetes\/client-node$/.test(s),
+      );
       expect({ file: rel(f), io }).toEqual({ file: rel(f), io: [] });
     }
   });

@@ -12,8 +12,14 @@ export function withTarget<T>(y: Argv<T>): Argv<T & TargetArgs> {
   return y
     .option('namespace', { type: 'string', default: 'sonic', describe: 'namespace of the feature pods' })
     .option('node', { type: 'string', describe: 'this node (default: $NODE_NAME, else the host name)' })
-    .option('kubeconfig', { type: 'string', describe: 'credentials (default: in-cluster, $KUBECONFIG, kubelet.conf)' }) as Argv<T & TargetArgs>;
+    .option('kubeconfig', { type: 'string', describe: 'credentials (default: in-cluster, $KUBECONFIG, kubelet.conf)' }) as Argv<
+    T & TargetArgs
+  >;
 }
+
+/** This node: --node, else the settings' ($NODE_NAME, else the host name), lower-case as Kubernetes has it. */
+export const nodeOf = (argv: { node?: string | undefined }, settings: { nodeName: string }): string =>
+  (argv.node || settings.nodeName).toLowerCase();
 
 export const out = (line: string): void => {
   process.stdout.write(`${line}\n`);

@@ -18,7 +18,12 @@ export const exporterCommand: CommandModule<object, Args> = {
   builder: (y) =>
     withTarget(
       y
-        .option('feature', { type: 'string', array: true, default: ['bmp', 'snmp', 'telemetry', 'gnmi'], describe: 'feature or feature=threshold_bytes (default thresholds: the monit stanzas)' })
+        .option('feature', {
+          type: 'string',
+          array: true,
+          default: ['bmp', 'snmp', 'telemetry', 'gnmi'],
+          describe: 'feature or feature=threshold_bytes (default thresholds: the monit stanzas)',
+        })
         .option('listen', { type: 'string', default: '127.0.0.1:9732' })
         .option('timeout', { type: 'number', default: DEFAULT_TIMEOUT_MS, describe: 'ms per feature check' })
         .option('state-db', { type: 'boolean', default: true, describe: 'read STATE_DB FEATURE for sync health' }),
@@ -27,7 +32,15 @@ export const exporterCommand: CommandModule<object, Args> = {
     const settings = readSettings();
     const features = argv.feature.map(parseFeatureArg);
     const db = argv.stateDb ? redisFeatureDb(settings.redis, { queueWhileOffline: false }) : undefined;
-    const opts = { features, namespace: argv.namespace, node: argv.node, kubeconfig: argv.kubeconfig, timeoutMs: argv.timeout, settings, db };
+    const opts = {
+      features,
+      namespace: argv.namespace,
+      node: argv.node,
+      kubeconfig: argv.kubeconfig,
+      timeoutMs: argv.timeout,
+      settings,
+      db,
+    };
     await runExporter(opts, argv.listen, out, untilSignal());
   },
 };

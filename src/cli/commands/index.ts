@@ -8,4 +8,13 @@ import { migrateCommand, rollbackCommand } from './migrate.js';
 import { exporterCommand } from './exporter.js';
 
 // yargs command modules differ in their argument types; the list only hands them over.
-export const commands = [renderCommand, migrateCommand, rollbackCommand, systemdCommand, syncCommand, gateCommand, restartCommand, exporterCommand] as unknown as CommandModule[];
+export const commands = [
+  renderCommand,
+  migrateCommand,
+  rollbackCommand,
+  systemdCommand,
+  syncCommand,
+  gateCommand,
+  restartCommand,
+  exporterCommand,
+] as unknown as CommandModule[];

@@ -23,10 +23,7 @@ const builder = (y: Argv) =>
   );
 
 const handler = (flow: 'migrate' | 'rollback') => (argv: Args) =>
-  runFlow(
-    { flow, feature: argv.feature, spec: argv.spec, kubeconfig: argv.kubeconfig, node: argv.node, dryRun: argv.dryRun, timeoutMs: argv.timeout * 1000, hostRoot: argv.hostRoot, nodeOnly: Boolean(argv.nodeOnly), out },
-    readSettings(),
-  );
+  runFlow({ ...argv, flow, timeoutMs: argv.timeout * 1000, nodeOnly: Boolean(argv.nodeOnly), out }, readSettings());
 
 export const migrateCommand: CommandModule<object, Args> = {
   command: 'migrate <feature>',

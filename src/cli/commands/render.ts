@@ -17,10 +17,18 @@ export const renderCommand: CommandModule<object, RenderArgs> = {
     y
       .positional('feature', { type: 'string', demandOption: true })
       .option('spec', { type: 'string', describe: 'feature spec file (default: deploy/features/<feature>.yaml)' })
-      .option('migration-version', { type: 'string', choices: ['v0', 'v1', 'v2'] as const, describe: 'override the sidecar migration version' }) as never,
+      .option('migration-version', {
+        type: 'string',
+        choices: ['v0', 'v1', 'v2'] as const,
+        describe: 'override the sidecar migration version',
+      }) as never,
   handler: (argv) => {
     const spec = loadSpec(argv.feature, argv.spec);
     if (argv.migrationVersion && spec.sidecar) spec.sidecar.version = argv.migrationVersion;
-    process.stdout.write(renderFeature(spec).map((o) => `---\n${dump(o, { noRefs: true, lineWidth: 200 })}`).join(''));
+    process.stdout.write(
+      renderFeature(spec)
+        .map((o) => `---\n${dump(o, { noRefs: true, lineWidth: 200 })}`)
+        .join(''),
+    );
   },
 };

@@ -3,7 +3,7 @@ import { dockerEngine } from '../../host/docker.js';
 import { connectCluster } from '../../kube/client.js';
 import { restartFeature } from '../../pod/restart.js';
 import { readSettings } from '../../settings.js';
-import { out, withTarget, type TargetArgs } from './common.js';
+import { nodeOf, out, withTarget, type TargetArgs } from './common.js';
 
 interface Args extends TargetArgs {
   feature: string;
@@ -24,7 +24,7 @@ export const restartCommand: CommandModule<object, Args> = {
     ) as never,
   handler: async (argv) => {
     const settings = readSettings();
-    const target = { feature: argv.feature, namespace: argv.namespace, node: (argv.node || settings.nodeName).toLowerCase() };
+    const target = { feature: argv.feature, namespace: argv.namespace, node: nodeOf(argv, settings) };
     const ports = { docker: dockerEngine(settings.dockerSocket), cluster: () => connectCluster(argv.kubeconfig, settings.api) };
     process.exitCode = await restartFeature(target, argv.process, ports, { timeoutMs: argv.timeout * 1000, out });
   },

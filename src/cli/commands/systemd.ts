@@ -3,7 +3,7 @@ import { realSystemctl, systemStopping } from '../../host/systemctl.js';
 import { connectCluster } from '../../kube/client.js';
 import { runUnitVerb, UNIT_VERBS, type UnitVerb } from '../../pod/unit-verb.js';
 import { readSettings } from '../../settings.js';
-import { out, untilSignal, withTarget, type TargetArgs } from './common.js';
+import { nodeOf, out, untilSignal, withTarget, type TargetArgs } from './common.js';
 
 interface Args extends TargetArgs {
   feature: string;
@@ -23,7 +23,7 @@ export const systemdCommand: CommandModule<object, Args> = {
     ) as never,
   handler: async (argv) => {
     const settings = readSettings();
-    const target = { feature: argv.feature, namespace: argv.namespace, node: (argv.node || settings.nodeName).toLowerCase() };
+    const target = { feature: argv.feature, namespace: argv.namespace, node: nodeOf(argv, settings) };
     const ports = { cluster: () => connectCluster(argv.kubeconfig, settings.api), systemStopping: () => systemStopping(realSystemctl) };
     const signal = argv.action === 'wait' ? untilSignal() : undefined;
     process.exitCode = await runUnitVerb(argv.action, target, ports, { timeoutMs: argv.timeout * 1000, out, signal });

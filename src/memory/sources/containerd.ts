@@ -18,7 +18,12 @@ export interface LocalKubeContainer {
 }
 
 /** Parse one task's config.json; undefined when it is not the named container of that namespace. */
-export function matchTaskSpec(id: string, specText: string, container: string, namespace: string): Omit<LocalKubeContainer, 'pid'> | undefined {
+export function matchTaskSpec(
+  id: string,
+  specText: string,
+  container: string,
+  namespace: string,
+): Omit<LocalKubeContainer, 'pid'> | undefined {
   let spec: unknown;
   try {
     spec = JSON.parse(specText);
@@ -39,7 +44,12 @@ export function matchTaskSpec(id: string, specText: string, container: string, n
   };
 }
 
-export async function findLocalKubeContainers(stateRoot: string, procRoot: string, container: string, namespace: string): Promise<LocalKubeContainer[]> {
+export async function findLocalKubeContainers(
+  stateRoot: string,
+  procRoot: string,
+  container: string,
+  namespace: string,
+): Promise<LocalKubeContainer[]> {
   const tasks = join(stateRoot, 'io.containerd.runtime.v2.task', 'k8s.io');
   let ids: string[];
   try {
@@ -73,7 +83,12 @@ export const containerdSource: MemorySource = {
   name: 'containerd',
   applies: (ctx) => ctx.localKube,
   async find(ctx) {
-    const found = await findLocalKubeContainers(ctx.settings.containerdState, ctx.settings.procRoot, ctx.opts.container, ctx.opts.namespace);
+    const found = await findLocalKubeContainers(
+      ctx.settings.containerdState,
+      ctx.settings.procRoot,
+      ctx.opts.container,
+      ctx.opts.namespace,
+    );
     if (found.length === 0) return undefined;
     const fs = await ctx.fs();
     const results: Measurement[] = [];

@@ -101,7 +101,11 @@ async function measurePod(ctx: SourceContext, creds: ApiCredentials, pod: Featur
   }
   if (!pod.containerId) throw new CheckError(1, `pod ${pod.name} reports no container id for ${opts.container}`);
   const fs = await ctx.fs();
-  const dir = await findCgroupDir(fs, kubeCgroupCandidates({ podUid: pod.uid, containerId: pod.containerId, qosClass: pod.qosClass }), pod.containerId);
+  const dir = await findCgroupDir(
+    fs,
+    kubeCgroupCandidates({ podUid: pod.uid, containerId: pod.containerId, qosClass: pod.qosClass }),
+    pod.containerId,
+  );
   if (!dir) throw new CheckError(1, `cgroup of container ${pod.containerId.slice(0, 12)} (pod ${pod.name}) not found under ${fs.root}`);
   const usage = await ctx.readOrGone(dir);
   return usage === undefined ? undefined : ctx.measured(usage, 'cgroup', 'kube', { pod: pod.name, cgroup: dir });
