@@ -7,6 +7,8 @@ export default defineConfig({
     reporters: ['default'],
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 20_000 } },
+      // The .deb installed into Debian roots (bookworm, trixie) with Debian's nodejs; needs root and `npm run package`.
+      { test: { name: 'package', include: ['test/package/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 600_000 } },
       {
         test: {
           name: 'system',

@@ -1,7 +1,7 @@
 // Single-file builds: dist/memory_checker.mjs (the monit hot path: no client-node, no yargs, no
 // ioredis) and dist/kubesonic.mjs (everything else). Neither needs node_modules on the switch.
 import { build } from 'esbuild';
-import { readFileSync, chmodSync } from 'node:fs';
+import { readFileSync, chmodSync, writeFileSync } from 'node:fs';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const banner = [
@@ -18,16 +18,24 @@ for (const [name, entry] of Object.entries(entries)) {
     outfile: out,
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    // Debian bookworm's own nodejs is 18.19 (docs/packaging.md): the .deb depends on it.
+    target: 'node18',
     format: 'esm',
     minify: true,
     legalComments: 'none',
     metafile: true,
     banner: { js: banner },
-    define: { __KUBESONIC_VERSION__: JSON.stringify(version) },
+    define: {
+      __KUBESONIC_VERSION__: JSON.stringify(version),
+      // yargs-parser 22 refuses Node < 20 by policy (support window), not for an API it needs: the
+      // install test runs every shipped command on bookworm's nodejs 18 (test/package/).
+      'process.env.YARGS_MIN_NODE_VERSION': '"18"',
+    },
     logLevel: 'warning',
   });
   chmodSync(out, 0o755);
+  // Which packages each bundle contains: scripts/package.sh lists their licences in the .deb's copyright.
+  writeFileSync(out.replace(/\.mjs$/, '.meta.json'), JSON.stringify(result.metafile));
   const bytes = Object.values(result.metafile.outputs)[0].bytes;
   console.log(`${out} ${(bytes / 1024).toFixed(0)} KiB`);
 }
