@@ -2,10 +2,11 @@
 // every configured feature on this node, plus FEATURE sync health, on /metrics for Prometheus.
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { checkMemory, type CheckerSettings } from '../memory/checker.js';
+import { checkMemory, type CheckOutcome, type CheckerSettings } from '../memory/checker.js';
 import type { CheckerOptions } from '../memory/args.js';
 import type { FeatureDb } from '../feature/db.js';
 import { MONIT_THRESHOLDS } from '../sonic/paths.js';
+import { ExitError } from '../util/errors.js';
 
 export interface ExportedFeature {
   feature: string;
@@ -18,9 +19,21 @@ export interface ExporterOptions {
   node: string | undefined;
   kubeconfig: string | undefined;
   timeoutMs: number;
+  /** How long a collection answers scrapes before the next one runs (ms); 0: every scrape collects. */
+  cacheMs: number;
   settings: CheckerSettings;
   /** STATE_DB, for the sync health series; undefined: not exported. */
   db?: FeatureDb | undefined;
+}
+
+/** One feature's check, gathered before anything is published. */
+interface FeatureResult {
+  f: ExportedFeature;
+  /** undefined: the check ended in an error. */
+  outcome: CheckOutcome | undefined;
+  seconds: number;
+  /** STATE_DB container_id; null: not read (no db, or Redis failed). */
+  containerId: string | undefined | null;
 }
 
 export class MemoryExporter {
@@ -74,14 +87,39 @@ export class MemoryExporter {
     registers: [this.registry],
   });
 
-  constructor(private readonly opts: ExporterOptions) {}
+  /** The collection running now: concurrent scrapes wait for it instead of starting their own. */
+  private inFlight: Promise<void> | undefined;
+  /** When the last collection ended (monotonic ms); its figures answer scrapes for cacheMs. */
+  private collectedAt = Number.NEGATIVE_INFINITY;
 
-  async collect(): Promise<void> {
-    this.workingSet.reset();
-    await Promise.all(this.opts.features.map((f) => this.collectOne(f)));
+  constructor(
+    private readonly opts: ExporterOptions,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /**
+   * Fresh figures for a scrape: the cached ones if younger than cacheMs, else the collection in
+   * flight, else a new one. One collection at a time, however many scrapes arrive.
+   */
+  refresh(): Promise<void> {
+    if (this.inFlight) return this.inFlight;
+    if (this.now() - this.collectedAt < this.opts.cacheMs) return Promise.resolve();
+    this.inFlight = this.collect().finally(() => {
+      this.collectedAt = this.now();
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
   }
 
-  private async collectOne(f: ExportedFeature): Promise<void> {
+  /** Check every feature (concurrently, each with its own connections), then publish all at once. */
+  async collect(): Promise<void> {
+    const results = await Promise.all(this.opts.features.map((f) => this.checkOne(f)));
+    // Applied in one synchronous step: a scrape never sees some features' new figures and others' old.
+    this.workingSet.reset();
+    for (const r of results) this.publish(r);
+  }
+
+  private async checkOne(f: ExportedFeature): Promise<FeatureResult> {
     const options: CheckerOptions = {
       container: f.feature,
       threshold: f.threshold,
@@ -92,35 +130,50 @@ export class MemoryExporter {
       timeoutMs: this.opts.timeoutMs,
       kubeconfig: this.opts.kubeconfig,
     };
-    this.threshold.set({ feature: f.feature }, f.threshold);
     const started = process.hrtime.bigint();
-    let isRunning: boolean | undefined;
+    let outcome: CheckOutcome | undefined;
     try {
-      const outcome = await checkMemory(options, this.opts.settings);
-      isRunning = outcome.status === 'measured';
-      this.running.set({ feature: f.feature }, isRunning ? 1 : 0);
-      if (outcome.status === 'measured') {
-        this.workingSet.set({ feature: f.feature, source: outcome.source, via: outcome.via }, outcome.usage);
-        this.over.set({ feature: f.feature }, outcome.usage > f.threshold ? 1 : 0);
-      } else this.over.set({ feature: f.feature }, 0);
+      outcome = await checkMemory(options, this.opts.settings);
     } catch {
-      // No figure is better than a stale one: drop the series until a check succeeds again.
-      this.errors.inc({ feature: f.feature });
-      this.over.remove({ feature: f.feature });
-      this.running.remove({ feature: f.feature });
-    } finally {
-      this.checkSeconds.set({ feature: f.feature }, Number(process.hrtime.bigint() - started) / 1e9);
+      outcome = undefined;
     }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    let containerId: string | undefined | null = null;
     if (this.opts.db) {
       try {
-        const id = (await this.opts.db.read('state', f.feature)).container_id;
-        const present = Boolean(id);
-        this.syncPresent.set({ feature: f.feature }, present ? 1 : 0);
-        if (isRunning !== undefined) this.syncConsistent.set({ feature: f.feature }, present === isRunning ? 1 : 0);
+        containerId = (await this.opts.db.read('state', f.feature)).container_id;
       } catch {
-        this.syncPresent.remove({ feature: f.feature });
+        containerId = null;
       }
     }
+    return { f, outcome, seconds, containerId };
+  }
+
+  private publish({ f, outcome, seconds, containerId }: FeatureResult): void {
+    const feature = { feature: f.feature };
+    this.threshold.set(feature, f.threshold);
+    this.checkSeconds.set(feature, seconds);
+    const isRunning = outcome ? outcome.status === 'measured' : undefined;
+    if (!outcome) {
+      // No figure is better than a stale one: drop the series until a check succeeds again.
+      this.errors.inc(feature);
+      this.over.remove(feature);
+      this.running.remove(feature);
+    } else {
+      this.running.set(feature, isRunning ? 1 : 0);
+      if (outcome.status === 'measured') {
+        this.workingSet.set({ feature: f.feature, source: outcome.source, via: outcome.via }, outcome.usage);
+        this.over.set(feature, outcome.usage > f.threshold ? 1 : 0);
+      } else this.over.set(feature, 0);
+    }
+    if (!this.opts.db) return;
+    if (containerId === null) {
+      this.syncPresent.remove(feature);
+      return;
+    }
+    const present = Boolean(containerId);
+    this.syncPresent.set(feature, present ? 1 : 0);
+    if (isRunning !== undefined) this.syncConsistent.set(feature, present === isRunning ? 1 : 0);
   }
 
   listen(host: string, port: number): Promise<Server> {
@@ -129,7 +182,7 @@ export class MemoryExporter {
         res.writeHead(req.url === '/healthz' ? 200 : 404).end(req.url === '/healthz' ? 'ok\n' : 'not found\n');
         return;
       }
-      this.collect()
+      this.refresh()
         .then(() => this.registry.metrics())
         .then((body) => res.writeHead(200, { 'Content-Type': this.registry.contentType }).end(body))
         .catch((e: unknown) => res.writeHead(500).end(`${String(e)}\n`));
@@ -139,6 +192,16 @@ export class MemoryExporter {
       server.listen(port, host, () => resolve(server));
     });
   }
+}
+
+/** A scrape every second or faster (Prometheus' shortest usual interval) runs at most one collection a second. */
+export const DEFAULT_CACHE_MS = 1000;
+
+/** --cache-ms: a whole number of ms, 0 or more; anything else is a one-line error (exit 2). */
+export function parseCacheMs(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw new ExitError(`--cache-ms must be a whole number of milliseconds, got ${JSON.stringify(value)}`, 2);
+  return value;
 }
 
 /** "bmp=838860800" or "bmp" (threshold from the monit default of that feature). */

@@ -31,33 +31,38 @@ export function describeFailure(f: ApiFailure): string {
 
 const MAX_BODY = 8 * 1024 * 1024;
 
-// One kept-alive connection per credentials: a check makes two requests (pod list, then metrics),
-// and the second TLS handshake would cost as much as the first. closeConnections() ends them so
-// the process can exit as soon as the check is done.
-const agents = new Map<ApiCredentials, HttpsAgent>();
+/**
+ * The kept-alive connections of one check: a check makes two requests (pod list, then metrics), and
+ * the second TLS handshake would cost as much as the first. Each check owns its scope and closes it
+ * when done, so the process can exit at once and, in the exporter, one check finishing never
+ * closes a connection another check in flight is using.
+ */
+export class ApiConnections {
+  private readonly agents = new Map<ApiCredentials, HttpsAgent>();
 
-function agentFor(creds: ApiCredentials): HttpsAgent {
-  let agent = agents.get(creds);
-  if (!agent) {
-    agent = new HttpsAgent({
-      keepAlive: true,
-      maxSockets: 1,
-      ca: creds.ca,
-      cert: creds.cert,
-      key: creds.key,
-      rejectUnauthorized: !creds.insecureSkipTlsVerify,
-    });
-    agents.set(creds, agent);
+  agentFor(creds: ApiCredentials): HttpsAgent {
+    let agent = this.agents.get(creds);
+    if (!agent) {
+      agent = new HttpsAgent({
+        keepAlive: true,
+        maxSockets: 1,
+        ca: creds.ca,
+        cert: creds.cert,
+        key: creds.key,
+        rejectUnauthorized: !creds.insecureSkipTlsVerify,
+      });
+      this.agents.set(creds, agent);
+    }
+    return agent;
   }
-  return agent;
+
+  close(): void {
+    for (const agent of this.agents.values()) agent.destroy();
+    this.agents.clear();
+  }
 }
 
-export function closeConnections(): void {
-  for (const agent of agents.values()) agent.destroy();
-  agents.clear();
-}
-
-export function getJson(creds: ApiCredentials, path: string, deadline: number): Promise<unknown> {
+export function getJson(creds: ApiCredentials, path: string, deadline: number, connections: ApiConnections): Promise<unknown> {
   const remaining = deadline - Date.now();
   if (remaining <= 0) return Promise.reject(new ApiError({ kind: 'timeout' }));
   const url = new URL(path, `${creds.server}/`);
@@ -76,7 +81,7 @@ export function getJson(creds: ApiCredentials, path: string, deadline: number): 
     const options = {
       method: 'GET',
       headers,
-      ...(isHttps ? { agent: agentFor(creds) } : {}),
+      ...(isHttps ? { agent: connections.agentFor(creds) } : {}),
     };
     const req = (isHttps ? httpsRequest : httpRequest)(url, options, (res) => {
       const chunks: Buffer[] = [];

@@ -3,7 +3,6 @@
 //   2. containerd  API server unreachable: the container from containerd's local task state
 //   3. docker      not migrated: the Docker container named exactly like the feature
 //                  (or, without an API server, a cri-dockerd container by its labels)
-import { closeConnections } from '../kube/http.js';
 import { dockerEngine } from '../host/docker.js';
 import type { CheckerOptions } from './args.js';
 import { containerdSource } from './sources/containerd.js';
@@ -29,6 +28,6 @@ export async function checkMemory(
     }
     return ctx.notRunning();
   } finally {
-    closeConnections();
+    ctx.connections.close();
   }
 }

@@ -4,6 +4,7 @@ import type { CheckerOptions } from './args.js';
 import { CheckError } from './errors.js';
 import { detectCgroupFs, readWorkingSet, type CgroupFs } from './cgroup.js';
 import type { Docker } from '../host/docker.js';
+import { ApiConnections } from '../kube/http.js';
 import type { ApiSources, Settings } from '../settings.js';
 
 export type MeasurementSource = 'metrics.k8s.io' | 'cgroup';
@@ -39,6 +40,8 @@ export class SourceContext {
   readonly notes: string[] = [];
   /** Set by the kube source once the API server answered: the local kube sources then add nothing. */
   apiReachable = false;
+  /** This check's own API connections, closed when it ends (never another check's). */
+  readonly connections = new ApiConnections();
   private cgroupFs: CgroupFs | undefined | null = null;
 
   constructor(

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { parseFeatureArg, runExporter } from '../../exporter/exporter.js';
+import { DEFAULT_CACHE_MS, parseCacheMs, parseFeatureArg, runExporter } from '../../exporter/exporter.js';
 import { redisFeatureDb } from '../../feature/db.js';
 import { DEFAULT_TIMEOUT_MS } from '../../memory/args.js';
 import { readSettings } from '../../settings.js';
@@ -9,6 +9,7 @@ interface Args extends TargetArgs {
   feature: string[];
   listen: string;
   timeout: number;
+  cacheMs: number;
   stateDb: boolean;
 }
 
@@ -26,6 +27,11 @@ export const exporterCommand: CommandModule<object, Args> = {
         })
         .option('listen', { type: 'string', default: '127.0.0.1:9732' })
         .option('timeout', { type: 'number', default: DEFAULT_TIMEOUT_MS, describe: 'ms per feature check' })
+        .option('cache-ms', {
+          type: 'number',
+          default: DEFAULT_CACHE_MS,
+          describe: 'serve the last figures to scrapes for this long (ms); concurrent scrapes share one collection',
+        })
         .option('state-db', { type: 'boolean', default: true, describe: 'read STATE_DB FEATURE for sync health' }),
     ) as never,
   handler: async (argv) => {
@@ -38,6 +44,7 @@ export const exporterCommand: CommandModule<object, Args> = {
       node: argv.node,
       kubeconfig: argv.kubeconfig,
       timeoutMs: argv.timeout,
+      cacheMs: parseCacheMs(argv.cacheMs),
       settings,
       db,
     };

@@ -2,7 +2,7 @@
 // metrics.k8s.io (the number `kubectl top pod --containers` shows); when the metrics API fails, the
 // same container's cgroup, found from the pod status.
 import { parseBytes } from '../../kube/quantity.js';
-import { ApiError, getJson } from '../../kube/http.js';
+import { ApiError, getJson, type ApiConnections } from '../../kube/http.js';
 import { loadCredentials, type ApiCredentials } from '../../kube/kubeconfig.js';
 import { containerIdOf } from '../../kube/ids.js';
 import { isObj, type Obj } from '../../util/json.js';
@@ -69,9 +69,10 @@ export async function listFeaturePods(
   node: string,
   container: string,
   deadline: number,
+  connections: ApiConnections,
 ): Promise<FeaturePod[]> {
   const selector = encodeURIComponent(`spec.nodeName=${node}`);
-  const list = await getJson(creds, `/api/v1/namespaces/${namespace}/pods?fieldSelector=${selector}`, deadline);
+  const list = await getJson(creds, `/api/v1/namespaces/${namespace}/pods?fieldSelector=${selector}`, deadline, connections);
   return featurePodsFromList(list, container);
 }
 
@@ -81,8 +82,10 @@ export async function podWorkingSet(
   pod: string,
   container: string,
   deadline: number,
+  connections: ApiConnections,
 ): Promise<number | undefined> {
-  const body = await getJson(creds, `/apis/metrics.k8s.io/v1beta1/namespaces/${namespace}/pods/${encodeURIComponent(pod)}`, deadline);
+  const path = `/apis/metrics.k8s.io/v1beta1/namespaces/${namespace}/pods/${encodeURIComponent(pod)}`;
+  const body = await getJson(creds, path, deadline, connections);
   return containerWorkingSet(body, container);
 }
 
@@ -90,7 +93,7 @@ async function measurePod(ctx: SourceContext, creds: ApiCredentials, pod: Featur
   const { opts } = ctx;
   if (opts.source !== 'cgroup') {
     try {
-      const usage = await podWorkingSet(creds, opts.namespace, pod.name, opts.container, ctx.deadline);
+      const usage = await podWorkingSet(creds, opts.namespace, pod.name, opts.container, ctx.deadline, ctx.connections);
       if (usage !== undefined) return ctx.measured(usage, 'metrics.k8s.io', 'kube', { pod: pod.name });
       ctx.notes.push(`metrics: no ${opts.container} entry for pod ${pod.name} yet`);
     } catch (e) {
@@ -127,7 +130,7 @@ async function fromKube(ctx: SourceContext) {
   }
   let pods: FeaturePod[];
   try {
-    pods = await listFeaturePods(creds, opts.namespace, ctx.node, opts.container, ctx.deadline);
+    pods = await listFeaturePods(creds, opts.namespace, ctx.node, opts.container, ctx.deadline, ctx.connections);
   } catch (e) {
     if (!(e instanceof ApiError)) throw e;
     ctx.notes.push(`kube: pod list: ${e.message}`);
