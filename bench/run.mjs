@@ -56,6 +56,9 @@ for (let i = 0; i < 120; i++) {
 
 say(`## memory_checker cost per call (${RUNS} runs each, median / p90 wall ms, median peak RSS)`);
 say('');
+say('Every command runs with only PATH, NODE_NAME, KUBECONFIG and the test roots in its environment:');
+say('NODE_EXTRA_CA_CERTS (set on the build machine, not on a switch) is unset, so Node does not load extra CAs.');
+say('');
 const cases = [
   measure('node -e 0 (floor: Node.js start)', [NODE, '-e', '0'], baseEnv),
   measure('memory_checker bmp, metrics.k8s.io', [NODE, `${REPO}/dist/memory_checker.mjs`, 'bmp', '838860800'], {
@@ -71,6 +74,22 @@ const cases = [
     ...baseEnv,
     KUBECONFIG: '/nonexistent',
   }),
+  ...(process.env.BENCH_BASELINE_CHECKER
+    ? [
+        measure(
+          'memory_checker bmp, metrics.k8s.io — previous bundle (BENCH_BASELINE_CHECKER)',
+          [NODE, process.env.BENCH_BASELINE_CHECKER, 'bmp', '838860800'],
+          {
+            ...baseEnv,
+            KUBECONFIG: `${K8S}/checker.kubeconfig`,
+          },
+        ),
+        measure('memory_checker bmp, no apiserver — previous bundle', [NODE, process.env.BENCH_BASELINE_CHECKER, 'bmp', '838860800'], {
+          ...baseEnv,
+          KUBECONFIG: '/nonexistent',
+        }),
+      ]
+    : []),
   measure(
     "kubectl top pod (the seed's suggestion)",
     ['kubectl', '--kubeconfig', `${K8S}/admin.kubeconfig`, 'top', 'pod', '-n', 'sonic', '-l', 'app=bmp', '--containers'],
@@ -161,6 +180,91 @@ say(
 say(
   `| change → Redis latency | 30 000 ms mean, 60 000 ms worst (half / whole poll period) | ${sortedLat[1]} ms median, ${sortedLat[2]} ms worst (measured: pod status → STATE_DB) | ≈ ${Math.round(30000 / Math.max(1, sortedLat[1]))}× faster |`,
 );
+say('');
+
+// --- exporter under load: 20 features, 100 scrapes/s (wrk, paced by bench/wrk-rate.lua)
+const EXPORTER_SECONDS = Number(process.env.BENCH_EXPORTER_SECONDS ?? 60);
+const exporterFeatures = ['bmp=838860800', ...Array.from({ length: 19 }, (_, i) => `feat${String(i + 1).padStart(2, '0')}=838860800`)];
+async function exporterUnderLoad(cacheMs) {
+  const listen = '127.0.0.1:19732';
+  const args = [`${REPO}/dist/kubesonic.mjs`, 'exporter', '--listen', listen, '--no-state-db', '--cache-ms', String(cacheMs)];
+  for (const f of exporterFeatures) args.push('--feature', f);
+  const child = spawn(NODE, args, { env: { ...baseEnv, KUBECONFIG: `${K8S}/checker.kubeconfig` }, stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    if (sh(`curl -sf http://${listen}/healthz`).status === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // A second client records the source label of every feature on each scrape while wrk runs.
+  const sources = new Map();
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const text = await fetch(`http://${listen}/metrics`).then(
+        (r) => r.text(),
+        () => '',
+      );
+      for (const m of text.matchAll(/^kubesonic_feature_memory_working_set_bytes\{feature="([^"]+)",source="([^"]+)"/gm)) {
+        if (!sources.has(m[1])) sources.set(m[1], new Set());
+        sources.get(m[1]).add(m[2]);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  const wrk = await new Promise((resolve) => {
+    const p = spawn('wrk', [
+      '-t2',
+      '-c10',
+      `-d${EXPORTER_SECONDS}s`,
+      '--latency',
+      '-s',
+      `${REPO}/bench/wrk-rate.lua`,
+      `http://${listen}/metrics`,
+    ]);
+    let out = '';
+    p.stdout.on('data', (d) => {
+      out += d;
+    });
+    p.on('close', () => resolve(out));
+  });
+  sampling = false;
+  await sampler;
+  const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  child.kill('SIGTERM');
+  const ms = (label) => {
+    const m = new RegExp(`^\\s*${label}%\\s+([0-9.]+)(us|ms|s)`, 'm').exec(wrk);
+    return m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]] : NaN;
+  };
+  const requests = Number(/(\d+) requests in/.exec(wrk)?.[1] ?? 0);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(wrk)?.[1] ?? 0);
+  const socketErrors = (/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(wrk) ?? [])
+    .slice(1)
+    .reduce((a, b) => a + Number(b), 0);
+  const flapping = [...sources].filter(([, s]) => s.size > 1).map(([f, s]) => `${f}: ${[...s].join('/')}`);
+  return {
+    cacheMs,
+    rate: requests / EXPORTER_SECONDS,
+    p50: ms(50),
+    p99: ms(99),
+    errors: non2xx + socketErrors,
+    rssMiB: hwm,
+    flapping,
+    measuredFeatures: sources.size,
+  };
+}
+say(`## kubesonic exporter: ${exporterFeatures.length} features, ≈ 100 scrapes/s for ${EXPORTER_SECONDS} s (wrk, 10 paced connections)`);
+say('');
+say('bmp runs on the testbed node (metrics.k8s.io); the 19 others are not deployed, so each of their checks is a');
+say('real pod-list request to the API server followed by the local sources. `--cache-ms 0` collects on every scrape');
+say('(concurrent scrapes still share one collection); the default 1000 serves a collection for a second.');
+say('');
+say('| --cache-ms | scrapes/s | p50 ms | p99 ms | errors | peak RSS MiB | source label changes |');
+say('|---:|---:|---:|---:|---:|---:|---|');
+for (const cacheMs of [0, 1000]) {
+  const r = await exporterUnderLoad(cacheMs);
+  say(
+    `| ${r.cacheMs} | ${r.rate.toFixed(1)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.rssMiB.toFixed(1)} | ${r.flapping.length ? r.flapping.join('; ') : `none (${r.measuredFeatures} measured feature(s))`} |`,
+  );
+}
 say('');
 say(
   `Measured ${new Date().toISOString()} on ${sh('nproc').stdout.trim()} cores, ${sh("free -g | awk '/Mem/{print $2}'").stdout.trim()} GiB, Kubernetes ${JSON.parse(sh(`kubectl --kubeconfig ${K8S}/admin.kubeconfig version -o json`).stdout).serverVersion.gitVersion}.`,

@@ -207,9 +207,10 @@ export function parseCacheMs(value: unknown): number {
 /** "bmp=838860800" or "bmp" (threshold from the monit default of that feature). */
 export function parseFeatureArg(arg: string): ExportedFeature {
   const [feature, raw] = arg.split('=');
-  if (!feature || !/^[a-z][a-z0-9_-]{0,31}$/.test(feature)) throw new Error(`invalid feature ${JSON.stringify(arg)}`);
+  if (!feature || !/^[a-z][a-z0-9_-]{0,31}$/.test(feature)) throw new ExitError(`invalid feature ${JSON.stringify(arg)}`, 2);
   const threshold = raw === undefined ? MONIT_THRESHOLDS[feature] : /^[0-9]+$/.test(raw) ? Number(raw) : NaN;
-  if (!threshold || !Number.isSafeInteger(threshold)) throw new Error(`feature ${feature}: give a threshold in bytes (${feature}=<bytes>)`);
+  if (!threshold || !Number.isSafeInteger(threshold))
+    throw new ExitError(`feature ${feature}: give a threshold in bytes (${feature}=<bytes>)`, 2);
   return { feature, threshold };
 }
 

@@ -1,7 +1,15 @@
 // A GET-only JSON client for the API server over node:https, bounded by an absolute deadline.
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { request as httpRequest } from 'node:http';
+import { createRequire } from 'node:module';
+import type * as Http from 'node:http';
+import type * as Https from 'node:https';
 import type { ApiCredentials } from './kubeconfig.js';
+
+// node:https (tls, crypto) and node:http are loaded on first use, not at start: memory_checker runs
+// every monit cycle and most runs on a switch without an API server never make a request; loading
+// them up front was a fifth of its start-up (bench/results.md).
+const load = createRequire(import.meta.url);
+const https = () => load('node:https') as typeof Https;
+const http = () => load('node:http') as typeof Http;
 
 export type ApiFailure =
   | { kind: 'timeout' }
@@ -38,12 +46,12 @@ const MAX_BODY = 8 * 1024 * 1024;
  * closes a connection another check in flight is using.
  */
 export class ApiConnections {
-  private readonly agents = new Map<ApiCredentials, HttpsAgent>();
+  private readonly agents = new Map<ApiCredentials, Https.Agent>();
 
-  agentFor(creds: ApiCredentials): HttpsAgent {
+  agentFor(creds: ApiCredentials): Https.Agent {
     let agent = this.agents.get(creds);
     if (!agent) {
-      agent = new HttpsAgent({
+      agent = new (https().Agent)({
         keepAlive: true,
         maxSockets: 1,
         ca: creds.ca,
@@ -83,7 +91,7 @@ export function getJson(creds: ApiCredentials, path: string, deadline: number, c
       headers,
       ...(isHttps ? { agent: connections.agentFor(creds) } : {}),
     };
-    const req = (isHttps ? httpsRequest : httpRequest)(url, options, (res) => {
+    const req = (isHttps ? https().request : http().request)(url, options, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {

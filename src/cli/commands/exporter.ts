@@ -27,27 +27,17 @@ export const exporterCommand: CommandModule<object, Args> = {
         })
         .option('listen', { type: 'string', default: '127.0.0.1:9732' })
         .option('timeout', { type: 'number', default: DEFAULT_TIMEOUT_MS, describe: 'ms per feature check' })
-        .option('cache-ms', {
-          type: 'number',
-          default: DEFAULT_CACHE_MS,
-          describe: 'serve the last figures to scrapes for this long (ms); concurrent scrapes share one collection',
-        })
+        .option('cache-ms', { type: 'number', default: DEFAULT_CACHE_MS, describe: 'answer scrapes from a collection this recent' })
         .option('state-db', { type: 'boolean', default: true, describe: 'read STATE_DB FEATURE for sync health' }),
     ) as never,
   handler: async (argv) => {
     const settings = readSettings();
+    // Every argument is checked before Redis is connected: a bad one exits at once (2), not after a hang.
     const features = argv.feature.map(parseFeatureArg);
+    const cacheMs = parseCacheMs(argv.cacheMs);
     const db = argv.stateDb ? redisFeatureDb(settings.redis, { queueWhileOffline: false }) : undefined;
-    const opts = {
-      features,
-      namespace: argv.namespace,
-      node: argv.node,
-      kubeconfig: argv.kubeconfig,
-      timeoutMs: argv.timeout,
-      cacheMs: parseCacheMs(argv.cacheMs),
-      settings,
-      db,
-    };
+    const { namespace, node, kubeconfig, timeout: timeoutMs } = argv;
+    const opts = { features, namespace, node, kubeconfig, timeoutMs, cacheMs, settings, db };
     await runExporter(opts, argv.listen, out, untilSignal());
   },
 };
