@@ -1,7 +1,7 @@
-// `node dist/testbed.mjs images OUT_DIR BIN_DIR`: writes pause.tar and feature.tar for import.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// `node dist/testbed.mjs images OUT_DIR BIN_DIR`: writes pause.tar, feature.tar and sidecar.tar for import.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { featureImage, pauseImage, sidecarImage } from './image.js';
+import { debianRootTarball, featureImage, pauseImage, sidecarImage } from './image.js';
 
 const [command, outDir, binDir] = process.argv.slice(2);
 if (command !== 'images' || !outDir || !binDir) {
@@ -11,5 +11,7 @@ if (command !== 'images' || !outDir || !binDir) {
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'pause.tar'), pauseImage(binDir));
 writeFileSync(join(outDir, 'feature.tar'), featureImage(binDir));
-writeFileSync(join(outDir, 'sidecar.tar'), sidecarImage(new URL('./kubesonic.mjs', import.meta.url).pathname));
+// dist/testbed.mjs sits next to the bundles it packs; the repository is one level up.
+const dist = new URL('.', import.meta.url).pathname;
+writeFileSync(join(outDir, 'sidecar.tar'), sidecarImage(dist, readFileSync(debianRootTarball(join(dist, '..')))));
 process.stdout.write(`${outDir}\n`);

@@ -1,39 +1,52 @@
 // Builds docker-archive image tarballs from local files (no registry, no docker build):
 // loadable with `docker load` and `ctr -n k8s.io images import`.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { sha256, tar, type TarEntry } from './tar.js';
 
 export interface ImageSpec {
   ref: string;
   entries: TarEntry[];
+  /** Layers below `entries`, already tarred (e.g. a Debian root from packaging/debian-root.sh). */
+  baseLayers?: Buffer[];
   entrypoint: string[];
   cmd?: string[];
   env?: string[];
+  user?: string;
 }
 
+/**
+ * A docker-archive tarball. Reproducible: no timestamps in the config, fixed mtimes and order in
+ * the tar writer, so the same inputs give the same bytes (and image digest).
+ */
 export function dockerArchive(spec: ImageSpec): Buffer {
-  const layer = tar(spec.entries);
-  const diffId = sha256(layer);
+  const layers = [...(spec.baseLayers ?? []), tar(spec.entries)];
+  const diffIds = layers.map((l) => sha256(l));
   const config = Buffer.from(
     JSON.stringify({
       architecture: 'amd64',
       os: 'linux',
       config: {
+        ...(spec.user ? { User: spec.user } : {}),
         Entrypoint: spec.entrypoint,
         Cmd: spec.cmd ?? null,
         Env: spec.env ?? ['PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin'],
       },
-      rootfs: { type: 'layers', diff_ids: [`sha256:${diffId}`] },
-      history: [{ created_by: 'kubesonic testbed' }],
+      rootfs: { type: 'layers', diff_ids: diffIds.map((d) => `sha256:${d}`) },
+      history: layers.map(() => ({ created_by: 'kubesonic testbed' })),
     }),
   );
   const configName = `${sha256(config)}.json`;
-  const manifest = Buffer.from(JSON.stringify([{ Config: configName, RepoTags: [spec.ref], Layers: [`${diffId}/layer.tar`] }]));
+  const manifest = Buffer.from(
+    JSON.stringify([{ Config: configName, RepoTags: [spec.ref], Layers: diffIds.map((d) => `${d}/layer.tar`) }]),
+  );
   return tar([
     { type: 'file', path: configName, data: config },
-    { type: 'dir', path: diffId },
-    { type: 'file', path: `${diffId}/layer.tar`, data: layer },
+    ...diffIds.flatMap((d, i): TarEntry[] => [
+      { type: 'dir', path: d },
+      { type: 'file', path: `${d}/layer.tar`, data: layers[i]! },
+    ]),
     { type: 'file', path: 'manifest.json', data: manifest },
   ]);
 }
@@ -77,43 +90,55 @@ export function featureImage(binDir: string, busybox = '/bin/busybox'): Buffer {
 
 export const SIDECAR_REF = 'localhost/kubesonic/sidecar:1';
 
-/** Shared libraries a dynamically linked binary needs, as ldd reports them. */
-function sharedLibraries(binary: string): string[] {
-  const out = execFileSync('ldd', [binary], { encoding: 'utf8' });
-  return [...out.matchAll(/(\/[^\s]+\.so[^\s]*)/g)].map((m) => m[1]!).filter((p, i, all) => all.indexOf(p) === i);
+/**
+ * What the sidecar/exporter image is, whichever way it is built: here from Debian packages, or by
+ * the Dockerfile with a registry (test/unit/image-recipe.test.ts holds the two to the same values).
+ */
+export const SIDECAR_RECIPE = {
+  /** Debian suite of the base: its own nodejs (trixie: 20.19, supported by Debian for trixie's life). */
+  suite: 'trixie',
+  packages: ['nodejs'],
+  entrypoint: ['/usr/bin/node', '/opt/kubesonic/kubesonic.mjs'],
+  cmd: ['--help'],
+  /** nobody:nogroup, by number so it needs no passwd entry; the sync sidecar and gate run as 0 (render). */
+  user: '65534:65534',
+  env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'NODE_ENV=production'],
+  dir: '/opt/kubesonic',
+} as const;
+
+/** Every bundle in dist/ the image ships: all *.mjs but the testbed's own (new CLIs need no edit here). */
+export function shippedBundles(distDir: string): string[] {
+  return readdirSync(distDir)
+    .filter((f) => f.endsWith('.mjs') && f !== 'testbed.mjs')
+    .sort();
 }
 
 /**
- * The sidecar/exporter image as the Dockerfile lays it out (node + /opt/kubesonic/kubesonic.mjs),
- * assembled from this machine's node binary since no base image can be pulled here.
+ * The sidecar/exporter image from Debian packages: a minbase Debian root with Debian's nodejs
+ * (packaging/debian-root.sh, reproducible and cached), plus one layer with the bundles under
+ * /opt/kubesonic. No registry, no base image pulled, nothing from this machine's own Node.
  */
-export function sidecarImage(kubesonicBundle: string, busybox = '/bin/busybox', node = process.execPath): Buffer {
-  const entries: TarEntry[] = [];
-  const dirs = new Set<string>();
-  const addDirs = (path: string) => {
-    const parts = path.split('/').slice(0, -1);
-    for (let i = 1; i <= parts.length; i++) {
-      const d = parts.slice(0, i).join('/');
-      if (d && !dirs.has(d)) {
-        dirs.add(d);
-        entries.push({ type: 'dir', path: d });
-      }
-    }
-  };
-  const addFile = (path: string, data: Buffer, mode: number) => {
-    addDirs(path);
-    entries.push({ type: 'file', path, data, mode });
-  };
-  for (const lib of sharedLibraries(node)) addFile(lib.replace(/^\//, ''), readFileSync(lib), 0o755);
-  addFile('usr/bin/node', readFileSync(node), 0o755);
-  addFile('bin/busybox', readFileSync(busybox), 0o755);
-  for (const a of ['sh', 'test', 'cat', 'ls', 'sleep']) entries.push({ type: 'symlink', path: `bin/${a}`, target: 'busybox' });
-  addFile('opt/kubesonic/kubesonic.mjs', readFileSync(kubesonicBundle), 0o644);
-  entries.push({ type: 'dir', path: 'tmp', mode: 0o1777 });
+export function sidecarImage(distDir: string, debianRoot: Buffer): Buffer {
+  const entries: TarEntry[] = [
+    { type: 'dir', path: 'opt' },
+    { type: 'dir', path: 'opt/kubesonic' },
+    ...shippedBundles(distDir).map(
+      (f): TarEntry => ({ type: 'file', path: `opt/kubesonic/${f}`, data: readFileSync(join(distDir, f)), mode: 0o755 }),
+    ),
+  ];
   return dockerArchive({
     ref: SIDECAR_REF,
+    baseLayers: [debianRoot],
     entries,
-    entrypoint: ['/usr/bin/node', '/opt/kubesonic/kubesonic.mjs'],
-    env: ['PATH=/usr/bin:/bin', 'NODE_ENV=production'],
+    entrypoint: [...SIDECAR_RECIPE.entrypoint],
+    cmd: [...SIDECAR_RECIPE.cmd],
+    user: SIDECAR_RECIPE.user,
+    env: [...SIDECAR_RECIPE.env],
   });
+}
+
+/** The cached Debian root of the recipe (built on first use: needs Debian's mirror, so run it outside the test netns). */
+export function debianRootTarball(repo: string): string {
+  const script = join(repo, 'packaging', 'debian-root.sh');
+  return execFileSync('bash', [script, SIDECAR_RECIPE.suite, ...SIDECAR_RECIPE.packages], { encoding: 'utf8' }).trim();
 }
