@@ -8,6 +8,8 @@ const REPO = new URL('..', import.meta.url).pathname;
 const K8S = '/var/lib/kubesonic-test/k8s';
 const RUNS = Number(process.env.BENCH_RUNS ?? 25);
 const NODE = process.execPath;
+// The form the .deb installs as /usr/bin/memory_checker (CommonJS: no ESM loader at start).
+const CHECKER = `${REPO}/dist/memory_checker.cjs`;
 const envEnv = Object.fromEntries(
   spawnSync('bash', [join(REPO, 'testbed/cluster.sh'), 'env'], { encoding: 'utf8' })
     .stdout.trim()
@@ -61,19 +63,26 @@ say('NODE_EXTRA_CA_CERTS (set on the build machine, not on a switch) is unset, s
 say('');
 const cases = [
   measure('node -e 0 (floor: Node.js start)', [NODE, '-e', '0'], baseEnv),
-  measure('memory_checker bmp, metrics.k8s.io', [NODE, `${REPO}/dist/memory_checker.mjs`, 'bmp', '838860800'], {
+  measure('memory_checker bmp, metrics.k8s.io', [NODE, CHECKER, 'bmp', '838860800'], {
     ...baseEnv,
     KUBECONFIG: `${K8S}/checker.kubeconfig`,
   }),
-  measure(
-    'memory_checker bmp, pod cgroup (--source cgroup)',
-    [NODE, `${REPO}/dist/memory_checker.mjs`, 'bmp', '838860800', '--source', 'cgroup'],
-    { ...baseEnv, KUBECONFIG: `${K8S}/checker.kubeconfig` },
-  ),
-  measure('memory_checker bmp, no apiserver (containerd state + cgroup)', [NODE, `${REPO}/dist/memory_checker.mjs`, 'bmp', '838860800'], {
+  measure('memory_checker bmp, pod cgroup (--source cgroup)', [NODE, CHECKER, 'bmp', '838860800', '--source', 'cgroup'], {
+    ...baseEnv,
+    KUBECONFIG: `${K8S}/checker.kubeconfig`,
+  }),
+  measure('memory_checker bmp, no apiserver (containerd state + cgroup)', [NODE, CHECKER, 'bmp', '838860800'], {
     ...baseEnv,
     KUBECONFIG: '/nonexistent',
   }),
+  measure(
+    'memory_checker bmp, no apiserver — same code as ESM (dist/memory_checker.mjs)',
+    [NODE, `${REPO}/dist/memory_checker.mjs`, 'bmp', '838860800'],
+    {
+      ...baseEnv,
+      KUBECONFIG: '/nonexistent',
+    },
+  ),
   ...(process.env.BENCH_BASELINE_CHECKER
     ? [
         measure(

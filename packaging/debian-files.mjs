@@ -57,7 +57,7 @@ function control(root) {
 function bundledPackages() {
   const found = new Map();
   for (const f of readdirSync(join(REPO, 'dist'))) {
-    if (!f.endsWith('.meta.json') || f === 'testbed.meta.json') continue;
+    if (!f.endsWith('.meta.json') || f === 'testbed.meta.json') continue; // .mjs and .cjs builds share one
     const meta = JSON.parse(readFileSync(join(REPO, 'dist', f), 'utf8'));
     for (const input of Object.keys(meta.inputs)) {
       const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
@@ -86,7 +86,7 @@ function copyright(root) {
     [
       'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/',
       'Upstream-Name: kubesonic',
-      'Comment: usr/lib/kubesonic/*.mjs are single-file bundles (esbuild) of kubesonic and the npm',
+      'Comment: usr/lib/kubesonic/*.{mjs,cjs} are single-file bundles (esbuild) of kubesonic and the npm',
       ' packages listed below; the source of each is its npm release of the version given.',
     ],
     ['Files: *', `Copyright: ${years()} kubesonic developers`, `License: ${pkg.license}`],
@@ -96,7 +96,7 @@ function copyright(root) {
     const licence = (typeof p.license === 'string' ? p.license : p.license?.type) ?? 'UNKNOWN';
     licences.add(licence);
     blocks.push([
-      `Files: usr/lib/kubesonic/*.mjs`,
+      'Files: usr/lib/kubesonic/*',
       `Copyright: ${person(p.author) ?? `the ${name} authors`}`,
       `License: ${licence}`,
       `Comment: bundled npm package ${name} ${p.version}`,

@@ -11,8 +11,13 @@ const banner = [
 ].join('\n');
 
 const entries = { memory_checker: 'src/cli/memory_checker.ts', kubesonic: 'src/cli/kubesonic.ts', testbed: 'testbed/cli.ts' };
-for (const [name, entry] of Object.entries(entries)) {
-  const out = `dist/${name}.mjs`;
+// CommonJS bundles for the hot path: Node starts a .cjs main without its ESM loader (which reads the
+// main file through fs/promises and streams), a quarter of memory_checker's start-up
+// (bench/results.md). The .deb installs dist/<name>.cjs, when there is one, in place of <name>.mjs.
+const cjsEntries = { memory_checker: entries.memory_checker };
+
+async function bundle(name, entry, format) {
+  const out = `dist/${name}.${format === 'esm' ? 'mjs' : 'cjs'}`;
   const result = await build({
     entryPoints: [entry],
     outfile: out,
@@ -20,22 +25,27 @@ for (const [name, entry] of Object.entries(entries)) {
     platform: 'node',
     // Debian bookworm's own nodejs is 18.19 (docs/packaging.md): the .deb depends on it.
     target: 'node18',
-    format: 'esm',
+    format,
     minify: true,
     legalComments: 'none',
     metafile: true,
-    banner: { js: banner },
+    banner: { js: format === 'esm' ? banner : '#!/usr/bin/env node' },
     define: {
       __KUBESONIC_VERSION__: JSON.stringify(version),
       // yargs-parser 22 refuses Node < 20 by policy (support window), not for an API it needs: the
       // install test runs every shipped command on bookworm's nodejs 18 (test/package/).
       'process.env.YARGS_MIN_NODE_VERSION': '"18"',
+      // createRequire(import.meta.url) in the sources; a CommonJS module has its path instead.
+      ...(format === 'cjs' ? { 'import.meta.url': '__filename' } : {}),
     },
     logLevel: 'warning',
   });
   chmodSync(out, 0o755);
   // Which packages each bundle contains: scripts/package.sh lists their licences in the .deb's copyright.
-  writeFileSync(out.replace(/\.mjs$/, '.meta.json'), JSON.stringify(result.metafile));
+  writeFileSync(out.replace(/\.[mc]js$/, '.meta.json'), JSON.stringify(result.metafile));
   const bytes = Object.values(result.metafile.outputs)[0].bytes;
   console.log(`${out} ${(bytes / 1024).toFixed(0)} KiB`);
 }
+
+for (const [name, entry] of Object.entries(entries)) await bundle(name, entry, 'esm');
+for (const [name, entry] of Object.entries(cjsEntries)) await bundle(name, entry, 'cjs');

@@ -18,14 +18,18 @@ mkdir -p "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/kubesonic" "$root/etc/mon
   "$root/lib/systemd/system" "$root/usr/share/doc/kubesonic" "$root/usr/share/man/man1"
 
 # Every bundle but the testbed's: a CLI added to scripts/bundle.mjs ships without an edit here.
-# /usr/bin/<name> is a symlink so Node sees the .mjs extension (ESM) of the real file.
+# Where bundle.mjs also made a CommonJS build (dist/<name>.cjs: the hot path, memory_checker), that
+# one is installed instead: Node starts it without the ESM loader.
+# /usr/bin/<name> is a symlink so Node sees the real file's extension (.mjs: ESM, .cjs: CommonJS).
 for bundle in dist/*.mjs; do
   name=$(basename "$bundle" .mjs)
   [ "$name" = testbed ] && continue
+  [ -f "dist/$name.cjs" ] && bundle="dist/$name.cjs"
+  file=$(basename "$bundle")
   # Debian's nodejs is /usr/bin/node; lintian checks the interpreter against Depends.
-  sed '1s|^#!/usr/bin/env node$|#!/usr/bin/node|' "$bundle" >"$root/usr/lib/kubesonic/$name.mjs"
-  chmod 0755 "$root/usr/lib/kubesonic/$name.mjs"
-  ln -s "../lib/kubesonic/$name.mjs" "$root/usr/bin/$name"
+  sed '1s|^#!/usr/bin/env node$|#!/usr/bin/node|' "$bundle" >"$root/usr/lib/kubesonic/$file"
+  chmod 0755 "$root/usr/lib/kubesonic/$file"
+  ln -s "../lib/kubesonic/$file" "$root/usr/bin/$name"
   node packaging/debian-files.mjs man "$name" "$bundle" "$root/usr/share/man/man1/$name.1"
   gzip -9n "$root/usr/share/man/man1/$name.1"
 done

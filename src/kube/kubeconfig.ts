@@ -2,7 +2,6 @@
 // cycle, and client-node costs far more to load than the whole check (see bench/).
 import { readFileSync, existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { load as loadYaml } from 'js-yaml';
 import { isObj, type Obj } from '../util/json.js';
 import { IN_CLUSTER_DIR, SWITCH_KUBECONFIGS } from '../sonic/paths.js';
 import type { ApiSources } from '../settings.js';
@@ -32,8 +31,13 @@ function dataOrFile(obj: Obj, dataKey: string, fileKey: string, base: string): B
   return undefined;
 }
 
-/** Parse a kubeconfig's current context. Throws with a one-line message on anything unusable. */
-export function credentialsFromKubeconfig(text: string, path: string): ApiCredentials {
+/**
+ * Parse a kubeconfig's current context. Throws with a one-line message on anything unusable.
+ * js-yaml is two thirds of memory_checker's bundle: it is loaded only when a kubeconfig is read,
+ * not on every start (most runs on a switch without an API server read none).
+ */
+export async function credentialsFromKubeconfig(text: string, path: string): Promise<ApiCredentials> {
+  const { load: loadYaml } = await import('js-yaml');
   const doc = loadYaml(text);
   if (!isObj(doc)) throw new Error(`${path}: not a kubeconfig`);
   const base = dirname(path);
@@ -55,7 +59,7 @@ export function credentialsFromKubeconfig(text: string, path: string): ApiCreden
 }
 
 /** In-cluster, then --kubeconfig / $KUBECONFIG, then the kubelet's own kubeconfig on the switch. */
-export function loadCredentials(explicit: string | undefined, api: ApiSources): ApiCredentials | undefined {
+export async function loadCredentials(explicit: string | undefined, api: ApiSources): Promise<ApiCredentials | undefined> {
   const paths: string[] = [];
   if (explicit) paths.push(explicit);
   else {

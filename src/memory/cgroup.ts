@@ -3,7 +3,7 @@
 //   v1: memory.usage_in_bytes - total_inactive_file (memory.stat)
 // clamped at 0. Using the same definition keeps the number stable when the checker falls back from
 // the metrics API to the files.
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from './files.js';
 import { join } from 'node:path';
 import { ValueError } from './errors.js';
 

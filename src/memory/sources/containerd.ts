@@ -1,7 +1,7 @@
 // Source 2, no API server: finding a Kubernetes container locally. containerd keeps each running
 // task's OCI spec under its state directory, with the CRI annotations (container name, pod
 // namespace and name) and the exact cgroupsPath kubelet asked for.
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir } from '../files.js';
 import { join } from 'node:path';
 import { expandSystemdCgroupsPath, findCgroupDir, kubeCgroupCandidates } from '../cgroup.js';
 import { CheckError } from '../errors.js';

@@ -1,7 +1,7 @@
 // Source 3, Docker: the natively run container named exactly like the feature (every container on
 // a switch that is not migrated), or — without an API server — a Kubernetes container that
 // cri-dockerd runs, by its CRI labels. Its cgroup comes from /proc/<pid>/cgroup.
-import { readFile } from 'node:fs/promises';
+import { readFile } from '../files.js';
 import { join } from 'node:path';
 import { DockerUnavailable, findByExactName, findKubeContainer, isKubeContainer, type DockerContainer } from '../../host/docker.js';
 import { errorLine } from '../../util/errors.js';

@@ -118,7 +118,7 @@ async function fromKube(ctx: SourceContext) {
   const { opts } = ctx;
   let creds: ApiCredentials | undefined;
   try {
-    creds = loadCredentials(opts.kubeconfig, ctx.settings.api);
+    creds = await loadCredentials(opts.kubeconfig, ctx.settings.api);
   } catch (e) {
     if (opts.kubeconfig) throw new CheckError(1, errorLine(e));
     ctx.notes.push(`kube: ${errorLine(e)}`);
