@@ -87,9 +87,9 @@ export class MemoryExporter {
     registers: [this.registry],
   });
 
-  /** The collection running now: concurrent scrapes wait for it instead of starting their own. */
+  /** The collection running now: concurrent scrapes share it instead of starting their own. */
   private inFlight: Promise<void> | undefined;
-  /** When the last collection ended (monotonic ms); its figures answer scrapes for cacheMs. */
+  /** When the last collection ended (monotonic ms); -Infinity: none yet. */
   private collectedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
@@ -98,17 +98,23 @@ export class MemoryExporter {
   ) {}
 
   /**
-   * Fresh figures for a scrape: the cached ones if younger than cacheMs, else the collection in
-   * flight, else a new one. One collection at a time, however many scrapes arrive.
+   * Figures for a scrape, never older than cacheMs plus one collection: within cacheMs of the last
+   * collection, those; past it, a new collection starts (one at a time, however many scrapes
+   * arrive) and the scrape is answered from the last one meanwhile, so no scrape waits for the
+   * API server once there are figures. Only the first scrape waits for the first collection.
    */
   refresh(): Promise<void> {
-    if (this.inFlight) return this.inFlight;
     if (this.now() - this.collectedAt < this.opts.cacheMs) return Promise.resolve();
-    this.inFlight = this.collect().finally(() => {
+    this.inFlight ??= this.collect().finally(() => {
       this.collectedAt = this.now();
       this.inFlight = undefined;
     });
-    return this.inFlight;
+    return this.collectedAt === Number.NEGATIVE_INFINITY ? this.inFlight : Promise.resolve();
+  }
+
+  /** Resolves once no collection is running (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.inFlight) await this.inFlight;
   }
 
   /** Check every feature (concurrently, each with its own connections), then publish all at once. */

@@ -45,6 +45,21 @@ const MAX_BODY = 8 * 1024 * 1024;
  * when done, so the process can exit at once and, in the exporter, one check finishing never
  * closes a connection another check in flight is using.
  */
+/**
+ * One TLS context (CA, client certificate and key, parsed once) per credentials object, shared by
+ * the connections of every check: the contexts are immutable; the connections stay per check.
+ */
+const tlsContexts = new WeakMap<ApiCredentials, ReturnType<typeof import('node:tls').createSecureContext>>();
+
+function tlsContext(creds: ApiCredentials) {
+  let context = tlsContexts.get(creds);
+  if (!context) {
+    context = (load('node:tls') as typeof import('node:tls')).createSecureContext({ ca: creds.ca, cert: creds.cert, key: creds.key });
+    tlsContexts.set(creds, context);
+  }
+  return context;
+}
+
 export class ApiConnections {
   private readonly agents = new Map<ApiCredentials, Https.Agent>();
 
@@ -54,9 +69,7 @@ export class ApiConnections {
       agent = new (https().Agent)({
         keepAlive: true,
         maxSockets: 1,
-        ca: creds.ca,
-        cert: creds.cert,
-        key: creds.key,
+        secureContext: tlsContext(creds),
         rejectUnauthorized: !creds.insecureSkipTlsVerify,
       });
       this.agents.set(creds, agent);

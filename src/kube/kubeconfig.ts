@@ -58,6 +58,23 @@ export async function credentialsFromKubeconfig(text: string, path: string): Pro
   };
 }
 
+/**
+ * Parsed credentials by where they came from, reused while the source text is unchanged and for
+ * at most CREDENTIALS_TTL_MS (a referenced client certificate the kubelet rotates is re-read by
+ * then). The exporter checks 20 features a second: without this, each check would parse the YAML,
+ * read the key files and build a new TLS context (see ApiConnections).
+ */
+const CREDENTIALS_TTL_MS = 10_000;
+const parsed = new Map<string, { text: string; at: number; creds: ApiCredentials }>();
+
+async function memo(key: string, text: string, parse: () => Promise<ApiCredentials>): Promise<ApiCredentials> {
+  const hit = parsed.get(key);
+  if (hit && hit.text === text && Date.now() - hit.at < CREDENTIALS_TTL_MS) return hit.creds;
+  const creds = await parse();
+  parsed.set(key, { text, at: Date.now(), creds });
+  return creds;
+}
+
 /** In-cluster, then --kubeconfig / $KUBECONFIG, then the kubelet's own kubeconfig on the switch. */
 export async function loadCredentials(explicit: string | undefined, api: ApiSources): Promise<ApiCredentials | undefined> {
   const paths: string[] = [];
@@ -65,12 +82,15 @@ export async function loadCredentials(explicit: string | undefined, api: ApiSour
   else {
     if (api.inCluster && existsSync(`${IN_CLUSTER_DIR}/token`)) {
       const { host, port } = api.inCluster;
-      return {
-        server: `https://${host.includes(':') ? `[${host}]` : host}:${port}`,
-        ca: existsSync(`${IN_CLUSTER_DIR}/ca.crt`) ? readFileSync(`${IN_CLUSTER_DIR}/ca.crt`) : undefined,
-        token: readFileSync(`${IN_CLUSTER_DIR}/token`, 'utf8').trim(),
+      const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      const ca = existsSync(`${IN_CLUSTER_DIR}/ca.crt`) ? readFileSync(`${IN_CLUSTER_DIR}/ca.crt`) : undefined;
+      const token = readFileSync(`${IN_CLUSTER_DIR}/token`, 'utf8').trim();
+      return memo('in-cluster', `${server}\n${token}\n${ca?.toString('base64') ?? ''}`, async () => ({
+        server,
+        ca,
+        token,
         origin: 'in-cluster',
-      };
+      }));
     }
     paths.push(...api.kubeconfigs);
     paths.push(...SWITCH_KUBECONFIGS);
@@ -80,7 +100,8 @@ export async function loadCredentials(explicit: string | undefined, api: ApiSour
       if (path === explicit) throw new Error(`kubeconfig ${path} does not exist`);
       continue;
     }
-    return credentialsFromKubeconfig(readFileSync(path, 'utf8'), path);
+    const text = readFileSync(path, 'utf8');
+    return memo(path, text, () => credentialsFromKubeconfig(text, path));
   }
   return undefined;
 }

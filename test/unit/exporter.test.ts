@@ -107,6 +107,18 @@ describe('MemoryExporter collections', () => {
     expect(podLists()).toBe(FEATURES.length);
   });
 
+  it('past cacheMs a scrape is answered from the last figures at once while one new collection runs', async () => {
+    const { e, advance } = exporter(1000);
+    await e.refresh();
+    advance(1000);
+    metricsDelay.set('bmp', 300);
+    const started = performance.now();
+    await Promise.all(Array.from({ length: 10 }, () => e.refresh()));
+    expect(performance.now() - started).toBeLessThan(100); // not the 300 ms the collection takes
+    await e.idle();
+    expect(podLists()).toBe(2 * FEATURES.length);
+  });
+
   it.each([
     { cacheMs: 1000, after: 999, collections: 1 },
     { cacheMs: 1000, after: 1000, collections: 2 },
@@ -116,6 +128,7 @@ describe('MemoryExporter collections', () => {
     await e.refresh();
     advance(after);
     await e.refresh();
+    await e.idle();
     expect(podLists()).toBe(collections * FEATURES.length);
   });
 
@@ -125,6 +138,7 @@ describe('MemoryExporter collections', () => {
     for (let i = 0; i < 5; i++) {
       metricsDelay.set(FEATURES[i % FEATURES.length]!, 50); // a different slow feature each round
       await Promise.all([e.refresh(), e.refresh()]);
+      await e.idle();
       const text = await e.registry.metrics();
       for (const m of text.matchAll(/^kubesonic_feature_memory_working_set_bytes\{feature="(\w+)",source="([^"]+)"/gm))
         sources.add(`${m[1]} ${m[2]}`);
