@@ -194,9 +194,10 @@ say('');
 // --- exporter under load: 20 features, 100 scrapes/s (wrk, paced by bench/wrk-rate.lua)
 const EXPORTER_SECONDS = Number(process.env.BENCH_EXPORTER_SECONDS ?? 60);
 const exporterFeatures = ['bmp=838860800', ...Array.from({ length: 19 }, (_, i) => `feat${String(i + 1).padStart(2, '0')}=838860800`)];
-async function exporterUnderLoad(cacheMs) {
+async function exporterUnderLoad(cacheMs, bundle = `${REPO}/dist/kubesonic.mjs`) {
   const listen = '127.0.0.1:19732';
-  const args = [`${REPO}/dist/kubesonic.mjs`, 'exporter', '--listen', listen, '--no-state-db', '--cache-ms', String(cacheMs)];
+  // The previous bundle (cacheMs undefined) has no --cache-ms: every scrape ran its own collection.
+  const args = [bundle, 'exporter', '--listen', listen, '--no-state-db', ...(cacheMs === undefined ? [] : ['--cache-ms', String(cacheMs)])];
   for (const f of exporterFeatures) args.push('--feature', f);
   const child = spawn(NODE, args, { env: { ...baseEnv, KUBECONFIG: `${K8S}/checker.kubeconfig` }, stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
@@ -268,10 +269,15 @@ say('(concurrent scrapes still share one collection); the default 1000 serves a 
 say('');
 say('| --cache-ms | scrapes/s | p50 ms | p99 ms | errors | peak RSS MiB | source label changes |');
 say('|---:|---:|---:|---:|---:|---:|---|');
-for (const cacheMs of [0, 1000]) {
-  const r = await exporterUnderLoad(cacheMs);
+const exporterRuns = [
+  ...(process.env.BENCH_BASELINE_KUBESONIC ? [{ cacheMs: undefined, bundle: process.env.BENCH_BASELINE_KUBESONIC }] : []),
+  { cacheMs: 0 },
+  { cacheMs: 1000 },
+];
+for (const { cacheMs, bundle } of exporterRuns) {
+  const r = await exporterUnderLoad(cacheMs, bundle);
   say(
-    `| ${r.cacheMs} | ${r.rate.toFixed(1)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.rssMiB.toFixed(1)} | ${r.flapping.length ? r.flapping.join('; ') : `none (${r.measuredFeatures} measured feature(s))`} |`,
+    `| ${r.cacheMs ?? 'previous bundle (BENCH_BASELINE_KUBESONIC)'} | ${r.rate.toFixed(1)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.rssMiB.toFixed(1)} | ${r.flapping.length ? r.flapping.join('; ') : `none (${r.measuredFeatures} measured feature(s))`} |`,
   );
 }
 say('');
