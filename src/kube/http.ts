@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import type * as Http from 'node:http';
 import type * as Https from 'node:https';
+import type * as Tls from 'node:tls';
 import type { ApiCredentials } from './kubeconfig.js';
 
 // node:https (tls, crypto) and node:http are loaded on first use, not at start: memory_checker runs
@@ -40,26 +41,28 @@ export function describeFailure(f: ApiFailure): string {
 const MAX_BODY = 8 * 1024 * 1024;
 
 /**
- * The kept-alive connections of one check: a check makes two requests (pod list, then metrics), and
- * the second TLS handshake would cost as much as the first. Each check owns its scope and closes it
- * when done, so the process can exit at once and, in the exporter, one check finishing never
- * closes a connection another check in flight is using.
- */
-/**
  * One TLS context (CA, client certificate and key, parsed once) per credentials object, shared by
  * the connections of every check: the contexts are immutable; the connections stay per check.
+ * Building one is most of a check's cost: given a CA, Node first copies its whole root CA store
+ * (23 ms of a metrics-path run on the testbed's Node, bench/results.md).
  */
-const tlsContexts = new WeakMap<ApiCredentials, ReturnType<typeof import('node:tls').createSecureContext>>();
+const tlsContexts = new WeakMap<ApiCredentials, Tls.SecureContext>();
 
 function tlsContext(creds: ApiCredentials) {
   let context = tlsContexts.get(creds);
   if (!context) {
-    context = (load('node:tls') as typeof import('node:tls')).createSecureContext({ ca: creds.ca, cert: creds.cert, key: creds.key });
+    context = (load('node:tls') as typeof Tls).createSecureContext({ ca: creds.ca, cert: creds.cert, key: creds.key });
     tlsContexts.set(creds, context);
   }
   return context;
 }
 
+/**
+ * The kept-alive connections of one check: a check makes two requests (pod list, then metrics), and
+ * the second TLS handshake would cost as much as the first. Each check owns its scope and closes it
+ * when done, so the process can exit at once and, in the exporter, one check finishing never
+ * closes a connection another check in flight is using.
+ */
 export class ApiConnections {
   private readonly agents = new Map<ApiCredentials, Https.Agent>();
 
