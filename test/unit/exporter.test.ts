@@ -18,6 +18,8 @@ const MiB = 1024 * 1024;
 /** Per pod: how long the metrics answer takes (ms). */
 const metricsDelay = new Map<string, number>();
 const requests: string[] = [];
+/** TLS connections the server accepted: full handshakes and resumed sessions. */
+const handshakes = { full: 0, resumed: 0 };
 let server: Server;
 let settings: CheckerSettings;
 
@@ -41,6 +43,10 @@ beforeAll(async () => {
     if (!m) return res.writeHead(404).end('{}');
     const f = m[1]!;
     setTimeout(() => reply({ containers: [{ name: f, usage: { memory: `${FEATURES.indexOf(f) + 1}Mi` } }] }), metricsDelay.get(f) ?? 0);
+  });
+  server.on('secureConnection', (socket) => {
+    if (socket.isSessionReused()) handshakes.resumed++;
+    else handshakes.full++;
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
@@ -81,6 +87,16 @@ describe('connections per check', () => {
     const [bmp, snmp] = await Promise.all([checkMemory(checkerOptions('bmp'), settings), checkMemory(checkerOptions('snmp'), settings)]);
     expect(snmp).toMatchObject({ status: 'measured', source: 'metrics.k8s.io', usage: 2 * MiB });
     expect(bmp).toMatchObject({ status: 'measured', source: 'metrics.k8s.io', usage: 1 * MiB, notes: [] });
+  });
+});
+
+describe('TLS sessions', () => {
+  it('a later check resumes the TLS session of an earlier one (its own connection, no full handshake)', async () => {
+    await checkMemory(checkerOptions('bmp'), settings);
+    const before = { ...handshakes };
+    await checkMemory(checkerOptions('snmp'), settings);
+    expect(handshakes.resumed - before.resumed).toBe(1);
+    expect(handshakes.full - before.full).toBe(0);
   });
 });
 
