@@ -4,6 +4,7 @@
 // monit and systemd would start it; then dpkg -r leaves only the conffiles and dpkg -P nothing.
 // Needs root (chroot) and `npm run package` first (scripts/test-all.sh does both).
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,8 +56,16 @@ const SUITES = [
   { suite: 'trixie', packages: ['nodejs'], node: /^v20\./ },
 ];
 
-it('the .deb has been built (npm run package)', () => {
+it('the .deb has been built (npm run package), and packaging the same bundles again gives the same bytes', () => {
   expect(existsSync(DEB), `${DEB} missing: run npm run package`).toBe(true);
+  const digest = () => createHash('sha256').update(readFileSync(DEB)).digest('hex');
+  const before = digest();
+  const again = spawnSync('bash', [join(REPO, 'scripts/package.sh')], {
+    encoding: 'utf8',
+    env: { ...process.env, KUBESONIC_NO_BUILD: '1' },
+  });
+  expect(again.status, again.stderr).toBe(0);
+  expect(digest()).toBe(before);
 });
 
 describe.each(SUITES)('$suite with Debian nodejs', ({ suite, packages, node }) => {
