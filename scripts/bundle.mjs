@@ -10,7 +10,12 @@ const banner = [
   'const require = __ksCreateRequire(import.meta.url);',
 ].join('\n');
 
-const entries = { memory_checker: 'src/cli/memory_checker.ts', kubesonic: 'src/cli/kubesonic.ts', testbed: 'testbed/cli.ts' };
+const entries = {
+  memory_checker: 'src/cli/memory_checker.ts',
+  kubesonic: 'src/cli/kubesonic.ts',
+  'kubesonic-agent': 'src/cli/kubesonic-agent.ts',
+  testbed: 'testbed/cli.ts',
+};
 for (const [name, entry] of Object.entries(entries)) {
   const out = `dist/${name}.mjs`;
   const result = await build({

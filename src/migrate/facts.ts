@@ -1,34 +1,15 @@
 // The questions every migrate and rollback step asks of the switch and the cluster before it acts,
 // so a rerun after a crash at any point can tell what is already done.
 import { join } from 'node:path';
-import { atomicWrite, readOrUndefined } from '../host/files.js';
+import { readOrUndefined } from '../host/files.js';
+import { readRecord as readHostRecord, type MigrationRecord } from '../host/records.js';
 import { mustSystemctl, unitActive } from '../host/systemctl.js';
 import { featureDisabled, runningPod } from '../kube/cluster.js';
-import { STATE_DIR } from '../sonic/paths.js';
 import { dropInPath, stubDropIn } from '../systemd/unit.js';
 import { targetOf, type FlowContext } from './context.js';
 
-/** What migrate remembers on the switch for rollback (/etc/sonic survives reboots). */
-export interface MigrationRecord {
-  feature: string;
-  migratedAt: string;
-  /** CONFIG_DB FEATURE|<f> state before the migration, restored by rollback. */
-  configStateBefore: string | undefined;
-}
-
-const recordPath = (ctx: FlowContext) => join(ctx.root, STATE_DIR, 'features', `${ctx.spec.feature}.json`);
-
-export function readRecord(ctx: FlowContext): MigrationRecord | undefined {
-  try {
-    return JSON.parse(readOrUndefined(recordPath(ctx)) ?? '') as MigrationRecord;
-  } catch {
-    return undefined;
-  }
-}
-
-export function writeRecord(ctx: FlowContext, rec: MigrationRecord): void {
-  atomicWrite(recordPath(ctx), `${JSON.stringify(rec, null, 2)}\n`, 0o644);
-}
+/** migrate's record of the feature on this node (host/records.ts), active or retired. */
+export const readRecord = (ctx: FlowContext): MigrationRecord | undefined => readHostRecord(ctx.root, ctx.spec.feature);
 
 /** The node carries <f>=disabled:NoSchedule. */
 export const tainted = (ctx: FlowContext): Promise<boolean> => featureDisabled(ctx.cluster, targetOf(ctx));

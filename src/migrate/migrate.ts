@@ -3,6 +3,7 @@
 // the <f>=disabled:NoSchedule taint until the native container is stopped, the pod's gate init
 // container re-checks it, and only then is the taint released.
 import { applyHostFiles } from '../host/files.js';
+import { isMigrated, writeRecord } from '../host/records.js';
 import { mustSystemctl } from '../host/systemctl.js';
 import { disableTaint, objectsPresent, runningPod, setTaint } from '../kube/cluster.js';
 import { renderFeature } from '../manifest/render.js';
@@ -10,18 +11,9 @@ import { DEFAULT_FEATURE_ENTRY } from '../sonic/feature-entry.js';
 import { featureKey } from '../sonic/paths.js';
 import { dropInPath, hostPlan } from '../systemd/unit.js';
 import { waitUntil } from '../util/wait.js';
+import { agentObjects, agentServes, usesAgent } from './agent-objects.js';
 import { targetOf, type FlowContext } from './context.js';
-import {
-  daemonReload,
-  featureUnitActive,
-  nativeRunning,
-  podRunning,
-  readRecord,
-  stubInstalled,
-  tainted,
-  unitName,
-  writeRecord,
-} from './facts.js';
+import { daemonReload, featureUnitActive, nativeRunning, podRunning, stubInstalled, tainted, unitName } from './facts.js';
 import type { Step } from './steps.js';
 
 export function migrateSteps(ctx: FlowContext): Step[] {
@@ -32,11 +24,16 @@ export function migrateSteps(ctx: FlowContext): Step[] {
     {
       name: 'feature-entry',
       describe: `make sure CONFIG_DB ${featureKey(f)} exists and record its state for rollback`,
-      done: async () => Object.keys(await ctx.db.read('config', f)).length > 0 && readRecord(ctx) !== undefined,
+      done: async () => Object.keys(await ctx.db.read('config', f)).length > 0 && isMigrated(ctx.root, f),
       apply: async () => {
         await ctx.db.setMissing('config', f, DEFAULT_FEATURE_ENTRY);
-        if (!readRecord(ctx))
-          writeRecord(ctx, { feature: f, migratedAt: new Date().toISOString(), configStateBefore: (await ctx.db.read('config', f)).state });
+        // The record also tells this node's agent to serve the feature (host/records.ts).
+        if (!isMigrated(ctx.root, f))
+          writeRecord(ctx.root, {
+            feature: f,
+            migratedAt: new Date().toISOString(),
+            configStateBefore: (await ctx.db.read('config', f)).state,
+          });
       },
     },
     // hold the node so no pod can start before the native container is stopped
@@ -48,13 +45,13 @@ export function migrateSteps(ctx: FlowContext): Step[] {
         await setTaint(ctx.cluster, ctx.node, disableTaint(f), true);
       },
     },
-    // the DaemonSet and its RBAC
+    // the DaemonSet (and its RBAC, or the node agent serving it)
     {
       name: 'apply',
-      describe: `server-side apply ${objs.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ')}`,
-      done: () => objectsPresent(ctx.cluster, objs),
+      describe: `server-side apply ${objs.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ')}${usesAgent(ctx) ? `, and the node agent serving ${f}` : ''}`,
+      done: async () => (await objectsPresent(ctx.cluster, objs)) && (!usesAgent(ctx) || (await agentServes(ctx))),
       apply: async () => {
-        await ctx.cluster.apply(objs);
+        await ctx.cluster.apply([...objs, ...(usesAgent(ctx) ? await agentObjects(ctx, 'add') : [])]);
       },
     },
     // the image's unit stops the native container; nothing named <f> left running in Docker

@@ -19,8 +19,10 @@ import {
   type Cluster,
   type FeatureTarget,
 } from '../kube/cluster.js';
-import { shortContainerId } from '../kube/ids.js';
+import { shortContainerId, VERSION_ANNOTATION } from '../kube/ids.js';
+import type { Docker } from '../host/docker.js';
 import { FeatureView } from '../feature/view.js';
+import { writeUnitState, type UnitState } from '../feature/unit-state.js';
 import { errorLine } from '../util/errors.js';
 import { waitUntil } from '../util/wait.js';
 
@@ -31,6 +33,17 @@ export interface VerbOptions {
   out: (line: string) => void;
   /** How often waits re-list (tests use a short one). */
   pollMs?: number;
+  /**
+   * Where the unit state files are (feature/unit-state.ts): start and stop write what they saw, so
+   * the unit's ExecStart never acts on a state older than its own start. undefined: none.
+   */
+  unitStateDir?: string | undefined;
+  /** The host's Docker (start on the host): v2's clean-up of the native container happens here. */
+  docker?: Docker | undefined;
+}
+
+function noteUnitState(o: VerbOptions, feature: string, state: UnitState): void {
+  if (o.unitStateDir) writeUnitState(o.unitStateDir, feature, state);
 }
 
 function containerState(p: V1Pod, feature: string): string {
@@ -53,7 +66,16 @@ export async function start(cluster: Cluster, t: FeatureTarget, o: VerbOptions):
   if (await setTaint(cluster, t.node, disableTaint(t.feature), false))
     o.out(`${t.feature}: removed taint ${t.feature}=disabled:NoSchedule from ${t.node}`);
   const pod = await waitUntil(`${t.feature} pod running on ${t.node}`, o.timeoutMs, () => runningPod(cluster, t), o.pollMs ?? 1000);
+  noteUnitState(o, t.feature, 'running');
   o.out(`${t.feature}: ${podLine(pod, t.feature)}`);
+  // v2: no native container left behind. The host side does the Docker work: no pod mounts the socket.
+  if (o.docker && pod.metadata?.annotations?.[VERSION_ANNOTATION] === 'v2') {
+    try {
+      if (await o.docker.removeNative(t.feature, Date.now() + 10_000)) o.out(`${t.feature}: v2: removed the native container ${t.feature}`);
+    } catch (e) {
+      o.out(`${t.feature}: v2 clean-up skipped: ${errorLine(e)}`);
+    }
+  }
   return 0;
 }
 
@@ -65,6 +87,7 @@ export async function stop(cluster: Cluster, t: FeatureTarget, o: VerbOptions, s
   if (await setTaint(cluster, t.node, disableTaint(t.feature), true))
     o.out(`${t.feature}: tainted ${t.node} with ${t.feature}=disabled:NoSchedule`);
   await deleteFeaturePodsAndWait(cluster, t, o.timeoutMs, o.out, o.pollMs ?? 1000);
+  noteUnitState(o, t.feature, 'disabled');
   return 0;
 }
 
@@ -79,6 +102,7 @@ export async function restart(cluster: Cluster, t: FeatureTarget, o: VerbOptions
     },
     o.pollMs ?? 1000,
   );
+  noteUnitState(o, t.feature, 'running');
   o.out(`${t.feature}: ${podLine(pod, t.feature)}`);
   return 0;
 }

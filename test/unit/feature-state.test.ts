@@ -75,8 +75,8 @@ describe('FEATURE state from what Kubernetes shows', () => {
   });
 
   it('observes pods: deleting pods and unready containers are not running', () => {
-    const pod = (name: string, extra: object) => ({
-      metadata: { name, uid: name },
+    const pod = (name: string, extra: object, app = 'bmp') => ({
+      metadata: { name, uid: name, labels: { app } },
       status: {
         containerStatuses: [
           {
@@ -94,7 +94,12 @@ describe('FEATURE state from what Kubernetes shows', () => {
     });
     expect(observe('bmp', [pod('a', {})], undefined)).toMatchObject({ running: true, containerId: '0123456789ab', podPresent: true });
     expect(observe('bmp', [pod('a', { ready: false })], undefined).running).toBe(false);
-    expect(observe('bmp', [{ ...pod('a', {}), metadata: { name: 'a', deletionTimestamp: new Date() } }], undefined).running).toBe(false);
+    expect(
+      observe('bmp', [{ ...pod('a', {}), metadata: { name: 'a', labels: { app: 'bmp' }, deletionTimestamp: new Date() } }], undefined)
+        .running,
+    ).toBe(false);
+    // The agent's view holds every feature's pods on the node: another feature's pod is not bmp's.
+    expect(observe('bmp', [pod('t', {}, 'telemetry')], undefined)).toMatchObject({ running: false, podPresent: false });
     expect(observe('bmp', [], { spec: { taints: [{ key: 'bmp', value: 'disabled', effect: 'NoSchedule' }] } }).disabledByTaint).toBe(true);
     expect(observe('bmp', [], { spec: { taints: [{ key: 'bmp', value: 'disabled', effect: 'NoExecute' }] } }).disabledByTaint).toBe(false);
   });

@@ -1,8 +1,12 @@
-// The FEATURE sync loop (src/feature/sync.ts) on an in-memory cluster and FEATURE table: what it
-// writes for each change, that it writes nothing from a view it could not see, that it retries
-// Redis with backoff, and that a concurrent operator write stands.
+// The FEATURE sync (src/feature/agent.ts, writer.ts) on an in-memory cluster and FEATURE table, in
+// the per-feature sidecar's shape (one feature's pods): what it writes for each change, that it
+// writes nothing from a view it could not see, that it retries Redis with backoff, and that a
+// concurrent operator write stands. test/unit/node-agent.test.ts covers the per-node shape.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FeatureSync } from '../../src/feature/sync.js';
+import { NodeAgent } from '../../src/feature/agent.js';
 import { setTaint, disableTaint } from '../../src/kube/cluster.js';
 import { stop } from '../../src/pod/verbs.js';
 import { sleep, waitUntil } from '../../src/util/wait.js';
@@ -11,7 +15,7 @@ import { FakeFeatureDb } from '../fakes/feature-db.js';
 
 const NODE = 'leaf1';
 const target = { feature: 'bmp', namespace: 'sonic', node: NODE };
-const syncs: FeatureSync[] = [];
+const syncs: NodeAgent[] = [];
 afterEach(async () => {
   for (const s of syncs.splice(0)) await s.stop();
 });
@@ -22,7 +26,21 @@ function world(opts: { pod?: boolean; config?: string } = {}) {
   const db = new FakeFeatureDb();
   db.seed('config', 'bmp', { state: opts.config ?? 'enabled', auto_restart: 'enabled' });
   const pod = opts.pod === false ? undefined : cluster.addPod('bmp', NODE, { running: true });
-  const sync = new FeatureSync(cluster, db, { ...target, maxBackoffMs: 20 });
+  const sync = new NodeAgent(
+    { cluster, db },
+    {
+      ...target,
+      only: 'bmp',
+      labelSelector: 'app=bmp',
+      defaultVersion: undefined,
+      hostRoot: '',
+      unitStateDir: '',
+      hostIntervalMs: 60_000,
+      readyFile: join(mkdtempSync(join(tmpdir(), 'kubesonic-ready-')), 'ready'),
+      log: () => undefined,
+      maxBackoffMs: 20,
+    },
+  );
   syncs.push(sync);
   return { cluster, db, pod, sync };
 }

@@ -1,0 +1,30 @@
+// The unit state file: /run/kubesonic/units/<feature>, one word the unit's ExecStart (a small shell
+// loop, systemd/unit.ts) reads every two seconds. Written by whoever watches the pod (the agent or
+// the sidecar) and by the unit's own start/stop, which see the pod at that moment.
+//   running   the feature container runs on this node
+//   pending   a pod is there, its feature container not (yet) running
+//   stopped   no pod, and no disable taint: the DaemonSet should bring one back
+//   disabled  no pod, and the node carries <f>=disabled:NoSchedule: stopped on purpose
+// No file (after a reboot: /run is tmpfs) means "not known yet": the loop keeps waiting.
+import { join } from 'node:path';
+import { atomicWrite, readOrUndefined } from '../host/files.js';
+import type { Observation } from './state.js';
+
+export type UnitState = 'running' | 'pending' | 'stopped' | 'disabled';
+
+export function unitStateOf(o: Observation): UnitState {
+  if (o.running) return 'running';
+  if (o.podPresent) return 'pending';
+  return o.disabledByTaint ? 'disabled' : 'stopped';
+}
+
+export const unitStatePath = (unitStateDir: string, feature: string): string => join(unitStateDir, feature);
+
+/** Write the state if it changed; true when it did. */
+export function writeUnitState(unitStateDir: string, feature: string, state: UnitState, now = new Date()): boolean {
+  const path = unitStatePath(unitStateDir, feature);
+  const current = readOrUndefined(path)?.split(' ')[0];
+  if (current === state) return false;
+  atomicWrite(path, `${state} ${Math.floor(now.getTime() / 1000)}\n`, 0o644);
+  return true;
+}
