@@ -109,6 +109,8 @@ export function sidecarImage(kubesonicBundle: string, busybox = '/bin/busybox', 
   addFile('bin/busybox', readFileSync(busybox), 0o755);
   for (const a of ['sh', 'test', 'cat', 'ls', 'sleep']) entries.push({ type: 'symlink', path: `bin/${a}`, target: 'busybox' });
   addFile('opt/kubesonic/kubesonic.mjs', readFileSync(kubesonicBundle), 0o644);
+  // The node agent's lean bundle sits next to the CLI's (scripts/bundle.mjs builds both).
+  addFile('opt/kubesonic/kubesonic-agent.mjs', readFileSync(kubesonicBundle.replace(/kubesonic\.mjs$/, 'kubesonic-agent.mjs')), 0o644);
   entries.push({ type: 'dir', path: 'tmp', mode: 0o1777 });
   return dockerArchive({
     ref: SIDECAR_REF,

@@ -2,9 +2,9 @@
 // loop, systemd/unit.ts) reads every two seconds. Written by whoever watches the pod (the agent or
 // the sidecar) and by the unit's own start/stop, which see the pod at that moment.
 //   running   the feature container runs on this node
+//   disabled  not running, and the node carries <f>=disabled:NoSchedule: stopped on purpose
 //   pending   a pod is there, its feature container not (yet) running
 //   stopped   no pod, and no disable taint: the DaemonSet should bring one back
-//   disabled  no pod, and the node carries <f>=disabled:NoSchedule: stopped on purpose
 // No file (after a reboot: /run is tmpfs) means "not known yet": the loop keeps waiting.
 import { join } from 'node:path';
 import { atomicWrite, readOrUndefined } from '../host/files.js';
@@ -12,10 +12,11 @@ import type { Observation } from './state.js';
 
 export type UnitState = 'running' | 'pending' | 'stopped' | 'disabled';
 
+/** The same precedence as FEATURE's state (feature/state.ts): not running on a tainted node is a disable. */
 export function unitStateOf(o: Observation): UnitState {
   if (o.running) return 'running';
-  if (o.podPresent) return 'pending';
-  return o.disabledByTaint ? 'disabled' : 'stopped';
+  if (o.disabledByTaint) return 'disabled';
+  return o.podPresent ? 'pending' : 'stopped';
 }
 
 export const unitStatePath = (unitStateDir: string, feature: string): string => join(unitStateDir, feature);

@@ -71,11 +71,11 @@ while :; do
       echo "$feature: pod gone and $feature disabled on this node"
       exit 0 ;;
     stopped)
-      gone=$((gone + 2))
       if [ "$gone" -ge "$grace" ]; then
         echo "$feature: no pod on this node for $grace s and no disable taint"
         exit 1
-      fi ;;
+      fi
+      gone=$((gone + 2)) ;;
     *) gone=0 ;;
   esac
   sleep 2 &

@@ -14,6 +14,7 @@ import { REPO, testbedBin, waitFor } from '../helpers/procs.js';
 import { disableTaint, hasTaint, podContainerRunning } from '../../src/kube/cluster.js';
 import { dockerEngine } from '../../src/host/docker.js';
 import { stubDropIn } from '../../src/systemd/unit.js';
+import { agentFeatures } from '../../src/manifest/render.js';
 
 const k = kube();
 const SPEC = join(REPO, 'testbed', 'features', 'bmp-e2e.yaml');
@@ -121,10 +122,28 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(await config.hgetall('FEATURE|bmp')).toEqual(SONIC_BMP_FEATURE);
   });
 
+  it('one node agent serves bmp; the bmp pod carries the feature only; the unit waits in a shell of a few MiB', async () => {
+    const agent = await k.apps.readNamespacedDaemonSet({ name: 'kubesonic-agent', namespace: 'sonic' });
+    expect(agentFeatures(agent as never)).toEqual(['bmp']);
+    const [pod] = await podsOf(k, 'bmp', node());
+    expect(pod?.spec?.containers.map((c) => c.name)).toEqual(['bmp']);
+    expect(pod?.spec?.automountServiceAccountToken).toBe(false);
+    await waitFor('unit state file', async () => onSwitch(['cat', '/run/kubesonic/units/bmp']).stdout.startsWith('running'), 30_000);
+    const mainPid = systemctl('show', 'bmp.service', '--property=MainPID', '--value').stdout.trim();
+    const cmdline = onSwitch(['cat', `/proc/${mainPid}/cmdline`])
+      .stdout.split('\0')
+      .filter(Boolean);
+    expect(cmdline).toEqual(['/bin/sh', '/etc/sonic/kubesonic/unit-wait.sh', 'bmp']);
+    const rssKiB = Number(/VmRSS:\s+(\d+) kB/.exec(onSwitch(['cat', `/proc/${mainPid}/status`]).stdout)?.[1]);
+    expect(rssKiB).toBeGreaterThan(0);
+    expect(rssKiB).toBeLessThan(5 * 1024);
+  });
+
   it('migrate again: every step already done', () => {
     const r = kubesonic('migrate', 'bmp', '--spec', SPEC);
     expect(r.code).toBe(0);
     expect(r.stdout.match(/already done/g)).toHaveLength(8);
+    expect(r.stdout).toMatch(/\[3\/8\] apply: already done \(server-side apply DaemonSet\/bmp, and the node agent serving bmp\)/);
   });
 
   it('systemctl stop bmp (what featured runs to disable): taint, pod gone, FEATURE disabled, status 3', async () => {
@@ -161,6 +180,8 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     const r = kubesonic('rollback', 'bmp', '--spec', SPEC, '--timeout', '180');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     await expect(k.apps.readNamespacedDaemonSet({ name: 'bmp', namespace: 'sonic' })).rejects.toMatchObject({ code: 404 });
+    // bmp was the agent's last feature: the agent is gone with it.
+    await expect(k.apps.readNamespacedDaemonSet({ name: 'kubesonic-agent', namespace: 'sonic' })).rejects.toMatchObject({ code: 404 });
     expect(await podsOf(k, 'bmp', node())).toHaveLength(0);
     expect(existsSync(join(root, 'etc/systemd/system/bmp.service.d/90-kubesonic.conf'))).toBe(false);
     expect(await nativeUp()).toBe(true);

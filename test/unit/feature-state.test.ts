@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { desiredFeatureState, mayMirrorConfigState, sonicTimestamp, stateDbChanges, type Observation } from '../../src/feature/state.js';
 import { observe } from '../../src/feature/view.js';
 import { shortContainerId } from '../../src/kube/ids.js';
+import { unitStateOf } from '../../src/feature/unit-state.js';
 
 const obs = (o: Partial<Observation>): Observation => ({
   running: false,
@@ -102,5 +103,20 @@ describe('FEATURE state from what Kubernetes shows', () => {
     expect(observe('bmp', [pod('t', {}, 'telemetry')], undefined)).toMatchObject({ running: false, podPresent: false });
     expect(observe('bmp', [], { spec: { taints: [{ key: 'bmp', value: 'disabled', effect: 'NoSchedule' }] } }).disabledByTaint).toBe(true);
     expect(observe('bmp', [], { spec: { taints: [{ key: 'bmp', value: 'disabled', effect: 'NoExecute' }] } }).disabledByTaint).toBe(false);
+  });
+});
+
+describe('the unit state file from what Kubernetes shows', () => {
+  it.each([
+    ['running', obs({ running: true, podPresent: true }), 'running'],
+    ['running on a tainted node (NoSchedule keeps it)', obs({ running: true, podPresent: true, disabledByTaint: true }), 'running'],
+    ['terminating on a tainted node: a disable under way', obs({ podPresent: true, disabledByTaint: true }), 'disabled'],
+    ['disabled by taint, pod gone', obs({ disabledByTaint: true }), 'disabled'],
+    ['pod starting or crash-looping', obs({ podPresent: true }), 'pending'],
+    ['no pod, no taint', obs({}), 'stopped'],
+  ] as const)('%s → %s', (_label, o, state) => {
+    expect(unitStateOf(o)).toBe(state);
+    // The same precedence as FEATURE's own state.
+    if (state === 'disabled') expect(desiredFeatureState(o).stateDb.state).toBe('disabled');
   });
 });
