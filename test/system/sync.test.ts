@@ -156,6 +156,19 @@ describe.each([
       expect(await stateField('up_status')).toBe('true');
     });
 
+    it('Redis restarted empty (no persistence): STATE_DB FEATURE complete again within 5 s, no pod or taint event needed', async () => {
+      await waitUntil('settled', 10_000, async () => ((await stateField('current_owner')) === 'kube' ? true : undefined));
+      const before = await state.hgetall('FEATURE|bmp');
+      await state.flushdb();
+      const emptiedAt = Date.now();
+      await waitUntil('STATE_DB restored', 10_000, async () => ((await stateField('container_id')) === before.container_id ? true : undefined), 100);
+      expect(Date.now() - emptiedAt).toBeLessThan(5_500);
+      expect(await state.hgetall('FEATURE|bmp')).toMatchObject({ state: 'enabled', current_owner: 'kube', remote_state: 'running' });
+      expect(await config.hgetall('FEATURE|bmp')).toEqual(CONFIG_SEED);
+      // What kubesonic does not own is not its to restore.
+      await state.hset('FEATURE|bmp', 'up_status', 'true');
+    });
+
     it('apiserver down: the last known state stays (no "disabled", no empty id), and catches up after', async () => {
       const before = await stateField('container_id');
       stopComponent('kube-apiserver');
