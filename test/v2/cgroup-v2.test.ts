@@ -72,7 +72,7 @@ beforeAll(() => {
 describe('memory_checker on a real cgroup v2 kernel (qemu guest)', () => {
   it('the guest booted, ran every check step without a guest-side error', () => {
     expect(r.errors).toEqual([]);
-    expect(Object.keys(r.timings)).toEqual(['native', 'pod', 'broken', 'race']);
+    expect(Object.keys(r.timings)).toEqual(['native', 'pod', 'broken', 'nomem', 'race']);
   });
 
   it('the guest runs cgroup v2 only: /sys/fs/cgroup is cgroup2fs, dockerd uses the systemd driver on v2', () => {
@@ -163,6 +163,23 @@ describe('memory_checker on a real cgroup v2 kernel (qemu guest)', () => {
     }
     expect(b.restored.code).toBe(3);
     expect(json(b.restored).status).toBe('measured');
+  });
+
+  // KNOWN BUG (docs/cgroup-v2-lane.md): readOrGone takes any ENOENT as "the cgroup went away", so
+  // an existing cgroup without memory.current (memory controller not delegated to it) reads as a
+  // stopped container: exit 0, and monit never alerts. it.fails passes while the bug is there;
+  // once src/memory/checker.ts tells the two apart, it fails: turn it into a plain `it` then.
+  it('a live process in an existing v2 cgroup without memory.current is found from the containerd task state', () => {
+    const m = need(r.nomem, 'no-memory-controller section');
+    expect(m.procCgroup).toBe('/kubesonic-nomem.slice/feature.scope');
+    expect(m.hasMemoryCurrent).toBe(false);
+    expect(m.processAliveAfter).toBe(true);
+    expect(m.run.code).not.toBe(3);
+  });
+
+  it.fails('that cgroup without the memory controller is exit 1 with one stderr line, not "stopped" (KNOWN BUG)', () => {
+    const m = need(r.nomem, 'no-memory-controller section');
+    expect({ code: m.run.code, stderrLines: stderrLines(m.run).length }).toEqual({ code: 1, stderrLines: 1 });
   });
 
   it('native container stopped while being checked: never exit 1 or 3 over the racing runs, exit 0 once gone', () => {

@@ -4,7 +4,7 @@
 // host's test/v2 file does, one `it` per check.
 //   node guest-checks.mjs <payload dir> <results dir>
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
@@ -284,6 +284,46 @@ async function main(): Promise<void> {
       unreadableCurrent: withMount(join(scratch, 'fake-scope'), dir, args),
       restored: checker(['--json', ...args]),
     };
+  });
+
+  // A live process in an existing cgroup whose parent does not delegate the memory controller:
+  // the cgroup has no memory.current at all. That is not a container that went away.
+  await step('nomem', async () => {
+    const parent = join(CGROUP, 'kubesonic-nomem.slice');
+    const dir = join(parent, 'feature.scope');
+    mkdirSync(dir, { recursive: true });
+    const child = spawn(MEMHOG, [], { detached: true, stdio: 'ignore', env: { ...process.env, MEMHOG_MIB: '8' } });
+    child.unref();
+    const pid = child.pid!;
+    writeFileSync(join(dir, 'cgroup.procs'), String(pid));
+    const id = randomBytes(32).toString('hex');
+    const task = join(TASKS, id);
+    mkdirSync(task, { recursive: true });
+    writeFileSync(
+      join(task, 'config.json'),
+      JSON.stringify({
+        annotations: {
+          'io.kubernetes.cri.container-type': 'container',
+          'io.kubernetes.cri.container-name': 'nomem',
+          'io.kubernetes.cri.sandbox-namespace': 'sonic',
+          'io.kubernetes.cri.sandbox-name': 'nomem-v2guest',
+          'io.kubernetes.cri.sandbox-uid': randomUUID(),
+        },
+        linux: { cgroupsPath: '/kubesonic-nomem.slice/feature.scope' },
+      }),
+    );
+    writeFileSync(join(task, 'init.pid'), String(pid));
+    results.nomem = {
+      dir,
+      procCgroup: procCgroup(pid),
+      hasMemoryCurrent: existsSync(join(dir, 'memory.current')),
+      run: checker(['--json', '--source', 'cgroup', 'nomem', '1']),
+      processAliveAfter: existsSync(`/proc/${pid}`),
+    };
+    process.kill(pid, 'SIGKILL');
+    await waitFor('nomem process gone', () => readFileSync(join(dir, 'cgroup.procs'), 'utf8').trim() === '', 10_000);
+    rmdirSync(dir);
+    rmdirSync(parent);
   });
 
   await step('race', async () => {

@@ -74,6 +74,14 @@ export interface V2Results {
     /** A normal check once the bind mounts are gone again. */
     restored: CheckerRun;
   };
+  /** A live process in a cgroup that has no memory controller (its parent delegates none). */
+  nomem?: {
+    dir: string;
+    procCgroup: string;
+    hasMemoryCurrent: boolean;
+    run: CheckerRun;
+    processAliveAfter: boolean;
+  };
   race?: {
     threshold: number;
     native: RaceRound[];
