@@ -65,7 +65,9 @@ export async function setup(project: TestProject): Promise<void> {
   const lane: V2Lane = { out, guestSeconds: 0, payloadSeconds: 0, bootSeconds: 0 };
   try {
     let t = Date.now();
-    lane.guestDir = execFileSync('bash', [join(REPO, 'testbed/v2/build-guest.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+    const built = execFileSync('bash', [join(REPO, 'testbed/v2/build-guest.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    lane.guestDir = built.trim().split('\n').at(-1);
+    if (!lane.guestDir) throw new Error('testbed/v2/build-guest.sh printed no guest directory');
     lane.guestSeconds = since(t);
     t = Date.now();
     await buildPayload(join(V2_WORK, 'payload'));

@@ -16,7 +16,7 @@ mkdir -p "$out"
 rm -f "$out"/serial-*.log "$out/boots.log"
 
 size=$(( $(du -sm "$payload" | cut -f1) + 64 ))
-mkfs.ext4 -q -F -L v2payload -d "$payload" "$out/payload.ext4" "${size}M"
+mkfs.ext4 -q -F -L v2payload -d "$payload" "$out/payload.ext4" "${size}M" >&2
 
 for attempt in 1 2; do
   rm -rf "$out/results" "$out/results.img"

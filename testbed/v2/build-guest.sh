@@ -65,7 +65,7 @@ cp "$root/boot/initrd.img-$kver" "$work/out/initrd.img"
 echo "$kver" >"$work/out/kernel.version"
 size_mib=$(( $(du -sm "$root" | cut -f1) + 1536 ))
 log "packing ${size_mib} MiB ext4 image (mkfs.ext4 -d)"
-mkfs.ext4 -q -F -L v2root -d "$root" "$work/out/rootfs.ext4" "${size_mib}M"
+mkfs.ext4 -q -F -L v2root -d "$root" "$work/out/rootfs.ext4" "${size_mib}M" >&2
 echo "$(( $(date +%s) - started ))" >"$work/out/build.seconds"
 touch "$work/out/ready"
 rm -rf "$OUT"
