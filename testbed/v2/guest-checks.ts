@@ -326,6 +326,17 @@ async function main(): Promise<void> {
     rmdirSync(parent);
   });
 
+  // The instant a racing check can land on (see 'race'), held still: containerd's task state
+  // still names a live pid (here: a reused one, this process's) while the container's scope is
+  // already gone.
+  await step('stale', async () => {
+    const t = await startPodTask('stale', 8);
+    stopPodTask(t);
+    await waitFor(`${t.dir} removed`, () => !existsSync(t.dir), 30_000);
+    writeFileSync(join(TASKS, t.id, 'init.pid'), String(process.pid));
+    results.stale = { dir: t.dir, run: checker(['--json', '--source', 'cgroup', 'stale', '1']) };
+  });
+
   await step('race', async () => {
     const threshold = 1024 * MiB;
     const native: RaceRound[] = [];

@@ -82,6 +82,11 @@ export interface V2Results {
     run: CheckerRun;
     processAliveAfter: boolean;
   };
+  /** containerd task state naming a live (reused) pid whose container's scope is gone. */
+  stale?: {
+    dir: string;
+    run: CheckerRun;
+  };
   race?: {
     threshold: number;
     native: RaceRound[];
