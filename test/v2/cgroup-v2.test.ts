@@ -18,7 +18,10 @@ function tail(path: string, lines = 30): string {
 
 function need<T>(value: T | undefined, what: string): T {
   if (bootFailure) throw new Error(`no ${what}: the guest did not boot and run its checks (see the first test for its console)`);
-  if (value === undefined) throw new Error(`the guest reported no ${what}; guest errors: ${JSON.stringify(r.errors)}\n${tail(join(lane.out, 'results', 'guest.log'))}`);
+  if (value === undefined)
+    throw new Error(
+      `the guest reported no ${what}; guest errors: ${JSON.stringify(r.errors)}\n${tail(join(lane.out, 'results', 'guest.log'))}`,
+    );
   return value;
 }
 
@@ -61,7 +64,9 @@ function expectRaceSafe(kind: string, rounds: RaceRound[]): void {
   const all = rounds.flatMap((round) => round.runs);
   const knownBug = all.filter((x) => x.code === 1 && !STRICT_RACE && KNOWN_RACE.test(String(json(x).error)));
   if (knownBug.length > 0) {
-    process.stderr.write(`[v2] ${kind} race: ${knownBug.length} of ${all.length} runs hit the known "cgroup not found" exit 1: ${String(json(knownBug[0]!).error)}\n`);
+    process.stderr.write(
+      `[v2] ${kind} race: ${knownBug.length} of ${all.length} runs hit the known "cgroup not found" exit 1: ${String(json(knownBug[0]!).error)}\n`,
+    );
   }
   const rest = all.filter((x) => !knownBug.includes(x));
   // Never an internal error, never "over the threshold" from a half-read cgroup.
@@ -104,10 +109,19 @@ describe('memory_checker on a real cgroup v2 kernel (qemu guest)', () => {
     const n = need(r.native, 'native section');
     expect(n.procCgroup).toBe(`/system.slice/docker-${n.bmpId}.scope`);
     const bmp = json(n.checked.run);
-    expect(bmp).toMatchObject({ status: 'measured', container: 'bmp', via: 'docker', cgroup: `/sys/fs/cgroup/system.slice/docker-${n.bmpId}.scope` });
+    expect(bmp).toMatchObject({
+      status: 'measured',
+      container: 'bmp',
+      via: 'docker',
+      cgroup: `/sys/fs/cgroup/system.slice/docker-${n.bmpId}.scope`,
+    });
     expect(bmp.usage as number).toBeGreaterThan(96 * MiB);
     const watchdog = json(n.watchdog);
-    expect(watchdog).toMatchObject({ status: 'measured', container: 'bmp_watchdog', cgroup: `/sys/fs/cgroup/system.slice/docker-${n.watchdogId}.scope` });
+    expect(watchdog).toMatchObject({
+      status: 'measured',
+      container: 'bmp_watchdog',
+      cgroup: `/sys/fs/cgroup/system.slice/docker-${n.watchdogId}.scope`,
+    });
     expect(watchdog.usage as number).toBeLessThan(40 * MiB);
   });
 
@@ -126,7 +140,9 @@ describe('memory_checker on a real cgroup v2 kernel (qemu guest)', () => {
   it("native bmp: exit 3 with SONiC's message above the threshold, exit 0 and silence below", () => {
     const n = need(r.native, 'native section');
     expect(n.over.code).toBe(3);
-    expect(n.over.stdout).toMatch(new RegExp(`^\\[bmp\\]: Memory usage \\(\\d+ Bytes\\) is larger than the threshold \\(${n.overThreshold} Bytes\\)!\\n$`));
+    expect(n.over.stdout).toMatch(
+      new RegExp(`^\\[bmp\\]: Memory usage \\(\\d+ Bytes\\) is larger than the threshold \\(${n.overThreshold} Bytes\\)!\\n$`),
+    );
     expect(n.under).toMatchObject({ code: 0, stdout: '', stderr: '' });
   });
 
@@ -137,7 +153,13 @@ describe('memory_checker on a real cgroup v2 kernel (qemu guest)', () => {
     expect(p.cgroupsPath).toBe(`kubepods-burstable-pod${uid}.slice:cri-containerd:${p.id}`);
     expect(p.procCgroup).toBe(rel);
     for (const run of [p.checked.run, p.auto]) {
-      expect(json(run)).toMatchObject({ status: 'measured', container: 'bmp', via: 'containerd', pod: 'bmp-v2guest', cgroup: `/sys/fs/cgroup${rel}` });
+      expect(json(run)).toMatchObject({
+        status: 'measured',
+        container: 'bmp',
+        via: 'containerd',
+        pod: 'bmp-v2guest',
+        cgroup: `/sys/fs/cgroup${rel}`,
+      });
     }
     expect(json(p.checked.run).usage as number).toBeGreaterThan(48 * MiB);
   });
@@ -149,7 +171,9 @@ describe('memory_checker on a real cgroup v2 kernel (qemu guest)', () => {
   it("pod-shaped: exit 3 with SONiC's message above the threshold, exit 0 below", () => {
     const p = need(r.pod, 'pod section');
     expect(p.over.code).toBe(3);
-    expect(p.over.stdout).toMatch(new RegExp(`^\\[bmp\\]: Memory usage \\(\\d+ Bytes\\) is larger than the threshold \\(${p.overThreshold} Bytes\\)!\\n$`));
+    expect(p.over.stdout).toMatch(
+      new RegExp(`^\\[bmp\\]: Memory usage \\(\\d+ Bytes\\) is larger than the threshold \\(${p.overThreshold} Bytes\\)!\\n$`),
+    );
     expect(p.under).toMatchObject({ code: 0, stdout: '', stderr: '' });
   });
 

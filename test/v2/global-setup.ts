@@ -65,7 +65,10 @@ export async function setup(project: TestProject): Promise<void> {
   const lane: V2Lane = { out, guestSeconds: 0, payloadSeconds: 0, bootSeconds: 0 };
   try {
     let t = Date.now();
-    const built = execFileSync('bash', [join(REPO, 'testbed/v2/build-guest.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+    const built = execFileSync('bash', [join(REPO, 'testbed/v2/build-guest.sh')], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     lane.guestDir = built.trim().split('\n').at(-1);
     if (!lane.guestDir) throw new Error('testbed/v2/build-guest.sh printed no guest directory');
     lane.guestSeconds = since(t);

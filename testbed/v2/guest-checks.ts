@@ -26,7 +26,8 @@ const save = () => writeFileSync(join(resultsDir, 'results.json'), `${JSON.strin
 
 function sh(cmd: string, args: string[], env?: NodeJS.ProcessEnv): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 120_000, env: env ?? process.env });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${(r.stderr || r.stdout || String(r.error)).trim().slice(0, 400)}`);
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${(r.stderr || r.stdout || String(r.error)).trim().slice(0, 400)}`);
   return r.stdout;
 }
 
@@ -60,7 +61,9 @@ function kernelRead(dir: string): KernelRead {
 
 /** The cgroup v2 line ("0::/path") of a process. */
 function procCgroup(pid: number): string {
-  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('0::'));
   if (!line) throw new Error(`/proc/${pid}/cgroup has no v2 line`);
   return line.slice(3);
 }
@@ -100,7 +103,19 @@ function dockerApi(path: string): Promise<unknown> {
 
 function runNative(name: string, daemon: string, mib: number): string {
   spawnSync('docker', ['rm', '-f', name]);
-  return docker('run', '-d', '--name', name, '--network', 'none', '-e', `MEMHOG_MIB=${mib}`, '--entrypoint', `/usr/bin/${daemon}`, FEATURE_REF);
+  return docker(
+    'run',
+    '-d',
+    '--name',
+    name,
+    '--network',
+    'none',
+    '-e',
+    `MEMHOG_MIB=${mib}`,
+    '--entrypoint',
+    `/usr/bin/${daemon}`,
+    FEATURE_REF,
+  );
 }
 
 const dockerPid = (name: string) => Number(docker('inspect', '-f', '{{.State.Pid}}', name));
@@ -130,11 +145,15 @@ async function startPodTask(container: string, mib: number): Promise<PodTask> {
   const uid = randomUUID();
   const id = randomBytes(32).toString('hex');
   const slice = `kubepods-burstable-pod${uid.replace(/-/g, '_')}.slice`;
-  const child = spawn('systemd-run', ['--scope', '--quiet', `--unit=cri-containerd-${id}`, `--slice=${slice}`, '-p', 'MemoryAccounting=yes', MEMHOG], {
-    detached: true,
-    stdio: 'ignore',
-    env: { ...process.env, MEMHOG_MIB: String(mib) },
-  });
+  const child = spawn(
+    'systemd-run',
+    ['--scope', '--quiet', `--unit=cri-containerd-${id}`, `--slice=${slice}`, '-p', 'MemoryAccounting=yes', MEMHOG],
+    {
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, MEMHOG_MIB: String(mib) },
+    },
+  );
   child.unref();
   const pid = child.pid!;
   const rel = `/kubepods.slice/kubepods-burstable.slice/${slice}/cri-containerd-${id}.scope`;
@@ -211,7 +230,9 @@ async function main(): Promise<void> {
     const after = kernelRead(dir);
     const watchdog = checker(['--json', 'bmp_watchdog', '1']);
     const apiBefore = kernelRead(dir);
-    const stats = (await dockerApi('/containers/bmp/stats?stream=false')) as { memory_stats: { usage: number; stats: { inactive_file: number } } };
+    const stats = (await dockerApi('/containers/bmp/stats?stream=false')) as {
+      memory_stats: { usage: number; stats: { inactive_file: number } };
+    };
     const apiAfter = kernelRead(dir);
     const cliBefore = kernelRead(dir);
     const memUsage = docker('stats', '--no-stream', '--format', '{{.MemUsage}}', 'bmp');
@@ -343,7 +364,11 @@ async function main(): Promise<void> {
     const pod: RaceRound[] = [];
     for (let round = 0; round < 3; round++) {
       runNative('vanish', 'memhog', 8);
-      await waitFor('vanish measured', () => checker(['--json', '--source', 'docker', 'vanish', String(threshold)]).stdout.includes('"measured"'), 30_000);
+      await waitFor(
+        'vanish measured',
+        () => checker(['--json', '--source', 'docker', 'vanish', String(threshold)]).stdout.includes('"measured"'),
+        30_000,
+      );
       native.push(await raceRound(round, 'vanish', threshold, () => void spawn('docker', ['kill', 'vanish'], { stdio: 'ignore' })));
       spawnSync('docker', ['rm', '-f', 'vanish']);
       const t = await startPodTask('podvanish', 8);
@@ -357,7 +382,7 @@ async function main(): Promise<void> {
 main().then(
   () => save(),
   (e: unknown) => {
-    results.errors.push(`main: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    results.errors.push(`main: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
     save();
     process.exitCode = 1;
   },
