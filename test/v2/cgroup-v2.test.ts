@@ -54,7 +54,7 @@ function dockerStatsBytes(memUsage: string): number {
 
 // KNOWN BUG (docs/cgroup-v2-lane.md): a container that stops between "is it running" (docker
 // inspect, containerd's init.pid) and the cgroup lookup is exit 1 "cgroup of ... not found"
-// (src/memory/checker.ts). Tolerated here, and counted, until that is fixed; with
+// (src/memory/sources/{docker,containerd}.ts). Tolerated here, and counted, until that is fixed; with
 // KUBESONIC_V2_STRICT_RACE=1 any exit 1 fails. Every other error, and any exit 2 or 3, fails.
 const KNOWN_RACE = /^cgroup of (docker )?container [0-9a-f]{12} .*not found under \/sys\/fs\/cgroup$/;
 const STRICT_RACE = process.env.KUBESONIC_V2_STRICT_RACE === '1';
@@ -208,10 +208,10 @@ describe('memory_checker on a real cgroup v2 kernel (qemu guest)', () => {
     expect(json(b.restored).status).toBe('measured');
   });
 
-  // KNOWN BUG (docs/cgroup-v2-lane.md): readOrGone takes any ENOENT as "the cgroup went away", so
+  // KNOWN BUG (docs/cgroup-v2-lane.md): SourceContext.readOrGone takes any ENOENT as "the cgroup went away", so
   // an existing cgroup without memory.current (memory controller not delegated to it) reads as a
   // stopped container: exit 0, and monit never alerts. it.fails passes while the bug is there;
-  // once src/memory/checker.ts tells the two apart, it fails: turn it into a plain `it` then.
+  // once src/memory/source.ts tells the two apart, it fails: turn it into a plain `it` then.
   it('a live process in an existing v2 cgroup without memory.current is found from the containerd task state', () => {
     const m = need(r.nomem, 'no-memory-controller section');
     expect(m.procCgroup).toBe('/kubesonic-nomem.slice/feature.scope');
