@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(redis-server monit prometheus containerd runc docker.io containernetworking-plugins
-  busybox-static iproute2 openssl curl procps psmisc util-linux systemd debootstrap hyperfine shellcheck)
+  busybox-static iproute2 openssl curl procps psmisc util-linux systemd debootstrap hyperfine shellcheck
+  qemu-system-x86 e2fsprogs)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -10,3 +10,4 @@ npx vitest run --project unit
 bash testbed/netns.sh up
 trap 'bash testbed/netns.sh exec bash testbed/cluster.sh down >/dev/null 2>&1 || true' EXIT
 bash testbed/netns.sh exec npx vitest run --project system "$@"
+npx vitest run --project v2 --reporter=verbose  # memory_checker on a cgroup v2 kernel, in qemu (docs/cgroup-v2-lane.md)
