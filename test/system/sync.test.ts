@@ -161,7 +161,12 @@ describe.each([
       const before = await state.hgetall('FEATURE|bmp');
       await state.flushdb();
       const emptiedAt = Date.now();
-      await waitUntil('STATE_DB restored', 10_000, async () => ((await stateField('container_id')) === before.container_id ? true : undefined), 100);
+      await waitUntil(
+        'STATE_DB restored',
+        10_000,
+        async () => ((await stateField('container_id')) === before.container_id ? true : undefined),
+        100,
+      );
       expect(Date.now() - emptiedAt).toBeLessThan(5_500);
       expect(await state.hgetall('FEATURE|bmp')).toMatchObject({ state: 'enabled', current_owner: 'kube', remote_state: 'running' });
       expect(await config.hgetall('FEATURE|bmp')).toEqual(CONFIG_SEED);

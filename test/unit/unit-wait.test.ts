@@ -17,7 +17,12 @@ function waiter(grace = 4) {
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   let code: number | null | undefined;
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (c, signal) => resolve((code = c ?? (signal ? 128 : null)))));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (c, signal) => {
+      code = c ?? (signal ? 128 : null);
+      resolve(code);
+    }),
+  );
   return {
     state: (s: string) => writeFileSync(join(dir, 'bmp'), `${s} 1764410000\n`),
     child,

@@ -52,23 +52,14 @@ function dockerStatsBytes(memUsage: string): number {
   return Number(m[1]) * unit;
 }
 
-// KNOWN BUG (docs/cgroup-v2-lane.md): a container that stops between "is it running" (docker
-// inspect, containerd's init.pid) and the cgroup lookup is exit 1 "cgroup of ... not found"
-// (src/memory/sources/{docker,containerd}.ts). Tolerated here, and counted, until that is fixed; with
-// KUBESONIC_V2_STRICT_RACE=1 any exit 1 fails. Every other error, and any exit 2 or 3, fails.
-const KNOWN_RACE = /^cgroup of (docker )?container [0-9a-f]{12} .*not found under \/sys\/fs\/cgroup$/;
-const STRICT_RACE = process.env.KUBESONIC_V2_STRICT_RACE === '1';
+// A container that stops between "is it running" (docker inspect, containerd's init.pid) and the
+// cgroup lookup is "not running" (exit 0): this lane found it was exit 1 "cgroup of ... not found",
+// fixed in src/memory/sources/{docker,containerd}.ts. Any exit 1, 2 or 3 over the races fails.
 
-function expectRaceSafe(kind: string, rounds: RaceRound[]): void {
+function expectRaceSafe(rounds: RaceRound[]): void {
   expect(rounds.length).toBeGreaterThanOrEqual(3);
   const all = rounds.flatMap((round) => round.runs);
-  const knownBug = all.filter((x) => x.code === 1 && !STRICT_RACE && KNOWN_RACE.test(String(json(x).error)));
-  if (knownBug.length > 0) {
-    process.stderr.write(
-      `[v2] ${kind} race: ${knownBug.length} of ${all.length} runs hit the known "cgroup not found" exit 1: ${String(json(knownBug[0]!).error)}\n`,
-    );
-  }
-  const rest = all.filter((x) => !knownBug.includes(x));
+  const rest = all;
   // Never an internal error, never "over the threshold" from a half-read cgroup.
   expect(rest.filter((x) => x.code !== 0).map((x) => `${x.code}: ${x.stderr.trim()}`)).toEqual([]);
   for (const x of rest) expect(['measured', 'not-running']).toContain(json(x).status);
@@ -208,10 +199,9 @@ describe('memory_checker on a real cgroup v2 kernel (qemu guest)', () => {
     expect(json(b.restored).status).toBe('measured');
   });
 
-  // KNOWN BUG (docs/cgroup-v2-lane.md): SourceContext.readOrGone takes any ENOENT as "the cgroup went away", so
-  // an existing cgroup without memory.current (memory controller not delegated to it) reads as a
-  // stopped container: exit 0, and monit never alerts. it.fails passes while the bug is there;
-  // once src/memory/source.ts tells the two apart, it fails: turn it into a plain `it` then.
+  // Found by this lane: SourceContext.readOrGone took any ENOENT as "the cgroup went away", so an
+  // existing cgroup without memory.current (memory controller not delegated to it) read as a
+  // stopped container: exit 0, and monit never alerted. Now exit 1 (src/memory/source.ts).
   it('a live process in an existing v2 cgroup without memory.current is found from the containerd task state', () => {
     const m = need(r.nomem, 'no-memory-controller section');
     expect(m.procCgroup).toBe('/kubesonic-nomem.slice/feature.scope');
@@ -220,29 +210,28 @@ describe('memory_checker on a real cgroup v2 kernel (qemu guest)', () => {
     expect(m.run.code).not.toBe(3);
   });
 
-  it.fails('that cgroup without the memory controller is exit 1 with one stderr line, not "stopped" (KNOWN BUG)', () => {
+  it('that cgroup without the memory controller is exit 1 with one stderr line, not "stopped"', () => {
     const m = need(r.nomem, 'no-memory-controller section');
     expect({ code: m.run.code, stderrLines: stderrLines(m.run).length }).toEqual({ code: 1, stderrLines: 1 });
   });
 
-  // KNOWN BUG (same as the race's tolerated exit 1): held still, the race's bad instant is a
-  // deterministic exit 1. it.fails passes while the bug is there; make it a plain `it` once fixed.
+  // The race's bad instant held still: task state naming a live (reused) pid whose scope is gone.
   it('containerd task state with a live (reused) pid but its scope gone: checked, never exit 2 or 3', () => {
     const st = need(r.stale, 'stale-task section');
     expect([0, 1]).toContain(st.run.code);
     expect(json(st.run).container).toBe('stale');
   });
 
-  it.fails('containerd task state with a live (reused) pid but its scope gone is exit 0 "not running" (KNOWN BUG)', () => {
+  it('containerd task state with a live (reused) pid but its scope gone is exit 0 "not running"', () => {
     const st = need(r.stale, 'stale-task section');
     expect({ code: st.run.code, status: json(st.run).status }).toEqual({ code: 0, status: 'not-running' });
   });
 
   it('native container stopped while being checked: never exit 1 or 3 over the racing runs, exit 0 once gone', () => {
-    expectRaceSafe('native', need(r.race, 'race section').native);
+    expectRaceSafe(need(r.race, 'race section').native);
   });
 
   it('pod scope removed while being checked: never exit 1 or 3 over the racing runs, exit 0 once gone', () => {
-    expectRaceSafe('pod', need(r.race, 'race section').pod);
+    expectRaceSafe(need(r.race, 'race section').pod);
   });
 });
