@@ -116,6 +116,10 @@ export class NodeAgent {
   private readonly view: NodeView;
   private readonly writers = new Map<string, FeatureWriter>();
   private readonly versions = new Map<string, MigrationVersion>();
+  /** Per feature: was the operator's disable taint on the node at the last fresh snapshot? */
+  private readonly lastDisabled = new Map<string, boolean>();
+  /** Features whose disable taint an operator took off, until CONFIG_DB says enabled. */
+  private readonly enableIntent = new Set<string>();
   private hostTimer: NodeJS.Timeout | undefined;
   private ready = false;
 
@@ -159,7 +163,10 @@ export class NodeAgent {
         log: this.opts.log,
         maxBackoffMs: this.opts.maxBackoffMs,
         resyncMs: this.opts.resyncMs,
-        onWrite: () => this.markReady(),
+        onWrite: (desired) => {
+          if (desired.configState === 'enabled') this.enableIntent.delete(feature);
+          this.markReady();
+        },
       });
       this.writers.set(feature, w);
     }
@@ -183,10 +190,18 @@ export class NodeAgent {
       // Rolled back on this node: stop at once, write nothing more.
       this.writers.delete(f);
       this.versions.delete(f);
+      this.lastDisabled.delete(f);
+      this.enableIntent.delete(f);
       void w.stop();
     }
     for (const f of features) {
-      const o = observe(f, s.pods, s.node);
+      const seen = observe(f, s.pods, s.node);
+      // An enable is an edge: the disable taint seen, then gone. A first snapshot (after a restart
+      // of the agent) has no edge, so CONFIG_DB is never written from a level it cannot explain.
+      if (this.lastDisabled.get(f) === true && !seen.disabledByTaint) this.enableIntent.add(f);
+      if (seen.disabledByTaint) this.enableIntent.delete(f);
+      this.lastDisabled.set(f, seen.disabledByTaint);
+      const o = { ...seen, enabledByOperator: this.enableIntent.has(f) };
       this.writer(f).update(o);
       if (this.opts.unitStateDir) {
         try {

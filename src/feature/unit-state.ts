@@ -2,7 +2,8 @@
 // loop, systemd/unit.ts) reads every two seconds. Written by whoever watches the pod (the agent or
 // the sidecar) and by the unit's own start/stop, which see the pod at that moment.
 //   running   the feature container runs on this node
-//   disabled  not running, and the node carries <f>=disabled:NoSchedule: stopped on purpose
+//   disabled  not running, and the node carries a taint of the feature (the operator's disable or the
+//             unit's own stop): stopped on purpose
 //   pending   a pod is there, its feature container not (yet) running
 //   stopped   no pod, and no disable taint: the DaemonSet should bring one back
 // No file (after a reboot: /run is tmpfs) means "not known yet": the loop keeps waiting.
@@ -15,7 +16,7 @@ export type UnitState = 'running' | 'pending' | 'stopped' | 'disabled';
 /** The same precedence as FEATURE's state (feature/state.ts): not running on a tainted node is a disable. */
 export function unitStateOf(o: Observation): UnitState {
   if (o.running) return 'running';
-  if (o.disabledByTaint) return 'disabled';
+  if (o.disabledByTaint || o.stoppedByUnit) return 'disabled';
   return o.podPresent ? 'pending' : 'stopped';
 }
 

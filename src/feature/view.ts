@@ -4,7 +4,15 @@
 // watches are fresh: after a watch breaks nothing is reported until the re-list succeeds, so a
 // consumer never acts on a view it could not see.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { disableTaint, hasTaint, podContainerRunning, type ClusterReader, type FeatureTarget, type WatchHandle } from '../kube/cluster.js';
+import {
+  disableTaint,
+  hasTaint,
+  podContainerRunning,
+  stopTaint,
+  type ClusterReader,
+  type FeatureTarget,
+  type WatchHandle,
+} from '../kube/cluster.js';
 import { featureSelector, shortContainerId } from '../kube/ids.js';
 import { errorLine } from '../util/errors.js';
 import type { Observation } from './state.js';
@@ -21,7 +29,13 @@ export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | u
       containerId = shortContainerId(pod.status?.containerStatuses?.find((c) => c.name === feature)?.containerID);
     }
   }
-  return { running, containerId, podPresent, disabledByTaint: node ? hasTaint(node, disableTaint(feature)) : false };
+  return {
+    running,
+    containerId,
+    podPresent,
+    disabledByTaint: node ? hasTaint(node, disableTaint(feature)) : false,
+    stoppedByUnit: node ? hasTaint(node, stopTaint(feature)) : false,
+  };
 }
 
 export interface NodeSnapshot {

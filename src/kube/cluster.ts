@@ -62,10 +62,26 @@ export interface FeatureTarget {
   node: string;
 }
 
-/** Taint semantics of the seed: <feature>=disabled:NoSchedule keeps the DaemonSet pod off the node. */
+/**
+ * The operator's disable (the seed's taint): <feature>=disabled:NoSchedule keeps the DaemonSet pod
+ * off the node, and is mirrored into CONFIG_DB as the operator's intent.
+ */
 export function disableTaint(feature: string): V1Taint {
   return { key: feature, value: 'disabled', effect: 'NoSchedule' };
 }
+
+/**
+ * kubesonic's own hold: the unit's stop (a restart, `config reload`, a hand `systemctl stop`) and
+ * migrate/rollback keep the pod off the node with it. It is never an operator's intent, so it never
+ * reaches CONFIG_DB (featured would answer a transient "disabled" by stopping, disabling and masking).
+ */
+export function stopTaint(feature: string): V1Taint {
+  return { key: `kubesonic.sonic-net.github.io/stopped-${feature}`, value: 'unit', effect: 'NoSchedule' };
+}
+
+/** Either taint: the feature is kept off the node on purpose. */
+export const heldOff = (node: V1Node, feature: string): boolean =>
+  hasTaint(node, disableTaint(feature)) || hasTaint(node, stopTaint(feature));
 
 export function hasTaint(node: V1Node, taint: V1Taint): boolean {
   return (node.spec?.taints ?? []).some((t) => t.key === taint.key && t.effect === taint.effect && (t.value ?? '') === (taint.value ?? ''));
@@ -85,8 +101,14 @@ export async function runningPod(cluster: ClusterReader, t: FeatureTarget): Prom
   return (await featurePods(cluster, t)).find((p) => podContainerRunning(p, t.feature));
 }
 
-export async function featureDisabled(cluster: ClusterReader, t: FeatureTarget): Promise<boolean> {
-  return hasTaint(await cluster.readNode(t.node), disableTaint(t.feature));
+/** The node carries kubesonic's hold (stopTaint). */
+export async function featureHeld(cluster: ClusterReader, t: FeatureTarget): Promise<boolean> {
+  return hasTaint(await cluster.readNode(t.node), stopTaint(t.feature));
+}
+
+/** The node carries either taint of the feature. */
+export async function featureHeldOff(cluster: ClusterReader, t: FeatureTarget): Promise<boolean> {
+  return heldOff(await cluster.readNode(t.node), t.feature);
 }
 
 /** Add or remove one taint; true if the node changed. Retried on a lost race. */

@@ -4,15 +4,18 @@ import { join } from 'node:path';
 import { readOrUndefined } from '../host/files.js';
 import { readRecord as readHostRecord, type MigrationRecord } from '../host/records.js';
 import { mustSystemctl, unitActive } from '../host/systemctl.js';
-import { featureDisabled, runningPod } from '../kube/cluster.js';
+import { featureHeld, featureHeldOff, runningPod } from '../kube/cluster.js';
 import { dropInPath, stubDropIn } from '../systemd/unit.js';
 import { targetOf, type FlowContext } from './context.js';
 
 /** migrate's record of the feature on this node (host/records.ts), active or retired. */
 export const readRecord = (ctx: FlowContext): MigrationRecord | undefined => readHostRecord(ctx.root, ctx.spec.feature);
 
-/** The node carries <f>=disabled:NoSchedule. */
-export const tainted = (ctx: FlowContext): Promise<boolean> => featureDisabled(ctx.cluster, targetOf(ctx));
+/** The node carries kubesonic's hold (the stop taint): no pod may start here. */
+export const held = (ctx: FlowContext): Promise<boolean> => featureHeld(ctx.cluster, targetOf(ctx));
+
+/** The node carries either taint of the feature (kubesonic's hold or an operator's disable). */
+export const heldOff = (ctx: FlowContext): Promise<boolean> => featureHeldOff(ctx.cluster, targetOf(ctx));
 
 /** The unit's drop-in is exactly kubesonic's stub. */
 export function stubInstalled(ctx: FlowContext): boolean {

@@ -3,14 +3,14 @@
 // run together. --node-only keeps the DaemonSet for other nodes and holds this one with the taint.
 import { applyHostFiles } from '../host/files.js';
 import { mustSystemctl } from '../host/systemctl.js';
-import { deleteFeaturePodsAndWait, disableTaint, featurePods, objectsAbsent, setTaint } from '../kube/cluster.js';
+import { deleteFeaturePodsAndWait, disableTaint, featurePods, objectsAbsent, setTaint, stopTaint } from '../kube/cluster.js';
 import { objectName } from '../manifest/spec.js';
 import { agentFeatures, renderFeature } from '../manifest/render.js';
 import { forgetRecord, isMigrated, retireRecord } from '../host/records.js';
 import { agentObjects, agentServes, usesAgent } from './agent-objects.js';
 import { dropInPath, hostPlan } from '../systemd/unit.js';
 import { targetOf, type FlowContext } from './context.js';
-import { daemonReload, featureUnitActive, nativeRunning, readRecord, stubInstalled, tainted, unitName } from './facts.js';
+import { daemonReload, featureUnitActive, nativeRunning, readRecord, stubInstalled, held, heldOff, unitName } from './facts.js';
 import type { Step } from './steps.js';
 
 /** STATE_DB fields kubesonic owns and hands back to featured. */
@@ -21,9 +21,6 @@ export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): St
   const objs = renderFeature(ctx.spec);
   const daemonSet = objs.filter((o) => o.kind === 'DaemonSet');
   const others = objs.filter((o) => o.kind !== 'DaemonSet');
-  const taint = (present: boolean) => async () => {
-    await setTaint(ctx.cluster, ctx.node, disableTaint(f), present);
-  };
 
   const retire: Step = {
     name: 'retire',
@@ -33,9 +30,11 @@ export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): St
   };
   const hold: Step = {
     name: 'hold',
-    describe: `taint ${ctx.node} with ${f}=disabled:NoSchedule so the DaemonSet keeps no pod here`,
-    done: () => tainted(ctx),
-    apply: taint(true),
+    describe: `hold ${ctx.node} (taint ${stopTaint(f).key}) so the DaemonSet keeps no pod here`,
+    done: () => held(ctx),
+    apply: async () => {
+      await setTaint(ctx.cluster, ctx.node, stopTaint(f), true);
+    },
   };
   const deleteDaemonSet: Step = {
     name: 'delete-daemonset',
@@ -88,9 +87,12 @@ export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): St
   };
   const untaint: Step = {
     name: 'untaint',
-    describe: `remove any ${f}=disabled:NoSchedule taint from ${ctx.node}`,
-    done: async () => !(await tainted(ctx)),
-    apply: taint(false),
+    describe: `remove ${f}'s taints (kubesonic's hold, an operator's ${f}=disabled:NoSchedule) from ${ctx.node}`,
+    done: async () => !(await heldOff(ctx)),
+    apply: async () => {
+      await setTaint(ctx.cluster, ctx.node, stopTaint(f), false);
+      await setTaint(ctx.cluster, ctx.node, disableTaint(f), false);
+    },
   };
   const featureState: Step = {
     name: 'feature-state',

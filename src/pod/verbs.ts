@@ -1,7 +1,9 @@
 // What `systemctl start|stop|restart|status <feature>` means once Kubernetes runs the feature.
-//   start   remove the <f>=disabled:NoSchedule taint; wait until the pod on this node runs
-//   stop    taint and delete the pod; wait until it is gone (skipped while the system shuts down:
-//           a reboot must not disable the feature)
+//   start   remove the feature's taints (kubesonic's stop, an operator's <f>=disabled:NoSchedule);
+//           wait until the pod on this node runs
+//   stop    hold the node with kubesonic's stop taint (never an operator's disable: it does not
+//           reach CONFIG_DB) and delete the pod; wait until it is gone (skipped while the system
+//           shuts down: a reboot keeps the pod for the node's return)
 //   restart delete the pod; wait for its replacement to run
 //   status  0 running, 3 not running, 4 unknown (LSB/systemd conventions)
 //   wait    ExecStart: block while the pod exists; exit 0 once it is gone on purpose (tainted),
@@ -16,6 +18,7 @@ import {
   podContainerRunning,
   runningPod,
   setTaint,
+  stopTaint,
   type Cluster,
   type FeatureTarget,
 } from '../kube/cluster.js';
@@ -63,6 +66,7 @@ export function podLine(p: V1Pod, feature: string): string {
 }
 
 export async function start(cluster: Cluster, t: FeatureTarget, o: VerbOptions): Promise<number> {
+  if (await setTaint(cluster, t.node, stopTaint(t.feature), false)) o.out(`${t.feature}: released the hold on ${t.node}`);
   if (await setTaint(cluster, t.node, disableTaint(t.feature), false))
     o.out(`${t.feature}: removed taint ${t.feature}=disabled:NoSchedule from ${t.node}`);
   const pod = await waitUntil(`${t.feature} pod running on ${t.node}`, o.timeoutMs, () => runningPod(cluster, t), o.pollMs ?? 1000);
@@ -84,8 +88,8 @@ export async function stop(cluster: Cluster, t: FeatureTarget, o: VerbOptions, s
     o.out(`${t.feature}: system is shutting down, leaving the pod to the node's reboot`);
     return 0;
   }
-  if (await setTaint(cluster, t.node, disableTaint(t.feature), true))
-    o.out(`${t.feature}: tainted ${t.node} with ${t.feature}=disabled:NoSchedule`);
+  if (await setTaint(cluster, t.node, stopTaint(t.feature), true))
+    o.out(`${t.feature}: holding ${t.node} (taint ${stopTaint(t.feature).key})`);
   await deleteFeaturePodsAndWait(cluster, t, o.timeoutMs, o.out, o.pollMs ?? 1000);
   noteUnitState(o, t.feature, 'disabled');
   return 0;
@@ -116,10 +120,9 @@ export async function status(cluster: Cluster, t: FeatureTarget, out: (line: str
     return STATUS.UNKNOWN;
   }
   const node = await cluster.readNode(t.node).catch(() => undefined);
-  const disabled = node ? hasTaint(node, disableTaint(t.feature)) : false;
-  out(
-    `${t.feature}: Kubernetes-managed (namespace ${t.namespace}, node ${t.node})${disabled ? `, disabled by taint ${t.feature}=disabled:NoSchedule` : ''}`,
-  );
+  const disabled = node && hasTaint(node, disableTaint(t.feature)) ? `, disabled by taint ${t.feature}=disabled:NoSchedule` : '';
+  const stopped = node && hasTaint(node, stopTaint(t.feature)) ? ', stopped by its unit' : '';
+  out(`${t.feature}: Kubernetes-managed (namespace ${t.namespace}, node ${t.node})${disabled}${stopped}`);
   for (const p of pods) out(`  pod ${podLine(p, t.feature)}`);
   if (pods.length === 0) out('  no pod on this node');
   return pods.some((p) => podContainerRunning(p, t.feature)) ? STATUS.RUNNING : STATUS.NOT_RUNNING;
@@ -153,7 +156,7 @@ export function waitWhileRunning(
       if (o.podPresent) {
         clearTimeout(graceTimer);
         graceTimer = undefined;
-      } else if (o.disabledByTaint) {
+      } else if (o.disabledByTaint || o.stoppedByUnit) {
         finish(0, `${t.feature}: pod gone and ${t.feature} disabled on ${t.node}`);
       } else {
         graceTimer ??= setTimeout(

@@ -4,15 +4,7 @@
 // pod's feature container runs once its gate lets it (`gateOpen`).
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KubernetesObject, V1Node, V1Pod, V1Taint } from '@kubernetes/client-node';
-import {
-  ConflictError,
-  disableTaint,
-  hasTaint,
-  type Cluster,
-  type PodList,
-  type WatchEventType,
-  type WatchHandle,
-} from '../../src/kube/cluster.js';
+import { ConflictError, heldOff, type Cluster, type PodList, type WatchEventType, type WatchHandle } from '../../src/kube/cluster.js';
 
 type PodWatcher = {
   namespace: string;
@@ -106,7 +98,7 @@ export class FakeCluster implements Cluster {
 
   tainted(feature: string, node: string): boolean {
     const n = this.nodes.get(node);
-    return n ? hasTaint(n, disableTaint(feature)) : false;
+    return n ? heldOff(n, feature) : false;
   }
 
   /** The DaemonSet controller and kubelet, one pass. */

@@ -11,7 +11,7 @@ import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
 import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
 import { REPO, testbedBin, waitFor } from '../helpers/procs.js';
-import { disableTaint, hasTaint, podContainerRunning } from '../../src/kube/cluster.js';
+import { disableTaint, hasTaint, podContainerRunning, stopTaint } from '../../src/kube/cluster.js';
 import { dockerEngine } from '../../src/host/docker.js';
 import { stubDropIn } from '../../src/systemd/unit.js';
 import { agentFeatures } from '../../src/manifest/render.js';
@@ -25,6 +25,9 @@ let state: Redis;
 let root: string;
 let env: Record<string, string>;
 const violations: string[] = [];
+/** Every write to CONFIG_DB FEATURE|bmp, by anyone, recorded with Redis MONITOR for the whole walk-through. */
+const configWrites: string[][] = [];
+let monitor4: { disconnect(): void } | undefined;
 let monitor: NodeJS.Timeout;
 
 const kubesonic = (...args: string[]) => onSwitch(['kubesonic', ...args], env);
@@ -40,6 +43,13 @@ beforeAll(async () => {
   state = redis.db(6);
   await config.flushall();
   await config.hset('FEATURE|bmp', SONIC_BMP_FEATURE);
+  const monitorClient = redis.db(4);
+  const m = await monitorClient.monitor();
+  m.on('monitor', (_time: string, args: string[], _source: string, database: string) => {
+    const [cmd, key] = args;
+    if (database === '4' && key === 'FEATURE|bmp' && /^(hset|hdel|del|hmset|hsetnx)$/i.test(cmd ?? '')) configWrites.push(args.map((a, i) => (i === 0 ? a.toLowerCase() : a)));
+  });
+  monitor4 = m;
   systemdUp();
   root = systemdRoot();
   mkdirSync(join(root, 'etc/sonic/kubesonic'), { recursive: true });
@@ -63,6 +73,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   clearInterval(monitor);
+  monitor4?.disconnect();
   onSwitch(['kubesonic', 'rollback', 'bmp', '--spec', SPEC], env ?? {});
   await taintDisabled(k, 'bmp', false).catch(() => undefined);
   try {
@@ -146,24 +157,57 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(r.stdout).toMatch(/\[3\/8\] apply: already done \(server-side apply DaemonSet\/bmp, and the node agent serving bmp\)/);
   });
 
-  it('systemctl stop bmp (what featured runs to disable): taint, pod gone, FEATURE disabled, status 3', async () => {
+  it('a hand `systemctl stop bmp`: kubesonic holds the node, pod gone, status 3 — and writes nothing to CONFIG_DB', async () => {
+    const writesBefore = configWrites.length;
     const stop = systemctl('stop', 'bmp.service');
     expect(stop.code, stop.stderr).toBe(0);
-    expect(hasTaint(await k.core.readNode({ name: node() }), disableTaint('bmp'))).toBe(true);
+    const taints = (await k.core.readNode({ name: node() })).spec?.taints ?? [];
+    expect(hasTaint({ spec: { taints } }, stopTaint('bmp'))).toBe(true);
+    expect(hasTaint({ spec: { taints } }, disableTaint('bmp'))).toBe(false);
     expect(await podsOf(k, 'bmp', node())).toHaveLength(0);
     expect(unitActive()).toBe('inactive');
     expect(kubesonic('systemd', 'bmp', 'status').code).toBe(3);
-    await waitFor('CONFIG_DB disabled', async () => (await config.hget('FEATURE|bmp', 'state')) === 'disabled', 30_000);
-    expect(await state.hgetall('FEATURE|bmp')).toMatchObject({ state: 'disabled', container_id: '' });
+    await waitFor('STATE_DB: stopped', async () => (await state.hget('FEATURE|bmp', 'remote_state')) === 'stopped', 30_000);
+    expect(await state.hgetall('FEATURE|bmp')).toMatchObject({ state: 'enabled', container_id: '', current_owner: 'none' });
     expect(await nativeUp()).toBe(false);
-  });
-
-  it('systemctl start bmp: untaint, pod back, unit active, FEATURE enabled', async () => {
     const start = systemctl('start', 'bmp.service');
     expect(start.code, start.stderr).toBe(0);
     expect(await podRunning()).toBe(true);
-    expect(unitActive()).toBe('active');
+    await waitFor('STATE_DB: running', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'kube', 30_000);
+    expect(configWrites.slice(writesBefore)).toEqual([]);
+    expect(await config.hgetall('FEATURE|bmp')).toEqual(SONIC_BMP_FEATURE);
+  });
+
+  it("an operator's `kubectl taint … bmp=disabled:NoSchedule`: exactly one CONFIG_DB write (state=disabled); untaint: one (enabled)", async () => {
+    const writesBefore = configWrites.length;
+    await taintDisabled(k, 'bmp', true);
+    for (const p of await podsOf(k, 'bmp', node())) await k.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: 'sonic' });
+    await waitFor('CONFIG_DB disabled', async () => (await config.hget('FEATURE|bmp', 'state')) === 'disabled', 60_000);
+    expect(await state.hgetall('FEATURE|bmp')).toMatchObject({ state: 'disabled', container_id: '' });
+    // featured answers with `systemctl stop bmp`: the unit follows, nothing is written back.
+    expect(systemctl('stop', 'bmp.service').code).toBe(0);
+    expect(unitActive()).toBe('inactive');
+    await taintDisabled(k, 'bmp', false);
     await waitFor('CONFIG_DB enabled', async () => (await config.hget('FEATURE|bmp', 'state')) === 'enabled', 60_000);
+    // featured answers the enable with `systemctl start bmp`.
+    expect(systemctl('start', 'bmp.service').code).toBe(0);
+    expect(await podRunning()).toBe(true);
+    expect(unitActive()).toBe('active');
+    expect(configWrites.slice(writesBefore).map((w) => w.join(' '))).toEqual(['hset FEATURE|bmp state disabled', 'hset FEATURE|bmp state enabled']);
+  });
+
+  it('`config feature state bmp disabled` (CONFIG_DB, then featured stops the unit), then enabled: the unit follows, nothing writes back', async () => {
+    await config.hset('FEATURE|bmp', 'state', 'disabled');
+    const writesBefore = configWrites.length;
+    expect(systemctl('stop', 'bmp.service').code).toBe(0);
+    expect(await podsOf(k, 'bmp', node())).toHaveLength(0);
+    await waitFor('STATE_DB: stopped', async () => (await state.hget('FEATURE|bmp', 'remote_state')) === 'stopped', 30_000);
+    await config.hset('FEATURE|bmp', 'state', 'enabled');
+    expect(systemctl('start', 'bmp.service').code).toBe(0);
+    expect(await podRunning()).toBe(true);
+    await waitFor('STATE_DB: running', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'kube', 30_000);
+    // Only the test's own (featured's trigger) writes: one after the stop, none from kubesonic.
+    expect(configWrites.slice(writesBefore).map((w) => w.join(' '))).toEqual(['hset FEATURE|bmp state enabled']);
   });
 
   it('systemctl restart bmp: a new pod', async () => {

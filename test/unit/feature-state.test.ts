@@ -18,7 +18,19 @@ describe('FEATURE state from what Kubernetes shows', () => {
       'running',
       obs({ running: true, podPresent: true, containerId: 'abcdef012345' }),
       { state: 'enabled', container_id: 'abcdef012345', current_owner: 'kube', remote_state: 'running' },
+      undefined,
+    ],
+    [
+      'running after an operator took the disable taint off: the enable reaches CONFIG_DB',
+      obs({ running: true, podPresent: true, containerId: 'abc', enabledByOperator: true }),
+      { state: 'enabled', container_id: 'abc' },
       'enabled',
+    ],
+    [
+      'stopped by its unit (restart, config reload, hand stop): no CONFIG_DB write, state left alone',
+      obs({ stoppedByUnit: true }),
+      { container_id: '', current_owner: 'none', remote_state: 'stopped' },
+      undefined,
     ],
     [
       'running on a tainted node (NoSchedule keeps it)',
