@@ -47,7 +47,8 @@ beforeAll(async () => {
   const m = await monitorClient.monitor();
   m.on('monitor', (_time: string, args: string[], _source: string, database: string) => {
     const [cmd, key] = args;
-    if (database === '4' && key === 'FEATURE|bmp' && /^(hset|hdel|del|hmset|hsetnx)$/i.test(cmd ?? '')) configWrites.push(args.map((a, i) => (i === 0 ? a.toLowerCase() : a)));
+    if (database === '4' && key === 'FEATURE|bmp' && /^(hset|hdel|del|hmset|hsetnx)$/i.test(cmd ?? ''))
+      configWrites.push(args.map((a, i) => (i === 0 ? a.toLowerCase() : a)));
   });
   monitor4 = m;
   systemdUp();
@@ -193,7 +194,10 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(systemctl('start', 'bmp.service').code).toBe(0);
     expect(await podRunning()).toBe(true);
     expect(unitActive()).toBe('active');
-    expect(configWrites.slice(writesBefore).map((w) => w.join(' '))).toEqual(['hset FEATURE|bmp state disabled', 'hset FEATURE|bmp state enabled']);
+    expect(configWrites.slice(writesBefore).map((w) => w.join(' '))).toEqual([
+      'hset FEATURE|bmp state disabled',
+      'hset FEATURE|bmp state enabled',
+    ]);
   });
 
   it('`config feature state bmp disabled` (CONFIG_DB, then featured stops the unit), then enabled: the unit follows, nothing writes back', async () => {
