@@ -7,7 +7,7 @@ import { migrationVersion, type Settings } from '../settings.js';
 import { ExitError } from '../util/errors.js';
 import { AGENT_USAGE, defaultNamespace, parseAgentArgs } from './agent-args.js';
 import { runAgent } from './agent.js';
-import { redisFeatureDb } from './db.js';
+import { leanFeatureDb } from './lean-db.js';
 
 export interface AgentIo {
   out: (line: string) => void;
@@ -25,8 +25,8 @@ export async function agentMain(argv: readonly string[], settings: Settings, io:
   const { args } = parsed;
   const creds = loadCredentials(args.kubeconfig, settings.api);
   if (!creds) throw new ExitError('no Kubernetes credentials: set --kubeconfig or KUBECONFIG', 1);
-  // A long-running loop that retries by itself: Redis commands fail fast while it is away.
-  const db = redisFeatureDb(settings.redis, { queueWhileOffline: false });
+  // The lean client fails a command at once while Redis is away; the writers retry by themselves.
+  const db = leanFeatureDb(settings.redis);
   try {
     const opts = {
       namespace: defaultNamespace(args, settings.podNamespace),
