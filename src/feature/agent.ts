@@ -20,7 +20,7 @@ import { RELOAD_REQUEST, VERSIONS, type MigrationVersion } from '../sonic/paths.
 import { featurePlan } from '../systemd/unit.js';
 import { errorLine } from '../util/errors.js';
 import type { FeatureDb } from './db.js';
-import { writeUnitState, unitStateOf } from './unit-state.js';
+import { disableReasonOf, readUnitState, unitStateOf, writeUnitState } from './unit-state.js';
 import { NodeView, observe, type NodeSnapshot } from './view.js';
 import { FeatureWriter } from './writer.js';
 
@@ -198,6 +198,9 @@ export class NodeAgent {
       const seen = observe(f, s.pods, s.node);
       // An enable is an edge: the disable taint seen, then gone. A first snapshot (after a restart
       // of the agent) has no edge, so CONFIG_DB is never written from a level it cannot explain.
+      // Across its own restarts the writer remembers an operator's disable in the unit state file.
+      if (!this.lastDisabled.has(f) && this.opts.unitStateDir)
+        this.lastDisabled.set(f, readUnitState(this.opts.unitStateDir, f)?.reason === 'operator');
       if (this.lastDisabled.get(f) === true && !seen.disabledByTaint) this.enableIntent.add(f);
       if (seen.disabledByTaint) this.enableIntent.delete(f);
       this.lastDisabled.set(f, seen.disabledByTaint);
@@ -205,7 +208,7 @@ export class NodeAgent {
       this.writer(f).update(o);
       if (this.opts.unitStateDir) {
         try {
-          writeUnitState(this.opts.unitStateDir, f, unitStateOf(o));
+          writeUnitState(this.opts.unitStateDir, f, unitStateOf(o), new Date(), disableReasonOf(o));
         } catch (e) {
           this.opts.log(`[unit ${f}] could not write the unit state: ${errorLine(e)}`);
         }

@@ -25,7 +25,7 @@ import {
 import { shortContainerId, VERSION_ANNOTATION } from '../kube/ids.js';
 import type { Docker } from '../host/docker.js';
 import { FeatureView } from '../feature/view.js';
-import { writeUnitState, type UnitState } from '../feature/unit-state.js';
+import { readUnitState, writeUnitState, type UnitState } from '../feature/unit-state.js';
 import { errorLine } from '../util/errors.js';
 import { waitUntil } from '../util/wait.js';
 
@@ -46,7 +46,10 @@ export interface VerbOptions {
 }
 
 function noteUnitState(o: VerbOptions, feature: string, state: UnitState): void {
-  if (o.unitStateDir) writeUnitState(o.unitStateDir, feature, state);
+  if (!o.unitStateDir) return;
+  // A disable already noted (by the agent, perhaps the operator's) keeps its reason.
+  if (state === 'disabled' && readUnitState(o.unitStateDir, feature)?.state === 'disabled') return;
+  writeUnitState(o.unitStateDir, feature, state, new Date(), state === 'disabled' ? 'unit' : undefined);
 }
 
 function containerState(p: V1Pod, feature: string): string {

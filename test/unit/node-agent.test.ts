@@ -124,3 +124,36 @@ describe('the node agent', () => {
     expect(db.writes.length).toBe(writes);
   });
 });
+
+describe('the operator-enable edge across restarts of the writer', () => {
+  it("a new writer that finds the operator's disable noted in the unit state file mirrors the untaint as enabled", async () => {
+    const first = world({ features: ['bmp'] });
+    await first.agent.start();
+    await setTaint(first.cluster, NODE, disableTaint('bmp'), true);
+    for (const p of first.cluster.podsOf('bmp', NODE)) await first.cluster.deletePod('sonic', p.metadata!.name!);
+    await eventually('disabled', () => (first.db.get('config', 'bmp').state === 'disabled' ? true : undefined));
+    expect(readFileSync(join(first.unitStateDir, 'bmp'), 'utf8')).toMatch(/^disabled \d+ operator\n$/);
+    await first.agent.stop();
+    // The operator takes the taint off while no writer runs (a sidecar dies with its pod).
+    await setTaint(first.cluster, NODE, disableTaint('bmp'), false);
+    first.cluster.addPod('bmp', NODE, { running: true, version: 'v1' });
+    const second = new NodeAgent(
+      { cluster: first.cluster, db: first.db },
+      {
+        namespace: 'sonic',
+        node: NODE,
+        only: undefined,
+        labelSelector: 'kubesonic.sonic-net.github.io/role=feature',
+        defaultVersion: undefined,
+        hostRoot: first.hostRoot,
+        unitStateDir: first.unitStateDir,
+        hostIntervalMs: 60_000,
+        readyFile: join(first.hostRoot, 'ready2'),
+        log: () => undefined,
+      },
+    );
+    agents.push(second);
+    await second.start();
+    await eventually('enabled', () => (first.db.get('config', 'bmp').state === 'enabled' ? true : undefined));
+  });
+});
