@@ -2,7 +2,7 @@
 // shows. Pure: the watcher feeds observations in, the writer applies the result.
 //
 // Ownership (the sidecar writes nothing else):
-//   STATE_DB  FEATURE|<f>: state, container_id, current_owner, remote_state, update_time
+//   STATE_DB  FEATURE|<f>: state, container_id, container_version, current_owner, remote_state, update_time
 //   CONFIG_DB FEATURE|<f>: state, and only to mirror an operator's intent on the Kubernetes side: the
 //                          disable taint <f>=disabled:NoSchedule put on (→ disabled) or taken off
 //                          (→ enabled); never kubesonic's own stop taint (a restart, a config reload,
@@ -14,6 +14,8 @@ export interface Observation {
   running: boolean;
   /** 12-character runtime id of that container, as SONiC tools show it. */
   containerId: string | undefined;
+  /** The running image's version (its tag), as SONiC's container_startup writes container_version. */
+  containerVersion?: string | undefined;
   /** A pod for the feature exists on this node (running or not). */
   podPresent: boolean;
   /** The node carries <feature>=disabled:NoSchedule: an operator's disable. */
@@ -27,6 +29,7 @@ export interface Observation {
 export interface StateDbFields {
   state?: 'enabled' | 'disabled';
   container_id: string;
+  container_version?: string;
   current_owner: 'kube' | 'none';
   remote_state: 'running' | 'pending' | 'stopped';
 }
@@ -41,7 +44,13 @@ export function desiredFeatureState(o: Observation): Desired {
   const enable = o.enabledByOperator && !o.disabledByTaint ? ('enabled' as const) : undefined;
   if (o.running) {
     return {
-      stateDb: { state: 'enabled', container_id: o.containerId ?? '', current_owner: 'kube', remote_state: 'running' },
+      stateDb: {
+        state: 'enabled',
+        container_id: o.containerId ?? '',
+        ...(o.containerVersion ? { container_version: o.containerVersion } : {}),
+        current_owner: 'kube',
+        remote_state: 'running',
+      },
       configState: enable,
     };
   }

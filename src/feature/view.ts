@@ -17,21 +17,39 @@ import { featureSelector, shortContainerId } from '../kube/ids.js';
 import { errorLine } from '../util/errors.js';
 import type { Observation } from './state.js';
 
+/** An image's version as `show feature status` shows it: its tag ("docker-sonic-bmp:4.1.0" → "4.1.0"), else its digest's start. */
+export function imageVersion(image: string | undefined): string | undefined {
+  if (!image) return undefined;
+  const at = image.indexOf('@');
+  if (at !== -1)
+    return image
+      .slice(at + 1)
+      .replace(/^sha256:/, '')
+      .slice(0, 12);
+  const name = image.slice(image.lastIndexOf('/') + 1);
+  const colon = name.lastIndexOf(':');
+  return colon === -1 ? 'latest' : name.slice(colon + 1);
+}
+
 export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | undefined): Observation {
   let running = false;
   let containerId: string | undefined;
+  let containerVersion: string | undefined;
   let podPresent = false;
   for (const pod of pods) {
     if (pod.metadata?.labels?.app !== feature) continue;
     podPresent = true;
     if (podContainerRunning(pod, feature)) {
       running = true;
-      containerId = shortContainerId(pod.status?.containerStatuses?.find((c) => c.name === feature)?.containerID);
+      const cs = pod.status?.containerStatuses?.find((c) => c.name === feature);
+      containerId = shortContainerId(cs?.containerID);
+      containerVersion = imageVersion(pod.spec?.containers.find((c) => c.name === feature)?.image ?? cs?.image);
     }
   }
   return {
     running,
     containerId,
+    containerVersion,
     podPresent,
     disabledByTaint: node ? hasTaint(node, disableTaint(feature)) : false,
     stoppedByUnit: node ? hasTaint(node, stopTaint(feature)) : false,

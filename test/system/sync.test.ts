@@ -94,7 +94,13 @@ describe.each([
       expect(id).toMatch(/^[0-9a-f]{12}$/);
       await waitUntil('container_id', 10_000, async () => ((await stateField('container_id')) === id ? true : undefined));
       const st = await state.hgetall('FEATURE|bmp');
-      expect(st).toMatchObject({ state: 'enabled', current_owner: 'kube', remote_state: 'running', up_status: 'true' });
+      expect(st).toMatchObject({
+        state: 'enabled',
+        current_owner: 'kube',
+        remote_state: 'running',
+        up_status: 'true',
+        container_version: '1',
+      });
       expect(st.update_time).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
       expect(await config.hgetall('FEATURE|bmp')).toEqual(CONFIG_SEED);
       expect(unitState()).toBe('running');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { desiredFeatureState, mayMirrorConfigState, sonicTimestamp, stateDbChanges, type Observation } from '../../src/feature/state.js';
-import { observe } from '../../src/feature/view.js';
+import { imageVersion, observe } from '../../src/feature/view.js';
 import { shortContainerId } from '../../src/kube/ids.js';
 import { unitStateOf } from '../../src/feature/unit-state.js';
 
@@ -130,5 +130,26 @@ describe('the unit state file from what Kubernetes shows', () => {
     expect(unitStateOf(o)).toBe(state);
     // The same precedence as FEATURE's own state.
     if (state === 'disabled') expect(desiredFeatureState(o).stateDb.state).toBe('disabled');
+  });
+});
+
+describe('container_version from the running image', () => {
+  it.each([
+    ['docker-sonic-bmp:4.1.0', '4.1.0'],
+    ['registry.example:5000/sonic/docker-sonic-bmp:master.123', 'master.123'],
+    ['localhost/kubesonic/feature:1', '1'],
+    ['docker-sonic-bmp', 'latest'],
+    ['docker-sonic-bmp@sha256:0123456789abcdef0123', '0123456789ab'],
+    [undefined, undefined],
+  ])('%s → %s', (image, version) => {
+    expect(imageVersion(image)).toBe(version);
+  });
+
+  it('is written with the running state, and left alone otherwise', () => {
+    expect(
+      desiredFeatureState(obs({ running: true, podPresent: true, containerId: 'abc', containerVersion: '4.1.0' })).stateDb
+        .container_version,
+    ).toBe('4.1.0');
+    expect(desiredFeatureState(obs({ podPresent: true })).stateDb).not.toHaveProperty('container_version');
   });
 });
