@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: "unit" needs nothing but Node; "system" drives real services (redis, dockerd,
-// monit, prometheus, a real kubelet) that scripts/test-all.sh installs and the tests start themselves.
+// Three projects: "unit" needs nothing but Node; "system" drives real services (redis, dockerd,
+// monit, prometheus, a real kubelet) that scripts/test-all.sh installs and the tests start themselves;
+// "v2" boots a cgroup v2 guest under qemu and checks memory_checker there (docs/cgroup-v2-lane.md).
 export default defineConfig({
   test: {
     reporters: ['default'],
@@ -18,6 +19,16 @@ export default defineConfig({
           pool: 'forks',
           poolOptions: { forks: { singleFork: true } },
           globalSetup: ['test/system/global-setup.ts'],
+        },
+      },
+      {
+        // One qemu boot of a cgroup v2 guest (testbed/v2/); the tests assert on what it reported.
+        test: {
+          name: 'v2',
+          include: ['test/v2/**/*.test.ts'],
+          testTimeout: 20_000,
+          hookTimeout: 1_200_000,
+          globalSetup: ['test/v2/global-setup.ts'],
         },
       },
     ],

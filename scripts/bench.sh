@@ -7,3 +7,5 @@ bash testbed/netns.sh up
 trap 'bash testbed/netns.sh exec bash testbed/cluster.sh down >/dev/null 2>&1 || true' EXIT
 bash testbed/netns.sh exec bash testbed/cluster.sh up
 bash testbed/netns.sh exec node bench/run.mjs
+# kubesonic's own footprint on the switch: node agent vs a sidecar per feature, 1 and 5 features.
+bash testbed/netns.sh exec node bench/footprint.mjs

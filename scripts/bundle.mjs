@@ -10,7 +10,12 @@ const banner = [
   'const require = __ksCreateRequire(import.meta.url);',
 ].join('\n');
 
-const entries = { memory_checker: 'src/cli/memory_checker.ts', kubesonic: 'src/cli/kubesonic.ts', testbed: 'testbed/cli.ts' };
+const entries = {
+  memory_checker: 'src/cli/memory_checker.ts',
+  kubesonic: 'src/cli/kubesonic.ts',
+  'kubesonic-agent': 'src/cli/kubesonic-agent.ts',
+  testbed: 'testbed/cli.ts',
+};
 // CommonJS bundles for the hot path: Node starts a .cjs main without its ESM loader (which reads the
 // main file through fs/promises and streams), a quarter of memory_checker's start-up
 // (bench/results.md). The .deb installs dist/<name>.cjs, when there is one, in place of <name>.mjs.

@@ -52,19 +52,38 @@ show systemctl status bmp.service --no-pager --lines=0
 show memory_checker --json bmp 838860800
 show memory_checker bmp 10485760
 for _ in $(seq 1 60); do [ "$(redis-cli -s "$REDIS_SOCK" -n 6 HGET 'FEATURE|bmp' current_owner)" = kube ] && break; sleep 0.5; done
-echo "# the sidecar's view of the pod, in STATE_DB (what container_checker and 'show feature status' read):"
+echo "# the node agent's view of the pod, in STATE_DB (what container_checker and 'show feature status' read):"
 show redis-cli -s "$REDIS_SOCK" -n 6 HGETALL 'FEATURE|bmp'
 
+echo "# one node agent serves every migrated feature; the unit's ExecStart is a small shell loop:"
+show kubectl get pods -n sonic -o wide
+show systemctl show bmp.service --property=ExecStart
+
 step "disable (what featured does for 'config feature state bmp disabled'): systemctl stop bmp"
+show redis-cli -s "$REDIS_SOCK" -n 4 HSET 'FEATURE|bmp' state disabled
 show systemctl stop bmp.service
 show kubectl get node "$(hostname)" -o jsonpath='{.spec.taints}'; echo
 show kubesonic systemd bmp status
 sleep 2
+echo "# kubesonic's own stop never writes CONFIG_DB: the state is the operator's"
 show redis-cli -s "$REDIS_SOCK" -n 4 HGET 'FEATURE|bmp' state
 
 step "enable: systemctl start bmp"
+show redis-cli -s "$REDIS_SOCK" -n 4 HSET 'FEATURE|bmp' state enabled
 show systemctl start bmp.service
 show kubesonic systemd bmp status
+
+step "disable from the Kubernetes side: kubectl taint node … bmp=disabled:NoSchedule"
+show kubectl taint node "$(hostname)" bmp=disabled:NoSchedule
+show kubectl delete pod -n sonic -l app=bmp --wait=true
+for _ in $(seq 1 60); do [ "$(redis-cli -s "$REDIS_SOCK" -n 4 HGET 'FEATURE|bmp' state)" = disabled ] && break; sleep 0.5; done
+echo "# the operator's disable reaches CONFIG_DB, as the seed describes:"
+show redis-cli -s "$REDIS_SOCK" -n 4 HGET 'FEATURE|bmp' state
+show systemctl stop bmp.service
+show kubectl taint node "$(hostname)" bmp=disabled:NoSchedule-
+for _ in $(seq 1 60); do [ "$(redis-cli -s "$REDIS_SOCK" -n 4 HGET 'FEATURE|bmp' state)" = enabled ] && break; sleep 0.5; done
+show redis-cli -s "$REDIS_SOCK" -n 4 HGET 'FEATURE|bmp' state
+show systemctl start bmp.service
 
 step "kubesonic rollback bmp"
 show kubesonic rollback bmp --spec "$SPEC"

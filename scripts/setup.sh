@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(redis-server monit prometheus containerd runc docker.io containernetworking-plugins
   busybox-static iproute2 openssl curl procps psmisc util-linux systemd debootstrap hyperfine shellcheck
-  mmdebstrap lintian wrk)
+  qemu-system-x86 e2fsprogs mmdebstrap lintian wrk)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -31,6 +31,9 @@ inner() { # runs as PID 1 of the new namespaces
   mount --bind /sys/fs/cgroup/memory "$ROOT/sys/fs/cgroup/memory"
   mount -o remount,bind,ro "$ROOT/sys/fs/cgroup/memory"
   mount -t tmpfs -o mode=755 tmpfs "$ROOT/run"
+  # The switch's /run/kubesonic is where the node agent (a pod, outside) writes the unit state files.
+  mkdir -p "$TEST_ROOT/switch-run/kubesonic" "$ROOT/run/kubesonic"
+  mount --bind "$TEST_ROOT/switch-run/kubesonic" "$ROOT/run/kubesonic"
   mount -t tmpfs -o mode=1777 tmpfs "$ROOT/tmp"
   mkdir -p "$ROOT$TEST_ROOT" "$ROOT$REPO"
   mount --bind "$TEST_ROOT" "$ROOT$TEST_ROOT"

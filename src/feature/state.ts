@@ -2,25 +2,34 @@
 // shows. Pure: the watcher feeds observations in, the writer applies the result.
 //
 // Ownership (the sidecar writes nothing else):
-//   STATE_DB  FEATURE|<f>: state, container_id, current_owner, remote_state, update_time
-//   CONFIG_DB FEATURE|<f>: state, and only to mirror a Kubernetes-side disable/enable (the node taint),
-//                          only when it currently holds "enabled" or "disabled" (never always_*,
-//                          never a template), and only from fresh observations.
+//   STATE_DB  FEATURE|<f>: state, container_id, container_version, current_owner, remote_state, update_time
+//   CONFIG_DB FEATURE|<f>: state, and only to mirror an operator's intent on the Kubernetes side: the
+//                          disable taint <f>=disabled:NoSchedule put on (→ disabled) or taken off
+//                          (→ enabled); never kubesonic's own stop taint (a restart, a config reload,
+//                          a hand `systemctl stop`); only when it holds "enabled" or "disabled"
+//                          (never always_*, never a template), and only from fresh observations.
 
 export interface Observation {
   /** The feature's container is running (and ready) in a pod on this node. */
   running: boolean;
   /** 12-character runtime id of that container, as SONiC tools show it. */
   containerId: string | undefined;
+  /** The running image's version (its tag), as SONiC's container_startup writes container_version. */
+  containerVersion?: string | undefined;
   /** A pod for the feature exists on this node (running or not). */
   podPresent: boolean;
-  /** The node carries <feature>=disabled:NoSchedule. */
+  /** The node carries <feature>=disabled:NoSchedule: an operator's disable. */
   disabledByTaint: boolean;
+  /** The node carries kubesonic's own stop taint: the unit was stopped, nobody disabled the feature. */
+  stoppedByUnit?: boolean;
+  /** The operator's disable taint was seen and is now gone: an enable (the agent tracks the edge). */
+  enabledByOperator?: boolean;
 }
 
 export interface StateDbFields {
   state?: 'enabled' | 'disabled';
   container_id: string;
+  container_version?: string;
   current_owner: 'kube' | 'none';
   remote_state: 'running' | 'pending' | 'stopped';
 }
@@ -32,10 +41,17 @@ export interface Desired {
 }
 
 export function desiredFeatureState(o: Observation): Desired {
+  const enable = o.enabledByOperator && !o.disabledByTaint ? ('enabled' as const) : undefined;
   if (o.running) {
     return {
-      stateDb: { state: 'enabled', container_id: o.containerId ?? '', current_owner: 'kube', remote_state: 'running' },
-      configState: o.disabledByTaint ? undefined : 'enabled',
+      stateDb: {
+        state: 'enabled',
+        container_id: o.containerId ?? '',
+        ...(o.containerVersion ? { container_version: o.containerVersion } : {}),
+        current_owner: 'kube',
+        remote_state: 'running',
+      },
+      configState: enable,
     };
   }
   if (o.disabledByTaint) {
@@ -45,10 +61,11 @@ export function desiredFeatureState(o: Observation): Desired {
       configState: 'disabled',
     };
   }
-  // Starting, restarting or crash-looping: not running, but nobody disabled it. Leave `state` alone.
+  // Starting, restarting, crash-looping, or stopped by its unit: not running, but nobody disabled
+  // it. Leave `state` alone, as a hand `docker stop` does on a native switch.
   return {
     stateDb: { container_id: '', current_owner: 'none', remote_state: o.podPresent ? 'pending' : 'stopped' },
-    configState: undefined,
+    configState: enable,
   };
 }
 

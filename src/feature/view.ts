@@ -1,25 +1,70 @@
-// What the API server says about one feature on one node, kept current by watches (the feature's
-// pods on the node, and the node for its disable taint). Consumers get the observation after every
-// change, and only while both watches are fresh: after a watch breaks, nothing is reported until the
-// re-list succeeds, so a consumer never acts on a view it could not see.
+// What the API server says about kubesonic's pods on one node, kept current by two watches: the
+// pods (in the feature namespace, bound to the node, matching a label selector) and the node itself
+// (for the disable taints). Consumers get a snapshot after every change, and only while both
+// watches are fresh: after a watch breaks nothing is reported until the re-list succeeds, so a
+// consumer never acts on a view it could not see.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { disableTaint, hasTaint, podContainerRunning, type Cluster, type FeatureTarget, type WatchHandle } from '../kube/cluster.js';
-import { shortContainerId } from '../kube/ids.js';
+import {
+  disableTaint,
+  hasTaint,
+  podContainerRunning,
+  stopTaint,
+  type ClusterReader,
+  type FeatureTarget,
+  type WatchHandle,
+} from '../kube/cluster.js';
+import { featureSelector, shortContainerId } from '../kube/ids.js';
 import { errorLine } from '../util/errors.js';
 import type { Observation } from './state.js';
+
+/** An image's version as `show feature status` shows it: its tag ("docker-sonic-bmp:4.1.0" → "4.1.0"), else its digest's start. */
+export function imageVersion(image: string | undefined): string | undefined {
+  if (!image) return undefined;
+  const at = image.indexOf('@');
+  if (at !== -1)
+    return image
+      .slice(at + 1)
+      .replace(/^sha256:/, '')
+      .slice(0, 12);
+  const name = image.slice(image.lastIndexOf('/') + 1);
+  const colon = name.lastIndexOf(':');
+  return colon === -1 ? 'latest' : name.slice(colon + 1);
+}
 
 export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | undefined): Observation {
   let running = false;
   let containerId: string | undefined;
+  let containerVersion: string | undefined;
   let podPresent = false;
   for (const pod of pods) {
+    if (pod.metadata?.labels?.app !== feature) continue;
     podPresent = true;
     if (podContainerRunning(pod, feature)) {
       running = true;
-      containerId = shortContainerId(pod.status?.containerStatuses?.find((c) => c.name === feature)?.containerID);
+      const cs = pod.status?.containerStatuses?.find((c) => c.name === feature);
+      containerId = shortContainerId(cs?.containerID);
+      containerVersion = imageVersion(pod.spec?.containers.find((c) => c.name === feature)?.image ?? cs?.image);
     }
   }
-  return { running, containerId, podPresent, disabledByTaint: node ? hasTaint(node, disableTaint(feature)) : false };
+  return {
+    running,
+    containerId,
+    containerVersion,
+    podPresent,
+    disabledByTaint: node ? hasTaint(node, disableTaint(feature)) : false,
+    stoppedByUnit: node ? hasTaint(node, stopTaint(feature)) : false,
+  };
+}
+
+export interface NodeSnapshot {
+  pods: V1Pod[];
+  node: V1Node | undefined;
+}
+
+export interface NodeViewTarget {
+  namespace: string;
+  node: string;
+  labelSelector: string;
 }
 
 /**
@@ -34,7 +79,7 @@ class ListWatch {
     private readonly name: string,
     private readonly list: () => Promise<string | undefined>,
     private readonly watch: (resourceVersion: string | undefined, onDone: (err: unknown) => void) => Promise<WatchHandle>,
-    private readonly view: FeatureView,
+    private readonly view: NodeView,
   ) {}
 
   async run(attempt: number): Promise<void> {
@@ -66,7 +111,7 @@ class ListWatch {
   }
 }
 
-export class FeatureView {
+export class NodeView {
   apiRequests = 0;
   stopped = false;
   private pods = new Map<string, V1Pod>();
@@ -75,26 +120,26 @@ export class FeatureView {
   private readonly loops: ListWatch[];
 
   constructor(
-    cluster: Cluster,
-    private readonly t: FeatureTarget,
-    private readonly onChange: (o: Observation) => void,
+    cluster: ClusterReader,
+    t: NodeViewTarget,
+    private readonly onChange: (s: NodeSnapshot) => void,
     readonly log: (line: string) => void = () => undefined,
     private readonly maxBackoffMs = 10_000,
   ) {
-    const { feature, namespace, node } = t;
+    const { namespace, node, labelSelector } = t;
     this.loops = [
       new ListWatch(
         'pod',
         async () => {
-          const list = await cluster.listFeaturePods(namespace, feature, node);
+          const list = await cluster.listNodePods(namespace, node, labelSelector);
           this.pods = new Map(list.items.map((p) => [p.metadata!.uid!, p]));
           return list.resourceVersion;
         },
         (rv, onDone) =>
-          cluster.watchFeaturePods(
+          cluster.watchNodePods(
             namespace,
-            feature,
             node,
+            labelSelector,
             rv,
             (type, pod) => {
               const uid = pod.metadata?.uid;
@@ -132,9 +177,9 @@ export class FeatureView {
     return this.loops.every((l) => l.fresh);
   }
 
-  /** The current observation, or undefined while the view is not fresh. */
-  current(): Observation | undefined {
-    return this.fresh ? observe(this.t.feature, this.pods.values(), this.nodeObj) : undefined;
+  /** The current snapshot, or undefined while the view is not fresh. */
+  current(): NodeSnapshot | undefined {
+    return this.fresh ? { pods: [...this.pods.values()], node: this.nodeObj } : undefined;
   }
 
   async start(): Promise<void> {
@@ -150,8 +195,8 @@ export class FeatureView {
 
   /** @internal for ListWatch */
   changed(): void {
-    const o = this.current();
-    if (o) this.onChange(o);
+    const s = this.current();
+    if (s) this.onChange(s);
   }
 
   /** @internal for ListWatch */
@@ -167,5 +212,42 @@ export class FeatureView {
   /** @internal for ListWatch */
   backoff(attempt: number): number {
     return Math.min(200 * 2 ** attempt, this.maxBackoffMs);
+  }
+}
+
+/** One feature's observation on one node, after every change (the unit stub's wait uses it). */
+export class FeatureView {
+  private readonly view: NodeView;
+
+  constructor(
+    cluster: ClusterReader,
+    private readonly t: FeatureTarget,
+    onChange: (o: Observation) => void,
+    log: (line: string) => void = () => undefined,
+    maxBackoffMs = 10_000,
+  ) {
+    const target = { namespace: t.namespace, node: t.node, labelSelector: featureSelector(t.feature) };
+    this.view = new NodeView(cluster, target, (s) => onChange(observe(t.feature, s.pods, s.node)), log, maxBackoffMs);
+  }
+
+  get fresh(): boolean {
+    return this.view.fresh;
+  }
+
+  get apiRequests(): number {
+    return this.view.apiRequests;
+  }
+
+  current(): Observation | undefined {
+    const s = this.view.current();
+    return s && observe(this.t.feature, s.pods, s.node);
+  }
+
+  start(): Promise<void> {
+    return this.view.start();
+  }
+
+  stop(): void {
+    this.view.stop();
   }
 }

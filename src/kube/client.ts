@@ -17,7 +17,7 @@ import { existsSync } from 'node:fs';
 import { IN_CLUSTER_DIR, SWITCH_KUBECONFIGS } from '../sonic/paths.js';
 import type { ApiSources } from '../settings.js';
 import { ConflictError, type Cluster, type WatchHandle } from './cluster.js';
-import { featurePodSelector } from './ids.js';
+import { nodeFieldSelector } from './ids.js';
 
 export const FIELD_MANAGER = 'kubesonic';
 
@@ -95,8 +95,8 @@ export function clientNodeCluster(k: Kube): Cluster {
         throw e;
       }
     },
-    async listFeaturePods(namespace, feature, node) {
-      const list = await k.core.listNamespacedPod({ namespace, ...featurePodSelector(feature, node) });
+    async listNodePods(namespace, node, labelSelector) {
+      const list = await k.core.listNamespacedPod({ namespace, labelSelector, fieldSelector: nodeFieldSelector(node) });
       return { items: list.items, resourceVersion: list.metadata?.resourceVersion };
     },
     async deletePod(namespace, name) {
@@ -105,6 +105,18 @@ export function clientNodeCluster(k: Kube): Cluster {
         return true;
       } catch (e) {
         if (isNotFound(e)) return false;
+        throw e;
+      }
+    },
+    async get(o) {
+      try {
+        return await k.objects.read({
+          apiVersion: o.apiVersion!,
+          kind: o.kind!,
+          metadata: { name: o.metadata!.name!, namespace: o.metadata!.namespace },
+        });
+      } catch (e) {
+        if (isNotFound(e)) return undefined;
         throw e;
       }
     },
@@ -136,11 +148,16 @@ export function clientNodeCluster(k: Kube): Cluster {
         }
       }
     },
-    watchFeaturePods: (namespace, feature, node, resourceVersion, onEvent, onDone) =>
+    watchNodePods: (namespace, node, labelSelector, resourceVersion, onEvent, onDone) =>
       startWatch(
         k.kc,
         `/api/v1/namespaces/${namespace}/pods`,
-        { ...featurePodSelector(feature, node), allowWatchBookmarks: true, ...(resourceVersion ? { resourceVersion } : {}) },
+        {
+          labelSelector,
+          fieldSelector: nodeFieldSelector(node),
+          allowWatchBookmarks: true,
+          ...(resourceVersion ? { resourceVersion } : {}),
+        },
         (type, obj) => onEvent(type, obj as V1Pod),
         onDone,
       ),

@@ -3,6 +3,7 @@
 // client-node (kube/client.ts); test/fakes/cluster.ts is an in-memory one for table tests.
 import type { KubernetesObject, V1Node, V1Pod, V1Taint } from '@kubernetes/client-node';
 import { waitUntil } from '../util/wait.js';
+import { featureSelector } from './ids.js';
 
 export interface PodList {
   items: V1Pod[];
@@ -21,30 +22,37 @@ export class ConflictError extends Error {
   override name = 'ConflictError';
 }
 
-export interface Cluster {
+/** What watching a node's feature pods needs: the read-only half (the agent has nothing else). */
+export interface ClusterReader {
   readNode(name: string): Promise<V1Node>;
-  /**
-   * Replace the node's taints, guarded by the resourceVersion read with them (a concurrent change
-   * to other taints is never overwritten). Throws ConflictError when the node changed meanwhile.
-   */
-  replaceNodeTaints(node: V1Node, taints: V1Taint[]): Promise<void>;
-  listFeaturePods(namespace: string, feature: string, node: string): Promise<PodList>;
-  /** false: the pod was already gone. */
-  deletePod(namespace: string, name: string): Promise<boolean>;
-  exists(obj: KubernetesObject): Promise<boolean>;
-  /** Server-side apply (field manager "kubesonic"); dryRun: validated and defaulted, nothing stored. */
-  apply(objs: readonly KubernetesObject[], dryRun?: boolean): Promise<KubernetesObject[]>;
-  /** Delete in reverse order; one already gone is fine. */
-  delete(objs: readonly KubernetesObject[]): Promise<void>;
-  watchFeaturePods(
+  /** Pods in `namespace` bound to `node` that match `labelSelector`. */
+  listNodePods(namespace: string, node: string, labelSelector: string): Promise<PodList>;
+  watchNodePods(
     namespace: string,
-    feature: string,
     node: string,
+    labelSelector: string,
     resourceVersion: string | undefined,
     onEvent: (type: WatchEventType, pod: V1Pod) => void,
     onDone: (err: unknown) => void,
   ): Promise<WatchHandle>;
   watchNode(node: string, onEvent: (type: WatchEventType, node: V1Node) => void, onDone: (err: unknown) => void): Promise<WatchHandle>;
+}
+
+export interface Cluster extends ClusterReader {
+  /**
+   * Replace the node's taints, guarded by the resourceVersion read with them (a concurrent change
+   * to other taints is never overwritten). Throws ConflictError when the node changed meanwhile.
+   */
+  replaceNodeTaints(node: V1Node, taints: V1Taint[]): Promise<void>;
+  /** false: the pod was already gone. */
+  deletePod(namespace: string, name: string): Promise<boolean>;
+  exists(obj: KubernetesObject): Promise<boolean>;
+  /** The object as stored, or undefined when there is none. */
+  get(obj: KubernetesObject): Promise<KubernetesObject | undefined>;
+  /** Server-side apply (field manager "kubesonic"); dryRun: validated and defaulted, nothing stored. */
+  apply(objs: readonly KubernetesObject[], dryRun?: boolean): Promise<KubernetesObject[]>;
+  /** Delete in reverse order; one already gone is fine. */
+  delete(objs: readonly KubernetesObject[]): Promise<void>;
 }
 
 /** Where a feature runs: its pods in `namespace` on `node`. */
@@ -54,10 +62,26 @@ export interface FeatureTarget {
   node: string;
 }
 
-/** Taint semantics of the seed: <feature>=disabled:NoSchedule keeps the DaemonSet pod off the node. */
+/**
+ * The operator's disable (the seed's taint): <feature>=disabled:NoSchedule keeps the DaemonSet pod
+ * off the node, and is mirrored into CONFIG_DB as the operator's intent.
+ */
 export function disableTaint(feature: string): V1Taint {
   return { key: feature, value: 'disabled', effect: 'NoSchedule' };
 }
+
+/**
+ * kubesonic's own hold: the unit's stop (a restart, `config reload`, a hand `systemctl stop`) and
+ * migrate/rollback keep the pod off the node with it. It is never an operator's intent, so it never
+ * reaches CONFIG_DB (featured would answer a transient "disabled" by stopping, disabling and masking).
+ */
+export function stopTaint(feature: string): V1Taint {
+  return { key: `kubesonic.sonic-net.github.io/stopped-${feature}`, value: 'unit', effect: 'NoSchedule' };
+}
+
+/** Either taint: the feature is kept off the node on purpose. */
+export const heldOff = (node: V1Node, feature: string): boolean =>
+  hasTaint(node, disableTaint(feature)) || hasTaint(node, stopTaint(feature));
 
 export function hasTaint(node: V1Node, taint: V1Taint): boolean {
   return (node.spec?.taints ?? []).some((t) => t.key === taint.key && t.effect === taint.effect && (t.value ?? '') === (taint.value ?? ''));
@@ -69,16 +93,22 @@ export function podContainerRunning(pod: V1Pod, container: string): boolean {
   return Boolean(cs?.state?.running) && cs?.ready !== false;
 }
 
-export async function featurePods(cluster: Cluster, t: FeatureTarget): Promise<V1Pod[]> {
-  return (await cluster.listFeaturePods(t.namespace, t.feature, t.node)).items;
+export async function featurePods(cluster: ClusterReader, t: FeatureTarget): Promise<V1Pod[]> {
+  return (await cluster.listNodePods(t.namespace, t.node, featureSelector(t.feature))).items;
 }
 
-export async function runningPod(cluster: Cluster, t: FeatureTarget): Promise<V1Pod | undefined> {
+export async function runningPod(cluster: ClusterReader, t: FeatureTarget): Promise<V1Pod | undefined> {
   return (await featurePods(cluster, t)).find((p) => podContainerRunning(p, t.feature));
 }
 
-export async function featureDisabled(cluster: Cluster, t: FeatureTarget): Promise<boolean> {
-  return hasTaint(await cluster.readNode(t.node), disableTaint(t.feature));
+/** The node carries kubesonic's hold (stopTaint). */
+export async function featureHeld(cluster: ClusterReader, t: FeatureTarget): Promise<boolean> {
+  return hasTaint(await cluster.readNode(t.node), stopTaint(t.feature));
+}
+
+/** The node carries either taint of the feature. */
+export async function featureHeldOff(cluster: ClusterReader, t: FeatureTarget): Promise<boolean> {
+  return heldOff(await cluster.readNode(t.node), t.feature);
 }
 
 /** Add or remove one taint; true if the node changed. Retried on a lost race. */

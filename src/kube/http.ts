@@ -93,7 +93,14 @@ export class ApiConnections {
   }
 }
 
-export function getJson(creds: ApiCredentials, path: string, deadline: number, connections: ApiConnections): Promise<unknown> {
+/**
+ * The scope of callers that are not checks (the node agent's lean reader): one kept-alive
+ * connection per credentials for the life of the process. No check ever closes it; idle sockets
+ * of an agent do not keep the process alive.
+ */
+const longLived = new ApiConnections();
+
+export function getJson(creds: ApiCredentials, path: string, deadline: number, connections: ApiConnections = longLived): Promise<unknown> {
   const remaining = deadline - Date.now();
   if (remaining <= 0) return Promise.reject(new ApiError({ kind: 'timeout' }));
   const url = new URL(path, `${creds.server}/`);

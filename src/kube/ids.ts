@@ -10,7 +10,18 @@ export function shortContainerId(runtimeId: string | undefined): string | undefi
   return runtimeId ? containerIdOf(runtimeId).slice(0, 12) : undefined;
 }
 
-/** The feature's pods on one node: label app=<feature>, bound to the node. */
-export function featurePodSelector(feature: string, node: string): { labelSelector: string; fieldSelector: string } {
-  return { labelSelector: `app=${feature}`, fieldSelector: `spec.nodeName=${node}` };
-}
+/** The feature's pods carry app=<feature> (the seed's label, and container_checker's). */
+export const featureSelector = (feature: string): string => `app=${feature}`;
+
+/** Every object kubesonic renders carries this label. */
+export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'kubesonic' } as const;
+
+/** Feature pods (not the agent's own) carry this label; the per-node agent watches them all at once. */
+export const FEATURE_POD_LABEL = 'kubesonic.sonic-net.github.io/role';
+export const FEATURE_POD_SELECTOR = `${FEATURE_POD_LABEL}=feature`;
+
+/** Pods bound to one node. */
+export const nodeFieldSelector = (node: string): string => `spec.nodeName=${node}`;
+
+/** The pod annotation that tells the agent which migration version the feature's host side follows. */
+export const VERSION_ANNOTATION = 'kubesonic.sonic-net.github.io/migration-version';

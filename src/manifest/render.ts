@@ -1,13 +1,31 @@
-// FeatureSpec -> the Kubernetes objects that run a feature: ServiceAccount and RBAC for its sync
-// sidecar, and the DaemonSet (feature container with requests/limits and probes, a gate init
-// container that keeps the pod from starting while the native container runs, and the FEATURE sync
-// sidecar). Pure: the same spec always renders the same objects.
+// FeatureSpec -> the Kubernetes objects that run a feature, pure (the same spec always renders the
+// same objects):
+//   renderFeature  the feature's DaemonSet: the feature container with requests/limits and probes,
+//                  and a gate init container that keeps the pod from starting while the native
+//                  container runs; in the seed's shape (sync: sidecar) also the FEATURE sync sidecar
+//                  with its ServiceAccount and RBAC
+//   renderAgent    the per-node agent (sync: agent, the default): one small DaemonSet that keeps
+//                  FEATURE and the units of every migrated feature on its node
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { type FeatureSpec, type ProbeSpec, type Resources, objectName } from './spec.js';
-import { DOCKER_SOCKET, HOST_MOUNT, IMAGE_BUNDLE, STATE_DIR, SYNC_READY_FILE, UNIT_DIR } from '../sonic/paths.js';
+import { FEATURE_POD_LABEL, MANAGED_BY, VERSION_ANNOTATION } from '../kube/ids.js';
+import {
+  DOCKER_SOCKET,
+  HOST_MOUNT,
+  IMAGE_AGENT_BUNDLE,
+  IMAGE_BUNDLE,
+  RUN_DIR,
+  STATE_DIR,
+  SYNC_READY_FILE,
+  UNIT_DIR,
+  UNIT_STATE_DIR,
+} from '../sonic/paths.js';
 import type { Obj } from '../util/json.js';
+import { type FeatureSpec, type ProbeSpec, type Resources, objectName } from './spec.js';
 
-export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'kubesonic' };
+export { MANAGED_BY };
+
+/** The agent's objects are named after it; one agent per cluster namespace serves every feature. */
+export const AGENT_NAME = 'kubesonic-agent';
 
 function k8sProbe(p: ProbeSpec | undefined): Obj | undefined {
   if (!p) return undefined;
@@ -40,12 +58,91 @@ export function syncServiceAccountName(spec: FeatureSpec): string {
   return `${objectName(spec.feature)}-kubesonic`;
 }
 
+// Root only for file ownership on the host paths it manages (unit drop-ins, the Docker socket);
+// no capabilities, no privilege escalation, read-only image. No hostPID, no nsenter.
+const KUBESONIC_SECURITY = { runAsUser: 0, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
+
+/** Where pods on the host network reach the apiserver when the node has no kube-proxy. */
+function apiServerEnv(spec: FeatureSpec): Obj[] {
+  return spec.apiServer
+    ? [
+        { name: 'KUBERNETES_SERVICE_HOST', value: spec.apiServer.host },
+        { name: 'KUBERNETES_SERVICE_PORT', value: String(spec.apiServer.port) },
+      ]
+    : [];
+}
+
+/** The env and host mounts every FEATURE syncer (agent or sidecar) has. */
+function syncerBase(spec: FeatureSpec, dropInDirs: readonly string[]) {
+  const env: Obj[] = [
+    { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+    { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+    { name: 'KUBESONIC_REDIS_SOCKET', value: `${spec.redisSocketDir}/redis.sock` },
+    { name: 'KUBESONIC_HOST_ROOT', value: HOST_MOUNT },
+    ...apiServerEnv(spec),
+  ];
+  const mounts: Obj[] = [
+    { name: 'kubesonic-redis', mountPath: spec.redisSocketDir },
+    { name: 'kubesonic-state', mountPath: `${HOST_MOUNT}${STATE_DIR}` },
+    { name: 'kubesonic-run', mountPath: RUN_DIR },
+    { name: 'kubesonic-tmp', mountPath: '/tmp' },
+    ...dropInDirs.map((f, i) => ({ name: `kubesonic-units-${i}`, mountPath: `${HOST_MOUNT}${UNIT_DIR}/${f}.service.d` })),
+  ];
+  const volumes: Obj[] = [
+    { name: 'kubesonic-tmp', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+    { name: 'kubesonic-redis', hostPath: { path: spec.redisSocketDir, type: 'DirectoryOrCreate' } },
+    { name: 'kubesonic-state', hostPath: { path: spec.host.stateDir, type: 'DirectoryOrCreate' } },
+    { name: 'kubesonic-run', hostPath: { path: spec.host.runDir, type: 'DirectoryOrCreate' } },
+    // Only the served features' drop-in directories: no other unit is reachable.
+    ...dropInDirs.map((f, i) => ({
+      name: `kubesonic-units-${i}`,
+      hostPath: { path: `${spec.host.unitDir}/${f}.service.d`, type: 'DirectoryOrCreate' },
+    })),
+  ];
+  return { env, mounts, volumes };
+}
+
+/** What a syncer may read: its feature pods in the namespace, and the nodes (for the disable taints). */
+function readerRbac(name: string, ns: string, labels: Record<string, string>): KubernetesObject[] {
+  const cluster = `kubesonic:${ns}:${name}`;
+  return [
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: ns, labels } },
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name, namespace: ns, labels },
+      rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }],
+    } as KubernetesObject,
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name, namespace: ns, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
+    } as KubernetesObject,
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: cluster, labels },
+      rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] }],
+    } as KubernetesObject,
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: cluster, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: cluster },
+      subjects: [{ kind: 'ServiceAccount', name, namespace: ns }],
+    } as KubernetesObject,
+  ];
+}
+
 export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
   const name = objectName(spec.feature);
   const labels = { app: spec.feature, raw_container_name: spec.feature, ...MANAGED_BY };
+  const podLabels = { ...labels, [FEATURE_POD_LABEL]: 'feature' };
   const ns = spec.namespace;
   const objects: KubernetesObject[] = [];
-  const sa = syncServiceAccountName(spec);
+  const withSidecar = Boolean(spec.sidecar) && spec.sync === 'sidecar';
 
   const featureContainer = defined({
     name: spec.feature.replace(/_/g, '-'),
@@ -69,44 +166,12 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
   const initContainers: Obj[] = [];
 
   if (spec.sidecar) {
-    const env = [
-      { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
-      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
-      { name: 'KUBESONIC_MIGRATION_VERSION', value: spec.sidecar.version },
-      { name: 'KUBESONIC_REDIS_SOCKET', value: `${spec.redisSocketDir}/redis.sock` },
-      { name: 'KUBESONIC_HOST_ROOT', value: HOST_MOUNT },
-      { name: 'DOCKER_HOST', value: spec.host.dockerSocket ? `unix://${DOCKER_SOCKET}` : 'unix:///nonexistent/docker.sock' },
-      ...(spec.apiServer
-        ? [
-            { name: 'KUBERNETES_SERVICE_HOST', value: spec.apiServer.host },
-            { name: 'KUBERNETES_SERVICE_PORT', value: String(spec.apiServer.port) },
-          ]
-        : []),
-    ];
-    const hostMounts = [
-      { name: 'kubesonic-redis', mountPath: spec.redisSocketDir },
-      { name: 'kubesonic-state', mountPath: `${HOST_MOUNT}${STATE_DIR}` },
-      { name: 'kubesonic-units', mountPath: `${HOST_MOUNT}${UNIT_DIR}/${spec.feature}.service.d` },
-      ...(spec.host.dockerSocket ? [{ name: 'kubesonic-docker', mountPath: DOCKER_SOCKET }] : []),
-    ];
-    volumes.push(
-      { name: 'kubesonic-tmp', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
-      { name: 'kubesonic-redis', hostPath: { path: spec.redisSocketDir, type: 'DirectoryOrCreate' } },
-      { name: 'kubesonic-state', hostPath: { path: spec.host.stateDir, type: 'DirectoryOrCreate' } },
-      // Only this feature's drop-in directory: the sidecar cannot reach any other unit.
-      { name: 'kubesonic-units', hostPath: { path: `${spec.host.unitDir}/${spec.feature}.service.d`, type: 'DirectoryOrCreate' } },
-      // type Socket: with type "" the kubelet would create a directory where dockerd's socket goes.
-      ...(spec.host.dockerSocket ? [{ name: 'kubesonic-docker', hostPath: { path: spec.host.dockerSocket, type: 'Socket' } }] : []),
-    );
-    const kubesonic = ['node', IMAGE_BUNDLE];
-    // Inside the pod the host paths are always SONiC's; the hostPath volumes map them to spec.host.
-    // Root only for file ownership on the host paths it manages (unit drop-ins, the Docker socket);
-    // no capabilities, no privilege escalation, read-only image. No hostPID, no nsenter.
-    const securityContext = {
-      runAsUser: 0,
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'] },
+    const dockerMount = spec.host.dockerSocket ? [{ name: 'kubesonic-docker', mountPath: DOCKER_SOCKET }] : [];
+    // type Socket: with type "" the kubelet would create a directory where dockerd's socket goes.
+    if (spec.host.dockerSocket) volumes.push({ name: 'kubesonic-docker', hostPath: { path: spec.host.dockerSocket, type: 'Socket' } });
+    const dockerEnv = {
+      name: 'DOCKER_HOST',
+      value: spec.host.dockerSocket ? `unix://${DOCKER_SOCKET}` : 'unix:///nonexistent/docker.sock',
     };
     // The feature must never run next to its native container: the gate waits until the
     // native one is gone before the pod's feature container may start.
@@ -114,52 +179,28 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
       name: 'gate',
       image: spec.sidecar.image,
       imagePullPolicy: spec.sidecar.imagePullPolicy,
-      command: [...kubesonic, 'gate', spec.feature, '--timeout', '300'],
-      env,
-      volumeMounts: spec.host.dockerSocket ? [{ name: 'kubesonic-docker', mountPath: DOCKER_SOCKET }] : [],
+      command: ['node', IMAGE_BUNDLE, 'gate', spec.feature, '--timeout', '300'],
+      env: [dockerEnv],
+      volumeMounts: dockerMount,
       resources: k8sResources(spec.sidecar.resources),
-      securityContext,
+      securityContext: KUBESONIC_SECURITY,
     });
-    containers.push({
-      name: `${name}-sync`,
-      image: spec.sidecar.image,
-      imagePullPolicy: spec.sidecar.imagePullPolicy,
-      command: [...kubesonic, 'sync', spec.feature],
-      env,
-      resources: k8sResources(spec.sidecar.resources),
-      volumeMounts: [...hostMounts, { name: 'kubesonic-tmp', mountPath: '/tmp' }],
-      readinessProbe: { exec: { command: ['test', '-f', SYNC_READY_FILE] }, periodSeconds: 5 },
-      securityContext,
-    });
-    objects.push(
-      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: sa, namespace: ns, labels } },
-      {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'Role',
-        metadata: { name: sa, namespace: ns, labels },
-        rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }],
-      } as KubernetesObject,
-      {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'RoleBinding',
-        metadata: { name: sa, namespace: ns, labels },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: sa },
-        subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns }],
-      } as KubernetesObject,
-      {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'ClusterRole',
-        metadata: { name: `kubesonic:${ns}:${sa}`, labels },
-        rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] }],
-      } as KubernetesObject,
-      {
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'ClusterRoleBinding',
-        metadata: { name: `kubesonic:${ns}:${sa}`, labels },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: `kubesonic:${ns}:${sa}` },
-        subjects: [{ kind: 'ServiceAccount', name: sa, namespace: ns }],
-      } as KubernetesObject,
-    );
+    if (withSidecar) {
+      const base = syncerBase(spec, [spec.feature]);
+      volumes.push(...base.volumes);
+      containers.push({
+        name: `${name}-sync`,
+        image: spec.sidecar.image,
+        imagePullPolicy: spec.sidecar.imagePullPolicy,
+        command: ['node', IMAGE_AGENT_BUNDLE, '--only', spec.feature, '--unit-state-dir', UNIT_STATE_DIR],
+        env: [...base.env, dockerEnv, { name: 'KUBESONIC_MIGRATION_VERSION', value: spec.sidecar.version }],
+        resources: k8sResources(spec.sidecar.resources),
+        volumeMounts: [...base.mounts, ...dockerMount],
+        readinessProbe: { exec: { command: ['test', '-f', SYNC_READY_FILE] }, periodSeconds: 5 },
+        securityContext: KUBESONIC_SECURITY,
+      });
+      objects.push(...readerRbac(syncServiceAccountName(spec), ns, labels));
+    }
   }
 
   objects.push({
@@ -170,12 +211,14 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
       selector: { matchLabels: { app: spec.feature } },
       updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
       template: {
-        metadata: { labels },
+        // The agent reads the version the host side follows from the pod it watches.
+        metadata: { labels: podLabels, annotations: spec.sidecar ? { [VERSION_ANNOTATION]: spec.sidecar.version } : undefined },
         spec: defined({
           hostNetwork: spec.hostNetwork,
           dnsPolicy: spec.hostNetwork ? 'ClusterFirstWithHostNet' : 'ClusterFirst',
-          serviceAccountName: spec.sidecar ? sa : undefined,
-          automountServiceAccountToken: Boolean(spec.sidecar),
+          serviceAccountName: withSidecar ? syncServiceAccountName(spec) : undefined,
+          // Only the seed's sidecar talks to the API server; the feature itself needs no token.
+          automountServiceAccountToken: withSidecar,
           terminationGracePeriodSeconds: 30,
           initContainers: initContainers.length ? initContainers : undefined,
           containers,
@@ -185,4 +228,60 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
     },
   } as KubernetesObject);
   return objects;
+}
+
+/**
+ * The per-node agent for `features` (one process per node, every feature): its ServiceAccount and
+ * read-only RBAC, and a DaemonSet that tolerates every taint — the features' disable taints above
+ * all — and mounts only the served features' drop-in directories. Host layout, image and API
+ * address come from `base` (any feature's spec: they are the node's, not the feature's).
+ */
+export function renderAgent(base: FeatureSpec, features: readonly string[]): KubernetesObject[] {
+  if (!base.sidecar) throw new Error(`${base.feature}: the agent needs the spec's sidecar block (image, resources)`);
+  const ns = base.namespace;
+  const labels = { app: AGENT_NAME, ...MANAGED_BY };
+  const sorted = [...new Set(features)].sort();
+  const syncer = syncerBase(base, sorted);
+  const daemonSet = {
+    apiVersion: 'apps/v1',
+    kind: 'DaemonSet',
+    metadata: { name: AGENT_NAME, namespace: ns, labels },
+    spec: {
+      selector: { matchLabels: { app: AGENT_NAME } },
+      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+      template: {
+        metadata: { labels },
+        spec: defined({
+          hostNetwork: true,
+          dnsPolicy: 'ClusterFirstWithHostNet',
+          serviceAccountName: AGENT_NAME,
+          // A node agent: it must run where a feature is disabled by its taint, to say so.
+          tolerations: [{ operator: 'Exists' }],
+          terminationGracePeriodSeconds: 30,
+          containers: [
+            {
+              name: 'agent',
+              image: base.sidecar.image,
+              imagePullPolicy: base.sidecar.imagePullPolicy,
+              command: ['node', IMAGE_AGENT_BUNDLE, ...sorted.flatMap((f) => ['--feature', f]), '--unit-state-dir', UNIT_STATE_DIR],
+              env: syncer.env,
+              resources: k8sResources(base.sidecar.resources),
+              volumeMounts: syncer.mounts,
+              readinessProbe: { exec: { command: ['test', '-f', SYNC_READY_FILE] }, periodSeconds: 5 },
+              securityContext: KUBESONIC_SECURITY,
+            },
+          ],
+          volumes: syncer.volumes,
+        }),
+      },
+    },
+  } as KubernetesObject;
+  return [...readerRbac(AGENT_NAME, ns, labels), daemonSet];
+}
+
+/** The features an applied agent DaemonSet serves (its --feature arguments). */
+export function agentFeatures(daemonSet: KubernetesObject | undefined): string[] {
+  const spec = (daemonSet as { spec?: { template?: { spec?: { containers?: { command?: string[] }[] } } } } | undefined)?.spec;
+  const command = spec?.template?.spec?.containers?.[0]?.command ?? [];
+  return command.flatMap((arg, i) => (command[i - 1] === '--feature' ? [arg] : []));
 }

@@ -19,6 +19,11 @@ export function resolveSpecPath(feature: string, explicit?: string): string {
   throw new Error(`no spec for ${feature}: pass --spec or add ${SPEC_DIRS[0]}/${feature}.yaml`);
 }
 
+/** A spec file, parsed (whichever feature it describes). */
+export function loadSpecFile(file: string): FeatureSpec {
+  return parseFeatureSpec(readFileSync(resolveSpecPath('', file), 'utf8'), file);
+}
+
 /** The spec of `feature`, parsed and checked to describe that feature. */
 export function loadSpec(feature: string, explicit?: string): FeatureSpec {
   const file = resolveSpecPath(feature, explicit);

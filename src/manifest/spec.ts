@@ -7,6 +7,7 @@ import {
   DOCKER_SOCKET,
   FEATURE_NAMESPACE,
   REDIS_SOCKET_DIR,
+  RUN_DIR,
   STATE_DIR,
   UNIT_DIR,
   VERSIONS,
@@ -59,13 +60,18 @@ export interface FeatureSpec {
   apiServer: { host: string; port: number } | undefined;
   /** Redis unix socket directory on the host (SONiC: /var/run/redis). */
   redisSocketDir: string;
+  /**
+   * Who keeps FEATURE and the unit in step with the pod: the per-node agent (one process for every
+   * migrated feature, the default) or a sidecar in the feature's own pod (the seed's shape).
+   */
+  sync: 'agent' | 'sidecar';
   /** Feature's threshold for monit / the exporter, bytes. */
   memoryThreshold: number | undefined;
   /**
    * Host directories the sidecar manages, and the Docker socket the gate checks (SONiC's by default).
    * dockerSocket undefined: the node has no Docker (the gate passes, v2 has nothing to clean up).
    */
-  host: { unitDir: string; stateDir: string; dockerSocket: string | undefined };
+  host: { unitDir: string; stateDir: string; runDir: string; dockerSocket: string | undefined };
 }
 
 export class SpecError extends Error {
@@ -211,6 +217,7 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
     'redisSocketDir',
     'memoryThreshold',
     'host',
+    'sync',
   ]);
   const feature = str(doc, 'feature', p, true)!;
   if (!FEATURE_NAME.test(feature)) throw new SpecError(`${p}.feature: ${JSON.stringify(feature)} must match ${FEATURE_NAME.source}`);
@@ -307,14 +314,17 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
   if (doc.memoryThreshold !== undefined && !memoryThreshold) throw new SpecError(`${p}.memoryThreshold: must be a positive quantity`);
   const hostDoc = doc.host ?? {};
   if (!isObj(hostDoc)) throw new SpecError(`${p}.host: must be a mapping`);
-  allowOnly(hostDoc, `${p}.host`, ['unitDir', 'stateDir', 'dockerSocket']);
+  allowOnly(hostDoc, `${p}.host`, ['unitDir', 'stateDir', 'runDir', 'dockerSocket']);
   const host = {
     unitDir: str(hostDoc, 'unitDir', `${p}.host`) ?? UNIT_DIR,
     stateDir: str(hostDoc, 'stateDir', `${p}.host`) ?? STATE_DIR,
+    runDir: str(hostDoc, 'runDir', `${p}.host`) ?? RUN_DIR,
     dockerSocket: hostDoc.dockerSocket === false ? undefined : (str(hostDoc, 'dockerSocket', `${p}.host`) ?? DOCKER_SOCKET),
   };
   for (const [k, v] of Object.entries(host))
     if (v !== undefined && !v.startsWith('/')) throw new SpecError(`${p}.host.${k}: must be an absolute path`);
+  const sync = doc.sync ?? 'agent';
+  if (sync !== 'agent' && sync !== 'sidecar') throw new SpecError(`${p}.sync: agent or sidecar`);
   const hostNetwork = doc.hostNetwork ?? true;
   if (typeof hostNetwork !== 'boolean') throw new SpecError(`${p}.hostNetwork: must be true or false`);
   return {
@@ -334,6 +344,7 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
     sidecar,
     apiServer,
     redisSocketDir: str(doc, 'redisSocketDir', p) ?? REDIS_SOCKET_DIR,
+    sync,
     memoryThreshold,
     host,
   };

@@ -1,8 +1,10 @@
 // The vocabulary of memory_checker: what a check ends in, and the interface every place a figure
 // can come from implements. The checker (checker.ts) walks the sources in order.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CheckerOptions } from './args.js';
 import { CheckError } from './errors.js';
-import { detectCgroupFs, readWorkingSet, type CgroupFs } from './cgroup.js';
+import { detectCgroupFs, memoryCgroupFromProc, readWorkingSet, type CgroupFs } from './cgroup.js';
 import type { Docker } from '../host/docker.js';
 import { ApiConnections } from '../kube/http.js';
 import type { ApiSources, Settings } from '../settings.js';
@@ -81,8 +83,25 @@ export class SourceContext {
       return await readWorkingSet(fs, dir);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      // A cgroup that is still there but has no memory controller has no memory.* files either:
+      // a misconfigured host (exit 1), not a container that went away.
+      const controllers = await readFile(join(dir, 'cgroup.controllers'), 'utf8').catch(() => undefined);
+      if (fs.version === 'v2' && controllers !== undefined && !controllers.split(/\s+/).includes('memory')) {
+        throw new CheckError(1, `${dir}: memory controller not enabled for this cgroup (no memory.current)`);
+      }
       this.notes.push(`cgroup ${dir} went away while being read: container stopped or restarted`);
       return undefined;
+    }
+  }
+
+  /** Is the process still in a cgroup of this container? false: it stopped (its pid maybe reused). */
+  async stillInContainer(pid: number | undefined, containerId: string): Promise<boolean> {
+    if (!pid) return false;
+    try {
+      const procCgroup = await readFile(join(this.settings.procRoot, String(pid), 'cgroup'), 'utf8');
+      return memoryCgroupFromProc(procCgroup, (await this.fs()).version)?.includes(containerId) === true;
+    } catch {
+      return false;
     }
   }
 

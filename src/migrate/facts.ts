@@ -1,37 +1,21 @@
 // The questions every migrate and rollback step asks of the switch and the cluster before it acts,
 // so a rerun after a crash at any point can tell what is already done.
 import { join } from 'node:path';
-import { atomicWrite, readOrUndefined } from '../host/files.js';
+import { readOrUndefined } from '../host/files.js';
+import { readRecord as readHostRecord, type MigrationRecord } from '../host/records.js';
 import { mustSystemctl, unitActive } from '../host/systemctl.js';
-import { featureDisabled, runningPod } from '../kube/cluster.js';
-import { STATE_DIR } from '../sonic/paths.js';
+import { featureHeld, featureHeldOff, runningPod } from '../kube/cluster.js';
 import { dropInPath, stubDropIn } from '../systemd/unit.js';
 import { targetOf, type FlowContext } from './context.js';
 
-/** What migrate remembers on the switch for rollback (/etc/sonic survives reboots). */
-export interface MigrationRecord {
-  feature: string;
-  migratedAt: string;
-  /** CONFIG_DB FEATURE|<f> state before the migration, restored by rollback. */
-  configStateBefore: string | undefined;
-}
+/** migrate's record of the feature on this node (host/records.ts), active or retired. */
+export const readRecord = (ctx: FlowContext): MigrationRecord | undefined => readHostRecord(ctx.root, ctx.spec.feature);
 
-const recordPath = (ctx: FlowContext) => join(ctx.root, STATE_DIR, 'features', `${ctx.spec.feature}.json`);
+/** The node carries kubesonic's hold (the stop taint): no pod may start here. */
+export const held = (ctx: FlowContext): Promise<boolean> => featureHeld(ctx.cluster, targetOf(ctx));
 
-export function readRecord(ctx: FlowContext): MigrationRecord | undefined {
-  try {
-    return JSON.parse(readOrUndefined(recordPath(ctx)) ?? '') as MigrationRecord;
-  } catch {
-    return undefined;
-  }
-}
-
-export function writeRecord(ctx: FlowContext, rec: MigrationRecord): void {
-  atomicWrite(recordPath(ctx), `${JSON.stringify(rec, null, 2)}\n`, 0o644);
-}
-
-/** The node carries <f>=disabled:NoSchedule. */
-export const tainted = (ctx: FlowContext): Promise<boolean> => featureDisabled(ctx.cluster, targetOf(ctx));
+/** The node carries either taint of the feature (kubesonic's hold or an operator's disable). */
+export const heldOff = (ctx: FlowContext): Promise<boolean> => featureHeldOff(ctx.cluster, targetOf(ctx));
 
 /** The unit's drop-in is exactly kubesonic's stub. */
 export function stubInstalled(ctx: FlowContext): boolean {

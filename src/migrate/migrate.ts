@@ -3,25 +3,17 @@
 // the <f>=disabled:NoSchedule taint until the native container is stopped, the pod's gate init
 // container re-checks it, and only then is the taint released.
 import { applyHostFiles } from '../host/files.js';
+import { isMigrated, writeRecord } from '../host/records.js';
 import { mustSystemctl } from '../host/systemctl.js';
-import { disableTaint, objectsPresent, runningPod, setTaint } from '../kube/cluster.js';
+import { disableTaint, objectsPresent, runningPod, setTaint, stopTaint } from '../kube/cluster.js';
 import { renderFeature } from '../manifest/render.js';
 import { DEFAULT_FEATURE_ENTRY } from '../sonic/feature-entry.js';
 import { featureKey } from '../sonic/paths.js';
 import { dropInPath, hostPlan } from '../systemd/unit.js';
 import { waitUntil } from '../util/wait.js';
+import { agentObjects, agentServes, usesAgent } from './agent-objects.js';
 import { targetOf, type FlowContext } from './context.js';
-import {
-  daemonReload,
-  featureUnitActive,
-  nativeRunning,
-  podRunning,
-  readRecord,
-  stubInstalled,
-  tainted,
-  unitName,
-  writeRecord,
-} from './facts.js';
+import { daemonReload, featureUnitActive, nativeRunning, podRunning, stubInstalled, held, heldOff, unitName } from './facts.js';
 import type { Step } from './steps.js';
 
 export function migrateSteps(ctx: FlowContext): Step[] {
@@ -32,29 +24,35 @@ export function migrateSteps(ctx: FlowContext): Step[] {
     {
       name: 'feature-entry',
       describe: `make sure CONFIG_DB ${featureKey(f)} exists and record its state for rollback`,
-      done: async () => Object.keys(await ctx.db.read('config', f)).length > 0 && readRecord(ctx) !== undefined,
+      done: async () => Object.keys(await ctx.db.read('config', f)).length > 0 && isMigrated(ctx.root, f),
       apply: async () => {
         await ctx.db.setMissing('config', f, DEFAULT_FEATURE_ENTRY);
-        if (!readRecord(ctx))
-          writeRecord(ctx, { feature: f, migratedAt: new Date().toISOString(), configStateBefore: (await ctx.db.read('config', f)).state });
+        // The record also tells this node's agent to serve the feature (host/records.ts).
+        if (!isMigrated(ctx.root, f))
+          writeRecord(ctx.root, {
+            feature: f,
+            migratedAt: new Date().toISOString(),
+            configStateBefore: (await ctx.db.read('config', f)).state,
+          });
       },
     },
     // hold the node so no pod can start before the native container is stopped
     {
       name: 'hold',
-      describe: `taint ${ctx.node} with ${f}=disabled:NoSchedule so no pod starts before the native container is stopped`,
-      done: async () => (await tainted(ctx)) || (stubInstalled(ctx) && (await podRunning(ctx))),
+      // kubesonic's own hold, not an operator's disable: it never reaches CONFIG_DB.
+      describe: `hold ${ctx.node} (taint ${stopTaint(f).key}) so no pod starts before the native container is stopped`,
+      done: async () => (await held(ctx)) || (stubInstalled(ctx) && (await podRunning(ctx))),
       apply: async () => {
-        await setTaint(ctx.cluster, ctx.node, disableTaint(f), true);
+        await setTaint(ctx.cluster, ctx.node, stopTaint(f), true);
       },
     },
-    // the DaemonSet and its RBAC
+    // the DaemonSet (and its RBAC, or the node agent serving it)
     {
       name: 'apply',
-      describe: `server-side apply ${objs.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ')}`,
-      done: () => objectsPresent(ctx.cluster, objs),
+      describe: `server-side apply ${objs.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ')}${usesAgent(ctx) ? `, and the node agent serving ${f}` : ''}`,
+      done: async () => (await objectsPresent(ctx.cluster, objs)) && (!usesAgent(ctx) || (await agentServes(ctx))),
       apply: async () => {
-        await ctx.cluster.apply(objs);
+        await ctx.cluster.apply([...objs, ...(usesAgent(ctx) ? await agentObjects(ctx, 'add') : [])]);
       },
     },
     // the image's unit stops the native container; nothing named <f> left running in Docker
@@ -84,10 +82,12 @@ export function migrateSteps(ctx: FlowContext): Step[] {
     // let the DaemonSet start the pod (its gate re-checks the native container)
     {
       name: 'release',
-      describe: `remove the taint so the DaemonSet starts ${f} on ${ctx.node}`,
+      describe: `release the hold so the DaemonSet starts ${f} on ${ctx.node}`,
       // Only meaningful once the unit is the proxy: before that, "no taint" is the native state.
-      done: async () => stubInstalled(ctx) && !(await tainted(ctx)),
+      done: async () => stubInstalled(ctx) && !(await heldOff(ctx)),
       apply: async () => {
+        // Starting the feature under Kubernetes lifts an operator's old disable too, as `systemctl start` does.
+        await setTaint(ctx.cluster, ctx.node, stopTaint(f), false);
         await setTaint(ctx.cluster, ctx.node, disableTaint(f), false);
       },
     },

@@ -3,12 +3,14 @@
 // run together. --node-only keeps the DaemonSet for other nodes and holds this one with the taint.
 import { applyHostFiles } from '../host/files.js';
 import { mustSystemctl } from '../host/systemctl.js';
-import { deleteFeaturePodsAndWait, disableTaint, featurePods, objectsAbsent, setTaint } from '../kube/cluster.js';
+import { deleteFeaturePodsAndWait, disableTaint, featurePods, objectsAbsent, setTaint, stopTaint } from '../kube/cluster.js';
 import { objectName } from '../manifest/spec.js';
-import { renderFeature } from '../manifest/render.js';
+import { agentFeatures, renderFeature } from '../manifest/render.js';
+import { forgetRecord, isMigrated, retireRecord } from '../host/records.js';
+import { agentObjects, agentServes, usesAgent } from './agent-objects.js';
 import { dropInPath, hostPlan } from '../systemd/unit.js';
 import { targetOf, type FlowContext } from './context.js';
-import { daemonReload, featureUnitActive, nativeRunning, readRecord, stubInstalled, tainted, unitName } from './facts.js';
+import { daemonReload, featureUnitActive, nativeRunning, readRecord, stubInstalled, held, heldOff, unitName } from './facts.js';
 import type { Step } from './steps.js';
 
 /** STATE_DB fields kubesonic owns and hands back to featured. */
@@ -19,15 +21,20 @@ export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): St
   const objs = renderFeature(ctx.spec);
   const daemonSet = objs.filter((o) => o.kind === 'DaemonSet');
   const others = objs.filter((o) => o.kind !== 'DaemonSet');
-  const taint = (present: boolean) => async () => {
-    await setTaint(ctx.cluster, ctx.node, disableTaint(f), present);
-  };
 
+  const retire: Step = {
+    name: 'retire',
+    describe: `retire the migration record: the node agent stops writing FEATURE|${f} and its unit state`,
+    done: async () => !isMigrated(ctx.root, f),
+    apply: async () => retireRecord(ctx.root, f),
+  };
   const hold: Step = {
     name: 'hold',
-    describe: `taint ${ctx.node} with ${f}=disabled:NoSchedule so the DaemonSet keeps no pod here`,
-    done: () => tainted(ctx),
-    apply: taint(true),
+    describe: `hold ${ctx.node} (taint ${stopTaint(f).key}) so the DaemonSet keeps no pod here`,
+    done: () => held(ctx),
+    apply: async () => {
+      await setTaint(ctx.cluster, ctx.node, stopTaint(f), true);
+    },
   };
   const deleteDaemonSet: Step = {
     name: 'delete-daemonset',
@@ -62,11 +69,30 @@ export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): St
     done: () => objectsAbsent(ctx.cluster, others),
     apply: () => ctx.cluster.delete(others),
   };
+  const agent: Step = {
+    name: 'agent',
+    describe: `take ${f} out of the node agent (delete the agent with its last feature)`,
+    done: async () => !(await agentServes(ctx)),
+    apply: async () => {
+      const objs = await agentObjects(ctx, 'remove');
+      if (agentFeatures(objs.find((o) => o.kind === 'DaemonSet')).length) await ctx.cluster.apply(objs);
+      else await ctx.cluster.delete(objs);
+    },
+  };
+  const forget: Step = {
+    name: 'forget',
+    describe: `remove the migration record of ${f}`,
+    done: async () => readRecord(ctx) === undefined,
+    apply: async () => forgetRecord(ctx.root, f),
+  };
   const untaint: Step = {
     name: 'untaint',
-    describe: `remove any ${f}=disabled:NoSchedule taint from ${ctx.node}`,
-    done: async () => !(await tainted(ctx)),
-    apply: taint(false),
+    describe: `remove ${f}'s taints (kubesonic's hold, an operator's ${f}=disabled:NoSchedule) from ${ctx.node}`,
+    done: async () => !(await heldOff(ctx)),
+    apply: async () => {
+      await setTaint(ctx.cluster, ctx.node, stopTaint(f), false);
+      await setTaint(ctx.cluster, ctx.node, disableTaint(f), false);
+    },
   };
   const featureState: Step = {
     name: 'feature-state',
@@ -91,7 +117,17 @@ export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): St
     },
   };
 
-  return opts.nodeOnly
-    ? [hold, podsGone, unstub, featureState, native]
-    : [deleteDaemonSet, podsGone, unstub, deleteObjects, untaint, featureState, native];
+  if (opts.nodeOnly) return [retire, hold, podsGone, unstub, featureState, native, forget];
+  return [
+    retire,
+    deleteDaemonSet,
+    podsGone,
+    unstub,
+    ...(others.length ? [deleteObjects] : []),
+    ...(usesAgent(ctx) ? [agent] : []),
+    untaint,
+    featureState,
+    native,
+    forget,
+  ];
 }

@@ -1,6 +1,6 @@
 // `kubesonic migrate|rollback <feature>` with the real ports: the spec, the switch's Redis, Docker,
 // systemd and the cluster, then the recipe through the step runner.
-import { redisFeatureDb } from '../feature/db.js';
+import { redisFeatureDb } from '../feature/redis-db.js';
 import { dockerEngine } from '../host/docker.js';
 import { realSystemctl } from '../host/systemctl.js';
 import { connectCluster } from '../kube/client.js';

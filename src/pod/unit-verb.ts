@@ -1,5 +1,6 @@
 // `kubesonic systemd <feature> <verb>`: the unit stub's verbs dispatched, with `unit` printing the
 // drop-in and `status` saying "unknown" (exit 4) when there are no credentials at all.
+import type { Docker } from '../host/docker.js';
 import type { Cluster, FeatureTarget } from '../kube/cluster.js';
 import { dropInPath, stubDropIn } from '../systemd/unit.js';
 import { errorLine } from '../util/errors.js';
@@ -16,6 +17,8 @@ export interface UnitVerbPorts {
 
 export interface UnitVerbOptions {
   timeoutMs: number;
+  unitStateDir?: string | undefined;
+  docker?: Docker | undefined;
   out: (line: string) => void;
   pollMs?: number;
   /** Ends `wait` (SIGTERM from systemctl stop). */
@@ -36,7 +39,13 @@ export async function runUnitVerb(verb: UnitVerb, t: FeatureTarget, ports: UnitV
     o.out(`${t.feature}: status unknown: ${errorLine(e)}`);
     return STATUS.UNKNOWN;
   }
-  const verbOpts = { timeoutMs: o.timeoutMs, out: o.out, ...(o.pollMs ? { pollMs: o.pollMs } : {}) };
+  const verbOpts = {
+    timeoutMs: o.timeoutMs,
+    out: o.out,
+    unitStateDir: o.unitStateDir,
+    docker: o.docker,
+    ...(o.pollMs ? { pollMs: o.pollMs } : {}),
+  };
   switch (verb) {
     case 'start':
       return start(cluster, t, verbOpts);

@@ -1,7 +1,9 @@
 // What `systemctl start|stop|restart|status <feature>` means once Kubernetes runs the feature.
-//   start   remove the <f>=disabled:NoSchedule taint; wait until the pod on this node runs
-//   stop    taint and delete the pod; wait until it is gone (skipped while the system shuts down:
-//           a reboot must not disable the feature)
+//   start   remove the feature's taints (kubesonic's stop, an operator's <f>=disabled:NoSchedule);
+//           wait until the pod on this node runs
+//   stop    hold the node with kubesonic's stop taint (never an operator's disable: it does not
+//           reach CONFIG_DB) and delete the pod; wait until it is gone (skipped while the system
+//           shuts down: a reboot keeps the pod for the node's return)
 //   restart delete the pod; wait for its replacement to run
 //   status  0 running, 3 not running, 4 unknown (LSB/systemd conventions)
 //   wait    ExecStart: block while the pod exists; exit 0 once it is gone on purpose (tainted),
@@ -16,11 +18,14 @@ import {
   podContainerRunning,
   runningPod,
   setTaint,
+  stopTaint,
   type Cluster,
   type FeatureTarget,
 } from '../kube/cluster.js';
-import { shortContainerId } from '../kube/ids.js';
+import { shortContainerId, VERSION_ANNOTATION } from '../kube/ids.js';
+import type { Docker } from '../host/docker.js';
 import { FeatureView } from '../feature/view.js';
+import { readUnitState, writeUnitState, type UnitState } from '../feature/unit-state.js';
 import { errorLine } from '../util/errors.js';
 import { waitUntil } from '../util/wait.js';
 
@@ -31,6 +36,20 @@ export interface VerbOptions {
   out: (line: string) => void;
   /** How often waits re-list (tests use a short one). */
   pollMs?: number;
+  /**
+   * Where the unit state files are (feature/unit-state.ts): start and stop write what they saw, so
+   * the unit's ExecStart never acts on a state older than its own start. undefined: none.
+   */
+  unitStateDir?: string | undefined;
+  /** The host's Docker (start on the host): v2's clean-up of the native container happens here. */
+  docker?: Docker | undefined;
+}
+
+function noteUnitState(o: VerbOptions, feature: string, state: UnitState): void {
+  if (!o.unitStateDir) return;
+  // A disable already noted (by the agent, perhaps the operator's) keeps its reason.
+  if (state === 'disabled' && readUnitState(o.unitStateDir, feature)?.state === 'disabled') return;
+  writeUnitState(o.unitStateDir, feature, state, new Date(), state === 'disabled' ? 'unit' : undefined);
 }
 
 function containerState(p: V1Pod, feature: string): string {
@@ -50,10 +69,20 @@ export function podLine(p: V1Pod, feature: string): string {
 }
 
 export async function start(cluster: Cluster, t: FeatureTarget, o: VerbOptions): Promise<number> {
+  if (await setTaint(cluster, t.node, stopTaint(t.feature), false)) o.out(`${t.feature}: released the hold on ${t.node}`);
   if (await setTaint(cluster, t.node, disableTaint(t.feature), false))
     o.out(`${t.feature}: removed taint ${t.feature}=disabled:NoSchedule from ${t.node}`);
   const pod = await waitUntil(`${t.feature} pod running on ${t.node}`, o.timeoutMs, () => runningPod(cluster, t), o.pollMs ?? 1000);
+  noteUnitState(o, t.feature, 'running');
   o.out(`${t.feature}: ${podLine(pod, t.feature)}`);
+  // v2: no native container left behind. The host side does the Docker work: no pod mounts the socket.
+  if (o.docker && pod.metadata?.annotations?.[VERSION_ANNOTATION] === 'v2') {
+    try {
+      if (await o.docker.removeNative(t.feature, Date.now() + 10_000)) o.out(`${t.feature}: v2: removed the native container ${t.feature}`);
+    } catch (e) {
+      o.out(`${t.feature}: v2 clean-up skipped: ${errorLine(e)}`);
+    }
+  }
   return 0;
 }
 
@@ -62,9 +91,10 @@ export async function stop(cluster: Cluster, t: FeatureTarget, o: VerbOptions, s
     o.out(`${t.feature}: system is shutting down, leaving the pod to the node's reboot`);
     return 0;
   }
-  if (await setTaint(cluster, t.node, disableTaint(t.feature), true))
-    o.out(`${t.feature}: tainted ${t.node} with ${t.feature}=disabled:NoSchedule`);
+  if (await setTaint(cluster, t.node, stopTaint(t.feature), true))
+    o.out(`${t.feature}: holding ${t.node} (taint ${stopTaint(t.feature).key})`);
   await deleteFeaturePodsAndWait(cluster, t, o.timeoutMs, o.out, o.pollMs ?? 1000);
+  noteUnitState(o, t.feature, 'disabled');
   return 0;
 }
 
@@ -79,6 +109,7 @@ export async function restart(cluster: Cluster, t: FeatureTarget, o: VerbOptions
     },
     o.pollMs ?? 1000,
   );
+  noteUnitState(o, t.feature, 'running');
   o.out(`${t.feature}: ${podLine(pod, t.feature)}`);
   return 0;
 }
@@ -92,10 +123,9 @@ export async function status(cluster: Cluster, t: FeatureTarget, out: (line: str
     return STATUS.UNKNOWN;
   }
   const node = await cluster.readNode(t.node).catch(() => undefined);
-  const disabled = node ? hasTaint(node, disableTaint(t.feature)) : false;
-  out(
-    `${t.feature}: Kubernetes-managed (namespace ${t.namespace}, node ${t.node})${disabled ? `, disabled by taint ${t.feature}=disabled:NoSchedule` : ''}`,
-  );
+  const disabled = node && hasTaint(node, disableTaint(t.feature)) ? `, disabled by taint ${t.feature}=disabled:NoSchedule` : '';
+  const stopped = node && hasTaint(node, stopTaint(t.feature)) ? ', stopped by its unit' : '';
+  out(`${t.feature}: Kubernetes-managed (namespace ${t.namespace}, node ${t.node})${disabled}${stopped}`);
   for (const p of pods) out(`  pod ${podLine(p, t.feature)}`);
   if (pods.length === 0) out('  no pod on this node');
   return pods.some((p) => podContainerRunning(p, t.feature)) ? STATUS.RUNNING : STATUS.NOT_RUNNING;
@@ -129,7 +159,7 @@ export function waitWhileRunning(
       if (o.podPresent) {
         clearTimeout(graceTimer);
         graceTimer = undefined;
-      } else if (o.disabledByTaint) {
+      } else if (o.disabledByTaint || o.stoppedByUnit) {
         finish(0, `${t.feature}: pod gone and ${t.feature} disabled on ${t.node}`);
       } else {
         graceTimer ??= setTimeout(

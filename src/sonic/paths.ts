@@ -24,6 +24,8 @@ export const UNIT_DIR = '/etc/systemd/system';
 export const STATE_DIR = '/etc/sonic/kubesonic';
 export const BACKUP_DIR = `${STATE_DIR}/backup`;
 export const SPEC_DIR = `${STATE_DIR}/features`;
+/** migrate's records, one per feature migrated on this node (host/records.ts). */
+export const MIGRATED_DIR = `${STATE_DIR}/migrated`;
 export const RELOAD_REQUEST = `${STATE_DIR}/reload-request`;
 /** kubesonic's own credentials on the switch (tried before the kubelet's). */
 export const KUBESONIC_KUBECONFIG = `${STATE_DIR}/kubeconfig`;
@@ -42,8 +44,17 @@ export const SWITCH_KUBECONFIGS = [
   '/etc/sonic/kube_admin.conf',
 ];
 
+/** Run-time state on the switch (tmpfs: gone after a reboot, which is what its readers expect). */
+export const RUN_DIR = '/run/kubesonic';
+/** One file per feature: what the agent last saw of its pod (running|pending|stopped|disabled), read by the unit's ExecStart. */
+export const UNIT_STATE_DIR = `${RUN_DIR}/units`;
+/** The unit's ExecStart once migrated: a few-MB shell loop over the unit state file, not a Node.js process. */
+export const UNIT_WAIT_SCRIPT = `${STATE_DIR}/unit-wait.sh`;
+
 /** Inside the sidecar image. */
 export const IMAGE_BUNDLE = '/opt/kubesonic/kubesonic.mjs';
+/** The lean per-node agent (no client-node, no yargs): what runs for as long as features are migrated. */
+export const IMAGE_AGENT_BUNDLE = '/opt/kubesonic/kubesonic-agent.mjs';
 /** Where the sidecar sees the host's files it manages (hostPath mounts). */
 export const HOST_MOUNT = '/host';
 /** The sidecar's readiness file (an emptyDir in memory). */

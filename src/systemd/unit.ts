@@ -10,6 +10,8 @@ import {
   MARKER,
   RELOAD_REQUEST,
   UNIT_DIR,
+  UNIT_STATE_DIR,
+  UNIT_WAIT_SCRIPT,
   type MigrationVersion,
 } from '../sonic/paths.js';
 
@@ -24,7 +26,8 @@ export function stubDropIn(feature: string, opts: { bin?: string; kubeconfig?: s
   return `${MARKER}: ${feature} runs as a Kubernetes DaemonSet pod on this node.
 # start = remove the ${feature}=disabled:NoSchedule taint and wait for the pod,
 # stop = taint and delete the pod (not at system shutdown), restart = stop + start,
-# ExecStart waits for as long as the pod runs, so the unit's state is the pod's.
+# ExecStart (a small shell loop over ${UNIT_STATE_DIR}/${feature}, which the kubesonic agent keeps)
+# lasts as long as the pod, so the unit's state is the pod's.
 # Remove this file (kubesonic rollback ${feature}) to give ${feature} back to the image's unit.
 [Unit]
 Description=${feature} (Kubernetes-managed by kubesonic)
@@ -36,12 +39,48 @@ Environment=KUBECONFIG=${kubeconfig}
 ExecStartPre=
 ExecStartPre=${bin} systemd ${feature} start
 ExecStart=
-ExecStart=${bin} systemd ${feature} wait
+ExecStart=/bin/sh ${UNIT_WAIT_SCRIPT} ${feature}
 ExecStop=
 ExecStop=${bin} systemd ${feature} stop
 ExecReload=${bin} systemd ${feature} restart
 TimeoutStartSec=180
 TimeoutStopSec=120
+`;
+}
+
+/**
+ * The unit's ExecStart once migrated: reads the unit state file every 2 s (feature/unit-state.ts)
+ * and lives as long as the pod, at the cost of one shell (about 1 MiB), not a Node.js process.
+ * Exits 0 once the feature is disabled (pod gone, node tainted), 1 once the pod has been gone for
+ * the grace time without a disable, 0 on SIGTERM (systemctl stop). No state file (after a reboot)
+ * means "not known yet": it keeps waiting, as it does while the API server is away.
+ */
+export function unitWaitScript(): string {
+  return `${MARKER}: ExecStart of a feature unit that Kubernetes runs (kubesonic).
+# usage: sh ${UNIT_WAIT_SCRIPT} <feature> [grace_seconds]
+feature=$1
+grace=\${2:-120}
+state_file=\${KUBESONIC_UNIT_STATE_DIR:-${UNIT_STATE_DIR}}/$feature
+gone=0
+trap 'exit 0' TERM INT
+while :; do
+  state=unknown
+  if [ -r "$state_file" ]; then read -r state _ < "$state_file" || state=unknown; fi
+  case $state in
+    disabled)
+      echo "$feature: pod gone and $feature disabled on this node"
+      exit 0 ;;
+    stopped)
+      if [ "$gone" -ge "$grace" ]; then
+        echo "$feature: no pod on this node for $grace s and no disable taint"
+        exit 1
+      fi
+      gone=$((gone + 2)) ;;
+    *) gone=0 ;;
+  esac
+  sleep 2 &
+  wait $!
+done
 `;
 }
 
@@ -80,6 +119,7 @@ export function hostPlan(feature: string, version: MigrationVersion, unitDir = U
   return [
     { path: `${unitDir}/kubesonic-reload.path`, content: reload.path, mode: 0o644 },
     { path: `${unitDir}/kubesonic-reload.service`, content: reload.service, mode: 0o644 },
+    { path: UNIT_WAIT_SCRIPT, content: unitWaitScript(), mode: 0o644 },
     ...featurePlan(feature, version, unitDir),
   ];
 }

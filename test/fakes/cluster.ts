@@ -4,26 +4,30 @@
 // pod's feature container runs once its gate lets it (`gateOpen`).
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KubernetesObject, V1Node, V1Pod, V1Taint } from '@kubernetes/client-node';
-import {
-  ConflictError,
-  disableTaint,
-  hasTaint,
-  type Cluster,
-  type PodList,
-  type WatchEventType,
-  type WatchHandle,
-} from '../../src/kube/cluster.js';
+import { ConflictError, heldOff, type Cluster, type PodList, type WatchEventType, type WatchHandle } from '../../src/kube/cluster.js';
 
 type PodWatcher = {
   namespace: string;
-  feature: string;
   node: string;
+  labelSelector: string;
   onEvent: (t: WatchEventType, p: V1Pod) => void;
   onDone: (err: unknown) => void;
 };
 type NodeWatcher = { node: string; onEvent: (t: WatchEventType, n: V1Node) => void; onDone: (err: unknown) => void };
 
 const key = (o: KubernetesObject) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`;
+
+/** Equality-based label selectors ("a=b,c=d"), all the product uses. */
+export function matchesSelector(pod: V1Pod, selector: string): boolean {
+  const labels = pod.metadata?.labels ?? {};
+  return selector
+    .split(',')
+    .filter(Boolean)
+    .every((term) => {
+      const [k, v] = term.split('=');
+      return labels[k!] === v;
+    });
+}
 
 export class FakeCluster implements Cluster {
   readonly nodes = new Map<string, V1Node>();
@@ -51,13 +55,14 @@ export class FakeCluster implements Cluster {
     return node;
   }
 
-  addPod(feature: string, node: string, opts: { running?: boolean; namespace?: string; name?: string } = {}): V1Pod {
+  addPod(feature: string, node: string, opts: { running?: boolean; namespace?: string; name?: string; version?: string } = {}): V1Pod {
     const pod: V1Pod = {
       metadata: {
         name: opts.name ?? `${feature}-${randomBytes(3).toString('hex')}`,
         namespace: opts.namespace ?? 'sonic',
         uid: randomUUID(),
-        labels: { app: feature },
+        labels: { app: feature, 'kubesonic.sonic-net.github.io/role': 'feature' },
+        annotations: opts.version ? { 'kubesonic.sonic-net.github.io/migration-version': opts.version } : {},
       },
       spec: { nodeName: node, containers: [{ name: feature }] },
       status: {
@@ -93,7 +98,7 @@ export class FakeCluster implements Cluster {
 
   tainted(feature: string, node: string): boolean {
     const n = this.nodes.get(node);
-    return n ? hasTaint(n, disableTaint(feature)) : false;
+    return n ? heldOff(n, feature) : false;
   }
 
   /** The DaemonSet controller and kubelet, one pass. */
@@ -141,7 +146,7 @@ export class FakeCluster implements Cluster {
 
   private emitPod(type: WatchEventType, pod: V1Pod): void {
     for (const w of this.podWatchers) {
-      if (pod.metadata?.namespace === w.namespace && pod.metadata?.labels?.app === w.feature && pod.spec?.nodeName === w.node)
+      if (pod.metadata?.namespace === w.namespace && pod.spec?.nodeName === w.node && matchesSelector(pod, w.labelSelector))
         w.onEvent(type, structuredClone(pod));
     }
   }
@@ -172,9 +177,12 @@ export class FakeCluster implements Cluster {
     this.changed();
   }
 
-  async listFeaturePods(namespace: string, feature: string, node: string): Promise<PodList> {
-    await this.call(`listFeaturePods ${namespace}/${feature}@${node}`);
-    return { items: structuredClone(this.podsOf(feature, node, namespace)), resourceVersion: String(this.rv) };
+  async listNodePods(namespace: string, node: string, labelSelector: string): Promise<PodList> {
+    await this.call(`listNodePods ${namespace}@${node} ${labelSelector}`);
+    const items = [...this.pods.values()].filter(
+      (p) => p.metadata?.namespace === namespace && p.spec?.nodeName === node && matchesSelector(p, labelSelector),
+    );
+    return { items: structuredClone(items), resourceVersion: String(this.rv) };
   }
 
   async deletePod(namespace: string, name: string): Promise<boolean> {
@@ -185,6 +193,12 @@ export class FakeCluster implements Cluster {
     this.emitPod('DELETED', pod);
     this.changed();
     return true;
+  }
+
+  async get(obj: KubernetesObject): Promise<KubernetesObject | undefined> {
+    await this.call(`get ${key(obj)}`);
+    const o = this.objects.get(key(obj));
+    return o && structuredClone(o);
   }
 
   async exists(obj: KubernetesObject): Promise<boolean> {
@@ -206,16 +220,16 @@ export class FakeCluster implements Cluster {
     this.changed();
   }
 
-  async watchFeaturePods(
+  async watchNodePods(
     namespace: string,
-    feature: string,
     node: string,
+    labelSelector: string,
     _rv: string | undefined,
     onEvent: PodWatcher['onEvent'],
     onDone: PodWatcher['onDone'],
   ): Promise<WatchHandle> {
-    await this.call(`watchFeaturePods ${namespace}/${feature}@${node}`);
-    const w = { namespace, feature, node, onEvent, onDone };
+    await this.call(`watchNodePods ${namespace}@${node} ${labelSelector}`);
+    const w = { namespace, node, labelSelector, onEvent, onDone };
     this.podWatchers.add(w);
     return { stop: () => this.podWatchers.delete(w) };
   }

@@ -7,7 +7,10 @@ import { clientNodeCluster, kubeClients, loadKubeConfig, type Kube } from '../..
 import { disableTaint, featurePods, podContainerRunning, setTaint, type Cluster } from '../../src/kube/cluster.js';
 import { waitUntil } from '../../src/util/wait.js';
 import { parseFeatureSpec, type FeatureSpec } from '../../src/manifest/spec.js';
-import { renderFeature } from '../../src/manifest/render.js';
+import { renderAgent, renderFeature } from '../../src/manifest/render.js';
+
+/** The node agent serving the feature, when the spec is in the agent shape. */
+const agentOf = (spec: FeatureSpec) => (spec.sync === 'agent' && spec.sidecar ? renderAgent(spec, [spec.feature]) : []);
 import { REPO, TEST_ROOT, mustRun } from './procs.js';
 
 export const CLUSTER_SCRIPT = join(REPO, 'testbed', 'cluster.sh');
@@ -49,13 +52,13 @@ export function testbedSpec(feature = 'bmp'): FeatureSpec {
 }
 
 export async function applyFeature(k: Kube, spec: FeatureSpec): Promise<KubernetesObject[]> {
-  const objs = renderFeature(spec);
+  const objs = [...renderFeature(spec), ...agentOf(spec)];
   await asCluster(k).apply(objs);
   return objs;
 }
 
 export async function removeFeature(k: Kube, spec: FeatureSpec): Promise<void> {
-  await asCluster(k).delete(renderFeature(spec));
+  await asCluster(k).delete([...renderFeature(spec), ...agentOf(spec)]);
   await waitUntil(`${spec.feature} pods gone`, 90_000, async () =>
     (await featurePods(asCluster(k), onTestNode(spec))).length === 0 ? true : undefined,
   );

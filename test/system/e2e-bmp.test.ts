@@ -11,9 +11,10 @@ import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
 import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
 import { REPO, testbedBin, waitFor } from '../helpers/procs.js';
-import { disableTaint, hasTaint, podContainerRunning } from '../../src/kube/cluster.js';
+import { disableTaint, hasTaint, podContainerRunning, stopTaint } from '../../src/kube/cluster.js';
 import { dockerEngine } from '../../src/host/docker.js';
 import { stubDropIn } from '../../src/systemd/unit.js';
+import { agentFeatures } from '../../src/manifest/render.js';
 
 const k = kube();
 const SPEC = join(REPO, 'testbed', 'features', 'bmp-e2e.yaml');
@@ -24,6 +25,9 @@ let state: Redis;
 let root: string;
 let env: Record<string, string>;
 const violations: string[] = [];
+/** Every write to CONFIG_DB FEATURE|bmp, by anyone, recorded with Redis MONITOR for the whole walk-through. */
+const configWrites: string[][] = [];
+let monitor4: { disconnect(): void } | undefined;
 let monitor: NodeJS.Timeout;
 
 const kubesonic = (...args: string[]) => onSwitch(['kubesonic', ...args], env);
@@ -39,6 +43,14 @@ beforeAll(async () => {
   state = redis.db(6);
   await config.flushall();
   await config.hset('FEATURE|bmp', SONIC_BMP_FEATURE);
+  const monitorClient = redis.db(4);
+  const m = await monitorClient.monitor();
+  m.on('monitor', (_time: string, args: string[], _source: string, database: string) => {
+    const [cmd, key] = args;
+    if (database === '4' && key === 'FEATURE|bmp' && /^(hset|hdel|del|hmset|hsetnx)$/i.test(cmd ?? ''))
+      configWrites.push(args.map((a, i) => (i === 0 ? a.toLowerCase() : a)));
+  });
+  monitor4 = m;
   systemdUp();
   root = systemdRoot();
   mkdirSync(join(root, 'etc/sonic/kubesonic'), { recursive: true });
@@ -62,6 +74,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   clearInterval(monitor);
+  monitor4?.disconnect();
   onSwitch(['kubesonic', 'rollback', 'bmp', '--spec', SPEC], env ?? {});
   await taintDisabled(k, 'bmp', false).catch(() => undefined);
   try {
@@ -121,30 +134,84 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(await config.hgetall('FEATURE|bmp')).toEqual(SONIC_BMP_FEATURE);
   });
 
+  it('one node agent serves bmp; the bmp pod carries the feature only; the unit waits in a shell of a few MiB', async () => {
+    const agent = await k.apps.readNamespacedDaemonSet({ name: 'kubesonic-agent', namespace: 'sonic' });
+    expect(agentFeatures(agent as never)).toEqual(['bmp']);
+    const [pod] = await podsOf(k, 'bmp', node());
+    expect(pod?.spec?.containers.map((c) => c.name)).toEqual(['bmp']);
+    expect(pod?.spec?.automountServiceAccountToken).toBe(false);
+    await waitFor('unit state file', async () => onSwitch(['cat', '/run/kubesonic/units/bmp']).stdout.startsWith('running'), 30_000);
+    const mainPid = systemctl('show', 'bmp.service', '--property=MainPID', '--value').stdout.trim();
+    const cmdline = onSwitch(['cat', `/proc/${mainPid}/cmdline`])
+      .stdout.split('\0')
+      .filter(Boolean);
+    expect(cmdline).toEqual(['/bin/sh', '/etc/sonic/kubesonic/unit-wait.sh', 'bmp']);
+    const rssKiB = Number(/VmRSS:\s+(\d+) kB/.exec(onSwitch(['cat', `/proc/${mainPid}/status`]).stdout)?.[1]);
+    expect(rssKiB).toBeGreaterThan(0);
+    expect(rssKiB).toBeLessThan(5 * 1024);
+  });
+
   it('migrate again: every step already done', () => {
     const r = kubesonic('migrate', 'bmp', '--spec', SPEC);
     expect(r.code).toBe(0);
     expect(r.stdout.match(/already done/g)).toHaveLength(8);
+    expect(r.stdout).toMatch(/\[3\/8\] apply: already done \(server-side apply DaemonSet\/bmp, and the node agent serving bmp\)/);
   });
 
-  it('systemctl stop bmp (what featured runs to disable): taint, pod gone, FEATURE disabled, status 3', async () => {
+  it('a hand `systemctl stop bmp`: kubesonic holds the node, pod gone, status 3 — and writes nothing to CONFIG_DB', async () => {
+    const writesBefore = configWrites.length;
     const stop = systemctl('stop', 'bmp.service');
     expect(stop.code, stop.stderr).toBe(0);
-    expect(hasTaint(await k.core.readNode({ name: node() }), disableTaint('bmp'))).toBe(true);
+    const taints = (await k.core.readNode({ name: node() })).spec?.taints ?? [];
+    expect(hasTaint({ spec: { taints } }, stopTaint('bmp'))).toBe(true);
+    expect(hasTaint({ spec: { taints } }, disableTaint('bmp'))).toBe(false);
     expect(await podsOf(k, 'bmp', node())).toHaveLength(0);
     expect(unitActive()).toBe('inactive');
     expect(kubesonic('systemd', 'bmp', 'status').code).toBe(3);
-    await waitFor('CONFIG_DB disabled', async () => (await config.hget('FEATURE|bmp', 'state')) === 'disabled', 30_000);
-    expect(await state.hgetall('FEATURE|bmp')).toMatchObject({ state: 'disabled', container_id: '' });
+    await waitFor('STATE_DB: stopped', async () => (await state.hget('FEATURE|bmp', 'remote_state')) === 'stopped', 30_000);
+    expect(await state.hgetall('FEATURE|bmp')).toMatchObject({ state: 'enabled', container_id: '', current_owner: 'none' });
     expect(await nativeUp()).toBe(false);
-  });
-
-  it('systemctl start bmp: untaint, pod back, unit active, FEATURE enabled', async () => {
     const start = systemctl('start', 'bmp.service');
     expect(start.code, start.stderr).toBe(0);
     expect(await podRunning()).toBe(true);
-    expect(unitActive()).toBe('active');
+    await waitFor('STATE_DB: running', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'kube', 30_000);
+    expect(configWrites.slice(writesBefore)).toEqual([]);
+    expect(await config.hgetall('FEATURE|bmp')).toEqual(SONIC_BMP_FEATURE);
+  });
+
+  it("an operator's `kubectl taint … bmp=disabled:NoSchedule`: exactly one CONFIG_DB write (state=disabled); untaint: one (enabled)", async () => {
+    const writesBefore = configWrites.length;
+    await taintDisabled(k, 'bmp', true);
+    for (const p of await podsOf(k, 'bmp', node())) await k.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: 'sonic' });
+    await waitFor('CONFIG_DB disabled', async () => (await config.hget('FEATURE|bmp', 'state')) === 'disabled', 60_000);
+    expect(await state.hgetall('FEATURE|bmp')).toMatchObject({ state: 'disabled', container_id: '' });
+    // featured answers with `systemctl stop bmp`: the unit follows, nothing is written back.
+    expect(systemctl('stop', 'bmp.service').code).toBe(0);
+    expect(unitActive()).toBe('inactive');
+    await taintDisabled(k, 'bmp', false);
     await waitFor('CONFIG_DB enabled', async () => (await config.hget('FEATURE|bmp', 'state')) === 'enabled', 60_000);
+    // featured answers the enable with `systemctl start bmp`.
+    expect(systemctl('start', 'bmp.service').code).toBe(0);
+    expect(await podRunning()).toBe(true);
+    expect(unitActive()).toBe('active');
+    expect(configWrites.slice(writesBefore).map((w) => w.join(' '))).toEqual([
+      'hset FEATURE|bmp state disabled',
+      'hset FEATURE|bmp state enabled',
+    ]);
+  });
+
+  it('`config feature state bmp disabled` (CONFIG_DB, then featured stops the unit), then enabled: the unit follows, nothing writes back', async () => {
+    await config.hset('FEATURE|bmp', 'state', 'disabled');
+    const writesBefore = configWrites.length;
+    expect(systemctl('stop', 'bmp.service').code).toBe(0);
+    expect(await podsOf(k, 'bmp', node())).toHaveLength(0);
+    await waitFor('STATE_DB: stopped', async () => (await state.hget('FEATURE|bmp', 'remote_state')) === 'stopped', 30_000);
+    await config.hset('FEATURE|bmp', 'state', 'enabled');
+    expect(systemctl('start', 'bmp.service').code).toBe(0);
+    expect(await podRunning()).toBe(true);
+    await waitFor('STATE_DB: running', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'kube', 30_000);
+    // Only the test's own (featured's trigger) writes: one after the stop, none from kubesonic.
+    expect(configWrites.slice(writesBefore).map((w) => w.join(' '))).toEqual(['hset FEATURE|bmp state enabled']);
   });
 
   it('systemctl restart bmp: a new pod', async () => {
@@ -161,6 +228,8 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     const r = kubesonic('rollback', 'bmp', '--spec', SPEC, '--timeout', '180');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     await expect(k.apps.readNamespacedDaemonSet({ name: 'bmp', namespace: 'sonic' })).rejects.toMatchObject({ code: 404 });
+    // bmp was the agent's last feature: the agent is gone with it.
+    await expect(k.apps.readNamespacedDaemonSet({ name: 'kubesonic-agent', namespace: 'sonic' })).rejects.toMatchObject({ code: 404 });
     expect(await podsOf(k, 'bmp', node())).toHaveLength(0);
     expect(existsSync(join(root, 'etc/systemd/system/bmp.service.d/90-kubesonic.conf'))).toBe(false);
     expect(await nativeUp()).toBe(true);

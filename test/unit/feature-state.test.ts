@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { desiredFeatureState, mayMirrorConfigState, sonicTimestamp, stateDbChanges, type Observation } from '../../src/feature/state.js';
-import { observe } from '../../src/feature/view.js';
+import { imageVersion, observe } from '../../src/feature/view.js';
 import { shortContainerId } from '../../src/kube/ids.js';
+import { unitStateOf } from '../../src/feature/unit-state.js';
 
 const obs = (o: Partial<Observation>): Observation => ({
   running: false,
@@ -17,7 +18,19 @@ describe('FEATURE state from what Kubernetes shows', () => {
       'running',
       obs({ running: true, podPresent: true, containerId: 'abcdef012345' }),
       { state: 'enabled', container_id: 'abcdef012345', current_owner: 'kube', remote_state: 'running' },
+      undefined,
+    ],
+    [
+      'running after an operator took the disable taint off: the enable reaches CONFIG_DB',
+      obs({ running: true, podPresent: true, containerId: 'abc', enabledByOperator: true }),
+      { state: 'enabled', container_id: 'abc' },
       'enabled',
+    ],
+    [
+      'stopped by its unit (restart, config reload, hand stop): no CONFIG_DB write, state left alone',
+      obs({ stoppedByUnit: true }),
+      { container_id: '', current_owner: 'none', remote_state: 'stopped' },
+      undefined,
     ],
     [
       'running on a tainted node (NoSchedule keeps it)',
@@ -75,8 +88,8 @@ describe('FEATURE state from what Kubernetes shows', () => {
   });
 
   it('observes pods: deleting pods and unready containers are not running', () => {
-    const pod = (name: string, extra: object) => ({
-      metadata: { name, uid: name },
+    const pod = (name: string, extra: object, app = 'bmp') => ({
+      metadata: { name, uid: name, labels: { app } },
       status: {
         containerStatuses: [
           {
@@ -94,8 +107,49 @@ describe('FEATURE state from what Kubernetes shows', () => {
     });
     expect(observe('bmp', [pod('a', {})], undefined)).toMatchObject({ running: true, containerId: '0123456789ab', podPresent: true });
     expect(observe('bmp', [pod('a', { ready: false })], undefined).running).toBe(false);
-    expect(observe('bmp', [{ ...pod('a', {}), metadata: { name: 'a', deletionTimestamp: new Date() } }], undefined).running).toBe(false);
+    expect(
+      observe('bmp', [{ ...pod('a', {}), metadata: { name: 'a', labels: { app: 'bmp' }, deletionTimestamp: new Date() } }], undefined)
+        .running,
+    ).toBe(false);
+    // The agent's view holds every feature's pods on the node: another feature's pod is not bmp's.
+    expect(observe('bmp', [pod('t', {}, 'telemetry')], undefined)).toMatchObject({ running: false, podPresent: false });
     expect(observe('bmp', [], { spec: { taints: [{ key: 'bmp', value: 'disabled', effect: 'NoSchedule' }] } }).disabledByTaint).toBe(true);
     expect(observe('bmp', [], { spec: { taints: [{ key: 'bmp', value: 'disabled', effect: 'NoExecute' }] } }).disabledByTaint).toBe(false);
+  });
+});
+
+describe('the unit state file from what Kubernetes shows', () => {
+  it.each([
+    ['running', obs({ running: true, podPresent: true }), 'running'],
+    ['running on a tainted node (NoSchedule keeps it)', obs({ running: true, podPresent: true, disabledByTaint: true }), 'running'],
+    ['terminating on a tainted node: a disable under way', obs({ podPresent: true, disabledByTaint: true }), 'disabled'],
+    ['disabled by taint, pod gone', obs({ disabledByTaint: true }), 'disabled'],
+    ['pod starting or crash-looping', obs({ podPresent: true }), 'pending'],
+    ['no pod, no taint', obs({}), 'stopped'],
+  ] as const)('%s → %s', (_label, o, state) => {
+    expect(unitStateOf(o)).toBe(state);
+    // The same precedence as FEATURE's own state.
+    if (state === 'disabled') expect(desiredFeatureState(o).stateDb.state).toBe('disabled');
+  });
+});
+
+describe('container_version from the running image', () => {
+  it.each([
+    ['docker-sonic-bmp:4.1.0', '4.1.0'],
+    ['registry.example:5000/sonic/docker-sonic-bmp:master.123', 'master.123'],
+    ['localhost/kubesonic/feature:1', '1'],
+    ['docker-sonic-bmp', 'latest'],
+    ['docker-sonic-bmp@sha256:0123456789abcdef0123', '0123456789ab'],
+    [undefined, undefined],
+  ])('%s → %s', (image, version) => {
+    expect(imageVersion(image)).toBe(version);
+  });
+
+  it('is written with the running state, and left alone otherwise', () => {
+    expect(
+      desiredFeatureState(obs({ running: true, podPresent: true, containerId: 'abc', containerVersion: '4.1.0' })).stateDb
+        .container_version,
+    ).toBe('4.1.0');
+    expect(desiredFeatureState(obs({ podPresent: true })).stateDb).not.toHaveProperty('container_version');
   });
 });

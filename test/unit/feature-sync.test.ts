@@ -1,9 +1,13 @@
-// The FEATURE sync loop (src/feature/sync.ts) on an in-memory cluster and FEATURE table: what it
-// writes for each change, that it writes nothing from a view it could not see, that it retries
-// Redis with backoff, and that a concurrent operator write stands.
+// The FEATURE sync (src/feature/agent.ts, writer.ts) on an in-memory cluster and FEATURE table, in
+// the per-feature sidecar's shape (one feature's pods): what it writes for each change, that it
+// writes nothing from a view it could not see, that it retries Redis with backoff, and that a
+// concurrent operator write stands. test/unit/node-agent.test.ts covers the per-node shape.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FeatureSync } from '../../src/feature/sync.js';
-import { setTaint, disableTaint } from '../../src/kube/cluster.js';
+import { NodeAgent } from '../../src/feature/agent.js';
+import { disableTaint, setTaint, stopTaint } from '../../src/kube/cluster.js';
 import { stop } from '../../src/pod/verbs.js';
 import { sleep, waitUntil } from '../../src/util/wait.js';
 import { FakeCluster } from '../fakes/cluster.js';
@@ -11,7 +15,7 @@ import { FakeFeatureDb } from '../fakes/feature-db.js';
 
 const NODE = 'leaf1';
 const target = { feature: 'bmp', namespace: 'sonic', node: NODE };
-const syncs: FeatureSync[] = [];
+const syncs: NodeAgent[] = [];
 afterEach(async () => {
   for (const s of syncs.splice(0)) await s.stop();
 });
@@ -22,7 +26,21 @@ function world(opts: { pod?: boolean; config?: string } = {}) {
   const db = new FakeFeatureDb();
   db.seed('config', 'bmp', { state: opts.config ?? 'enabled', auto_restart: 'enabled' });
   const pod = opts.pod === false ? undefined : cluster.addPod('bmp', NODE, { running: true });
-  const sync = new FeatureSync(cluster, db, { ...target, maxBackoffMs: 20 });
+  const sync = new NodeAgent(
+    { cluster, db },
+    {
+      ...target,
+      only: 'bmp',
+      labelSelector: 'app=bmp',
+      defaultVersion: undefined,
+      hostRoot: '',
+      unitStateDir: '',
+      hostIntervalMs: 60_000,
+      readyFile: join(mkdtempSync(join(tmpdir(), 'kubesonic-ready-')), 'ready'),
+      log: () => undefined,
+      maxBackoffMs: 20,
+    },
+  );
   syncs.push(sync);
   return { cluster, db, pod, sync };
 }
@@ -41,17 +59,46 @@ describe('FEATURE sync', () => {
     expect(db.writes.filter((w) => w.db === 'config')).toEqual([]);
   });
 
-  it('a disable by taint: once the pod is gone, disabled in both databases, and nothing else in CONFIG_DB', async () => {
+  it("an operator's disable taint: once the pod is gone, disabled in both databases, nothing else in CONFIG_DB; untaint: enabled", async () => {
     const { cluster, db, sync } = world();
     await sync.start();
     await eventually('running', () => (stateOf(db).current_owner === 'kube' ? true : undefined));
-    await stop(cluster, target, { timeoutMs: 500, out: () => undefined, pollMs: 5 }, false);
+    await setTaint(cluster, NODE, disableTaint('bmp'), true);
+    for (const p of cluster.podsOf('bmp', NODE)) await cluster.deletePod('sonic', p.metadata!.name!);
     await eventually('disabled', () => (db.get('config', 'bmp').state === 'disabled' ? true : undefined));
     expect(stateOf(db)).toMatchObject({ state: 'disabled', container_id: '', current_owner: 'none', remote_state: 'stopped' });
     expect(db.writes.filter((w) => w.db === 'config')).toEqual([
       { db: 'config', feature: 'bmp', op: 'setConfigState', fields: { state: 'disabled' } },
     ]);
     expect(db.get('config', 'bmp').auto_restart).toBe('enabled');
+    await setTaint(cluster, NODE, disableTaint('bmp'), false);
+    await eventually('enabled again', () => (db.get('config', 'bmp').state === 'enabled' ? true : undefined));
+    expect(db.writes.filter((w) => w.db === 'config').map((w) => (w.fields as Record<string, string>).state)).toEqual([
+      'disabled',
+      'enabled',
+    ]);
+  });
+
+  it("the unit's own stop (restart, config reload, a hand systemctl stop): no CONFIG_DB write at all", async () => {
+    const { cluster, db, sync } = world();
+    await sync.start();
+    await eventually('running', () => (stateOf(db).current_owner === 'kube' ? true : undefined));
+    await stop(cluster, target, { timeoutMs: 500, out: () => undefined, pollMs: 5 }, false);
+    await eventually('stopped', () => (stateOf(db).remote_state === 'stopped' ? true : undefined));
+    expect(stateOf(db)).toMatchObject({ state: 'enabled', container_id: '', current_owner: 'none' });
+    // systemctl start: the hold released, the DaemonSet's pod back.
+    await setTaint(cluster, NODE, stopTaint('bmp'), false);
+    cluster.addPod('bmp', NODE, { running: true });
+    await eventually('running again', () => (stateOf(db).current_owner === 'kube' ? true : undefined));
+    expect(db.writes.filter((w) => w.db === 'config')).toEqual([]);
+  });
+
+  it('an agent started on a node without the taint writes no "enabled" over an operator\'s CONFIG_DB "disabled"', async () => {
+    const { db, sync } = world({ config: 'disabled' });
+    await sync.start();
+    await eventually('running', () => (stateOf(db).current_owner === 'kube' ? true : undefined));
+    await sleep(30);
+    expect(db.get('config', 'bmp').state).toBe('disabled');
   });
 
   it.each(['always_enabled', "{% if 'x' %}enabled{% endif %}"])('never replaces CONFIG_DB state %j', async (state) => {
@@ -95,7 +142,8 @@ describe('FEATURE sync', () => {
     await sync.start();
     await sleep(60);
     expect(db.writes).toEqual([]);
-    await stop(cluster, target, { timeoutMs: 500, out: () => undefined, pollMs: 5 }, false);
+    await setTaint(cluster, NODE, disableTaint('bmp'), true);
+    for (const p of cluster.podsOf('bmp', NODE)) await cluster.deletePod('sonic', p.metadata!.name!);
     db.down = false;
     await eventually('newest state', () => (stateOf(db).state === 'disabled' ? true : undefined));
     // The running state it could not write is skipped: only the newest reaches Redis.

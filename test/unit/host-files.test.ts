@@ -16,6 +16,7 @@ describe('host files per migration version', () => {
     expect(first.changed).toEqual([
       '/etc/systemd/system/kubesonic-reload.path',
       '/etc/systemd/system/kubesonic-reload.service',
+      '/etc/sonic/kubesonic/unit-wait.sh',
       dropInPath('bmp'),
     ]);
     expect(readFileSync(join(r, dropInPath('bmp')), 'utf8')).toBe(stubDropIn('bmp'));

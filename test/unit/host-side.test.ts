@@ -1,11 +1,11 @@
 // The host side of a feature pod on in-memory Docker: the gate (src/host/gate.ts) and the
 // sidecar's host pass (src/feature/sidecar.ts) for each migration version.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runGate } from '../../src/host/gate.js';
-import { reconcileHost } from '../../src/feature/sidecar.js';
+import { reconcileHost } from '../../src/feature/agent.js';
 import { RELOAD_REQUEST } from '../../src/sonic/paths.js';
 import { dropInPath, stubDropIn } from '../../src/systemd/unit.js';
 import { ExitError } from '../../src/util/errors.js';
@@ -54,55 +54,59 @@ describe('the gate (pod init container)', () => {
   });
 });
 
-describe('the sidecar host pass, per migration version', () => {
-  const opts = (version: 'v0' | 'v1' | 'v2', hostRoot: string, log: string[]) => ({
-    feature: 'bmp',
-    namespace: 'sonic',
-    node: 'leaf1',
-    version,
-    hostRoot,
-    hostIntervalMs: 1000,
-    readyFile: join(hostRoot, 'ready'),
-    log: (l: string) => log.push(l),
-  });
+describe('the host pass of the agent, per migration version', () => {
+  /** A host root where the feature's drop-in directory is mounted, as the pod has it. */
+  const mountedRoot = () => {
+    const root = mkdtempSync(join(tmpdir(), 'kubesonic-host-'));
+    mkdirSync(dirname(join(root, dropInPath('bmp'))), { recursive: true });
+    return root;
+  };
+  const pass = (version: 'v0' | 'v1' | 'v2', root: string, log: string[], docker: FakeDocker) =>
+    reconcileHost('bmp', version, root, (l) => log.push(l), docker);
 
   it.each([
-    ['v1', true, true],
-    ['v2', true, false],
-  ] as const)('%s: the stub drop-in and a reload request; native container kept: %s', async (version, dropIn, nativeLeft) => {
-    const root = mkdtempSync(join(tmpdir(), 'kubesonic-host-'));
+    ['v1', true],
+    ['v2', false],
+  ] as const)('%s: the stub drop-in and a reload request; native container kept: %s', async (version, nativeLeft) => {
+    const root = mountedRoot();
     const docker = new FakeDocker();
     docker.run('bmp');
     docker.halt('bmp'); // stopped by migrate, still there
-    const log: string[] = [];
-    await reconcileHost(opts(version, root, log), docker);
-    expect(existsSync(join(root, dropInPath('bmp')))).toBe(dropIn);
+    await pass(version, root, [], docker);
     expect(readFileSync(join(root, dropInPath('bmp')), 'utf8')).toBe(stubDropIn('bmp'));
     expect(existsSync(join(root, RELOAD_REQUEST))).toBe(true);
     expect(docker.containers.has('bmp')).toBe(nativeLeft);
     // A second pass changes nothing and asks for no reload.
     const again: string[] = [];
-    await reconcileHost(opts(version, root, again), docker);
+    await pass(version, root, again, docker);
     expect(again).toEqual([]);
   });
 
   it('v0: removes the drop-in so the image unit runs the native container again', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'kubesonic-host-'));
+    const root = mountedRoot();
     const docker = new FakeDocker();
-    await reconcileHost(opts('v1', root, []), docker);
+    await pass('v1', root, [], docker);
     const log: string[] = [];
-    await reconcileHost(opts('v0', root, log), docker);
+    await pass('v0', root, log, docker);
     expect(existsSync(join(root, dropInPath('bmp')))).toBe(false);
     expect(log).toEqual([`[host bmp] v0: updated ${dropInPath('bmp')}; requesting daemon-reload`]);
   });
 
   it('v2 with Docker failing: the clean-up is skipped with a log line, the drop-in still kept', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'kubesonic-host-'));
+    const root = mountedRoot();
     const docker = new FakeDocker();
     docker.fault = 'error';
     const log: string[] = [];
-    await reconcileHost(opts('v2', root, log), docker);
+    await pass('v2', root, log, docker);
     expect(log.at(-1)).toBe('[host bmp] v2 clean-up skipped: docker API list: HTTP 500');
     expect(existsSync(join(root, dropInPath('bmp')))).toBe(true);
+  });
+
+  it('a drop-in directory that is not mounted is left alone (the pod sees no other unit)', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'kubesonic-host-'));
+    const log: string[] = [];
+    await pass('v1', root, log, new FakeDocker());
+    expect(existsSync(join(root, dropInPath('bmp')))).toBe(false);
+    expect(log).toEqual([`[host bmp] ${join(root, '/etc/systemd/system/bmp.service.d')} is not mounted here: leaving the unit alone`]);
   });
 });

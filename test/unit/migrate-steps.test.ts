@@ -7,11 +7,25 @@ import { migrateSteps } from '../../src/migrate/migrate.js';
 import { rollbackSteps } from '../../src/migrate/rollback.js';
 import { runSteps, type Step } from '../../src/migrate/steps.js';
 import { readRecord } from '../../src/migrate/facts.js';
-import { fakeSwitch, nativeSwitch, NODE, type FakeSwitch } from '../fakes/switch.js';
+import { agentFeatures } from '../../src/manifest/render.js';
+import { parseFeatureSpec } from '../../src/manifest/spec.js';
+import { migratedFeatures } from '../../src/host/records.js';
+import { BMP_SPEC, fakeSwitch, nativeSwitch, NODE, type FakeSwitch } from '../fakes/switch.js';
 
 const MIGRATE = ['feature-entry', 'hold', 'apply', 'stop-native', 'stub', 'release', 'running', 'unit'];
-const ROLLBACK = ['delete-daemonset', 'pods-gone', 'unstub', 'delete-objects', 'untaint', 'feature-state', 'native'];
-const ROLLBACK_NODE_ONLY = ['hold', 'pods-gone', 'unstub', 'feature-state', 'native'];
+const ROLLBACK = ['retire', 'delete-daemonset', 'pods-gone', 'unstub', 'agent', 'untaint', 'feature-state', 'native', 'forget'];
+const ROLLBACK_SIDECAR = [
+  'retire',
+  'delete-daemonset',
+  'pods-gone',
+  'unstub',
+  'delete-objects',
+  'untaint',
+  'feature-state',
+  'native',
+  'forget',
+];
+const ROLLBACK_NODE_ONLY = ['retire', 'hold', 'pods-gone', 'unstub', 'feature-state', 'native', 'forget'];
 
 const quiet = { dryRun: false, out: () => undefined };
 
@@ -90,6 +104,7 @@ describe('migrate, step by step', () => {
     const sw = await migrated();
     expect(facts(sw)).toEqual({ native: false, pod: 1, unit: true, stub: true, tainted: false, daemonSet: true });
     expect(sw.violations).toEqual([]);
+    expect(migratedFeatures(sw.root)).toEqual(['bmp']);
     // CONFIG_DB: only fields that were missing were added; the operator's fields stand.
     expect(sw.db.get('config', 'bmp')).toMatchObject({ state: 'enabled', auto_restart: 'enabled', custom: 'keep', set_owner: 'local' });
     expect(readRecord(sw.ctx)?.configStateBefore).toBe('enabled');
@@ -188,6 +203,64 @@ describe('rollback, step by step', () => {
     const sw = await migrated();
     await runCrashingAfter(rollbackSteps(sw.ctx, { nodeOnly: false }), crashAfter);
     await runSteps(rollbackSteps(sw.ctx, { nodeOnly: false }), quiet);
+    expect(facts(sw)).toEqual({ native: true, pod: 0, unit: true, stub: false, tainted: false, daemonSet: false });
+    expect(sw.violations).toEqual([]);
+  });
+});
+
+describe('the node agent across features', () => {
+  const TELEMETRY = BMP_SPEC.replace('feature: bmp', 'feature: telemetry').replace('mainProcess: openbmpd', 'mainProcess: telemetry');
+  const served = async (sw: FakeSwitch) =>
+    agentFeatures(
+      await sw.cluster.get({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'kubesonic-agent', namespace: 'sonic' } }),
+    );
+
+  it('migrate adds its feature to the agent; rollback takes it out, and the last one removes the agent', async () => {
+    const sw = nativeSwitch();
+    const telemetry = { ...sw.ctx, spec: parseFeatureSpec(TELEMETRY, 'telemetry') };
+    await runSteps(migrateSteps(sw.ctx), quiet);
+    expect(await served(sw)).toEqual(['bmp']);
+    await runSteps(migrateSteps(telemetry), quiet);
+    expect(await served(sw)).toEqual(['bmp', 'telemetry']);
+    expect(migratedFeatures(sw.root).sort()).toEqual(['bmp', 'telemetry']);
+    await runSteps(rollbackSteps(sw.ctx, { nodeOnly: false }), quiet);
+    expect(await served(sw)).toEqual(['telemetry']);
+    expect(migratedFeatures(sw.root)).toEqual(['telemetry']);
+    await runSteps(rollbackSteps(telemetry, { nodeOnly: false }), quiet);
+    expect(await served(sw)).toEqual([]);
+    expect([...sw.cluster.objects.keys()].filter((k) => k.includes('kubesonic-agent'))).toEqual([]);
+    expect(sw.violations).toEqual([]);
+  });
+
+  it('--node-only rollback keeps the agent serving the feature for other nodes, and retires the record here first', async () => {
+    const sw = await migrated();
+    const steps = rollbackSteps(sw.ctx, { nodeOnly: true });
+    await steps[0]!.apply();
+    // From here on this node's agent writes nothing for bmp: the taint that follows is not a "disable".
+    expect(migratedFeatures(sw.root)).toEqual([]);
+    await runSteps(steps, quiet);
+    expect(await served(sw)).toEqual(['bmp']);
+  });
+});
+
+describe("the seed's per-feature sidecar shape", () => {
+  const SIDECAR = `${BMP_SPEC}sync: sidecar\n`;
+
+  it('migrate applies the feature with its sidecar and RBAC, no agent; rollback removes them all', async () => {
+    const sw = nativeSwitch(SIDECAR);
+    await runSteps(migrateSteps(sw.ctx), quiet);
+    expect([...sw.cluster.objects.keys()].sort()).toEqual([
+      'ClusterRole//kubesonic:sonic:bmp-kubesonic',
+      'ClusterRoleBinding//kubesonic:sonic:bmp-kubesonic',
+      'DaemonSet/sonic/bmp',
+      'Role/sonic/bmp-kubesonic',
+      'RoleBinding/sonic/bmp-kubesonic',
+      'ServiceAccount/sonic/bmp-kubesonic',
+    ]);
+    expect(facts(sw)).toEqual({ native: false, pod: 1, unit: true, stub: true, tainted: false, daemonSet: true });
+    const reports = await runSteps(rollbackSteps(sw.ctx, { nodeOnly: false }), quiet);
+    expect(reports.map((r) => r.name)).toEqual(ROLLBACK_SIDECAR);
+    expect([...sw.cluster.objects.keys()]).toEqual([]);
     expect(facts(sw)).toEqual({ native: true, pod: 0, unit: true, stub: false, tainted: false, daemonSet: false });
     expect(sw.violations).toEqual([]);
   });

@@ -11,6 +11,7 @@ import { FakeCluster } from '../fakes/cluster.js';
 const NODE = 'leaf1';
 const t = { feature: 'bmp', namespace: 'sonic', node: NODE };
 const TAINT = { key: 'bmp', value: 'disabled', effect: 'NoSchedule' };
+const STOP = { key: 'kubesonic.sonic-net.github.io/stopped-bmp', value: 'unit', effect: 'NoSchedule' };
 const DS = {
   apiVersion: 'apps/v1',
   kind: 'DaemonSet',
@@ -33,13 +34,22 @@ const collect = () => {
 };
 
 describe('systemctl start <f> (ExecStartPre)', () => {
-  it('removes the disable taint and returns once the pod runs', async () => {
+  it("removes an operator's disable taint and returns once the pod runs", async () => {
     const c = cluster({ tainted: true, pod: 'none' });
     const { lines, o } = collect();
     expect(await start(c, t, o)).toBe(0);
     expect(c.tainted('bmp', NODE)).toBe(false);
     expect(lines[0]).toBe('bmp: removed taint bmp=disabled:NoSchedule from leaf1');
     expect(lines[1]).toMatch(/^bmp: bmp-[0-9a-f]{6} running [0-9a-f]{12} restarts=0$/);
+  });
+
+  it("releases kubesonic's own hold (the unit's earlier stop)", async () => {
+    const c = cluster({ pod: 'none' });
+    await c.replaceNodeTaints(await c.readNode(NODE), [STOP]);
+    const { lines, o } = collect();
+    expect(await start(c, t, o)).toBe(0);
+    expect((await c.readNode(NODE)).spec?.taints).toEqual([]);
+    expect(lines[0]).toBe('bmp: released the hold on leaf1');
   });
 
   it('times out (non-zero exit through the CLI) when no pod comes', async () => {
@@ -55,13 +65,13 @@ describe('systemctl start <f> (ExecStartPre)', () => {
 });
 
 describe('systemctl stop <f> (ExecStop)', () => {
-  it('taints the node, deletes the pod and waits until it is gone', async () => {
+  it("holds the node with kubesonic's stop taint (not the operator's disable), deletes the pod and waits until it is gone", async () => {
     const c = cluster();
     const { lines, o } = collect();
     expect(await stop(c, t, o, false)).toBe(0);
-    expect(c.tainted('bmp', NODE)).toBe(true);
+    expect((await c.readNode(NODE)).spec?.taints).toEqual([STOP]);
     expect(c.podsOf('bmp', NODE)).toEqual([]);
-    expect(lines[0]).toBe('bmp: tainted leaf1 with bmp=disabled:NoSchedule');
+    expect(lines[0]).toBe('bmp: holding leaf1 (taint kubesonic.sonic-net.github.io/stopped-bmp)');
     expect(lines[1]).toMatch(/^bmp: deleted pod bmp-/);
   });
 
@@ -78,7 +88,7 @@ describe('systemctl stop <f> (ExecStop)', () => {
     await c.replaceNodeTaints(await c.readNode(NODE), [{ key: 'maintenance', value: 'true', effect: 'NoExecute' }]);
     c.conflicts = 2;
     await stop(c, t, collect().o, false);
-    expect((await c.readNode(NODE)).spec?.taints).toEqual([{ key: 'maintenance', value: 'true', effect: 'NoExecute' }, TAINT]);
+    expect((await c.readNode(NODE)).spec?.taints).toEqual([{ key: 'maintenance', value: 'true', effect: 'NoExecute' }, STOP]);
   });
 });
 

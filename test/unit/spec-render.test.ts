@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseFeatureSpec, SpecError } from '../../src/manifest/spec.js';
-import { renderFeature } from '../../src/manifest/render.js';
+import { agentFeatures, renderAgent, renderFeature } from '../../src/manifest/render.js';
 
 const bmp = readFileSync(new URL('../../deploy/features/bmp.yaml', import.meta.url), 'utf8');
 const minimal = 'feature: bmp\nimage: docker-sonic-bmp:latest\n';
@@ -60,14 +60,22 @@ describe('feature spec', () => {
   });
 });
 
-describe('render', () => {
+describe('render, per-node agent shape (the default)', () => {
   const objs = renderFeature(parseFeatureSpec(bmp)) as Obj[];
   const ds = objs.find((o) => o.kind === 'DaemonSet')!;
   const pod = ds.spec.template.spec;
 
-  it('emits ServiceAccount, RBAC and the DaemonSet', () => {
-    expect(objs.map((o) => o.kind)).toEqual(['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding', 'DaemonSet']);
+  it('emits the DaemonSet only: no sidecar, no RBAC, no token in the feature pod', () => {
+    expect(objs.map((o) => o.kind)).toEqual(['DaemonSet']);
     expect(objs.every((o) => o.metadata.labels['app.kubernetes.io/managed-by'] === 'kubesonic')).toBe(true);
+    expect(pod.containers.map((c: Obj) => c.name)).toEqual(['bmp']);
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.serviceAccountName).toBeUndefined();
+  });
+
+  it('labels the pod for the agent and says which version the host side follows', () => {
+    expect(ds.spec.template.metadata.labels).toMatchObject({ app: 'bmp', 'kubesonic.sonic-net.github.io/role': 'feature' });
+    expect(ds.spec.template.metadata.annotations).toEqual({ 'kubesonic.sonic-net.github.io/migration-version': 'v1' });
   });
 
   it('runs the feature container named exactly like the feature, with requests/limits and probes', () => {
@@ -84,26 +92,97 @@ describe('render', () => {
     expect(pod.hostNetwork).toBe(true);
   });
 
-  it('gates the pod on the native container and adds the sync sidecar, and tolerates no disable taint', () => {
+  it('gates the pod on the native container, and tolerates no disable taint', () => {
     expect(pod.initContainers.map((c: Obj) => c.command.slice(2, 4))).toEqual([['gate', 'bmp']]);
+    expect(pod.initContainers[0].env).toEqual([{ name: 'DOCKER_HOST', value: 'unix:///var/run/docker.sock' }]);
+    expect(pod.tolerations).toBeUndefined();
+    expect(pod.hostPID).toBeUndefined();
+  });
+
+  it('without a sidecar block renders the plain DaemonSet', () => {
+    const plain = renderFeature(parseFeatureSpec(`${minimal}sidecar: false\n`)) as Obj[];
+    expect(plain.map((o) => o.kind)).toEqual(['DaemonSet']);
+    expect(plain[0]!.spec.template.spec.automountServiceAccountToken).toBe(false);
+    expect(plain[0]!.spec.template.spec.initContainers).toBeUndefined();
+  });
+});
+
+describe('render, the node agent', () => {
+  const spec = parseFeatureSpec(bmp);
+  const objs = renderAgent(spec, ['telemetry', 'bmp', 'bmp']) as Obj[];
+  const ds = objs.find((o) => o.kind === 'DaemonSet')!;
+  const pod = ds.spec.template.spec;
+  const agent = pod.containers[0];
+
+  it('one DaemonSet with read-only RBAC: pods in the namespace, nodes', () => {
+    expect(objs.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      'ServiceAccount/kubesonic-agent',
+      'Role/kubesonic-agent',
+      'RoleBinding/kubesonic-agent',
+      'ClusterRole/kubesonic:sonic:kubesonic-agent',
+      'ClusterRoleBinding/kubesonic:sonic:kubesonic-agent',
+      'DaemonSet/kubesonic-agent',
+    ]);
+    const verbs = objs.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole').flatMap((o) => o.rules.flatMap((r: Obj) => r.verbs));
+    expect(new Set(verbs)).toEqual(new Set(['get', 'list', 'watch']));
+  });
+
+  it('runs the lean agent bundle for the features, sorted and once each', () => {
+    expect(agent.command).toEqual([
+      'node',
+      '/opt/kubesonic/kubesonic-agent.mjs',
+      '--feature',
+      'bmp',
+      '--feature',
+      'telemetry',
+      '--unit-state-dir',
+      '/run/kubesonic/units',
+    ]);
+    expect(agentFeatures(ds)).toEqual(['bmp', 'telemetry']);
+  });
+
+  it('tolerates every taint (it must see a disabled feature to say so) and mounts only the served drop-in directories', () => {
+    expect(pod.tolerations).toEqual([{ operator: 'Exists' }]);
+    const units = pod.volumes.filter((v: Obj) => v.name.startsWith('kubesonic-units-')).map((v: Obj) => v.hostPath.path);
+    expect(units).toEqual(['/etc/systemd/system/bmp.service.d', '/etc/systemd/system/telemetry.service.d']);
+    expect(pod.volumes.some((v: Obj) => v.hostPath?.path === '/var/run/docker.sock')).toBe(false);
+    expect(agent.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
+  });
+
+  it('needs the sidecar block for its image', () => {
+    expect(() => renderAgent(parseFeatureSpec(`${minimal}sidecar: false\n`), ['bmp'])).toThrow(/needs the spec's sidecar block/);
+  });
+});
+
+describe("render, the seed's per-feature sidecar shape", () => {
+  const objs = renderFeature(parseFeatureSpec(`${bmp}sync: sidecar\n`)) as Obj[];
+  const ds = objs.find((o) => o.kind === 'DaemonSet')!;
+  const pod = ds.spec.template.spec;
+
+  it('emits ServiceAccount, RBAC and the DaemonSet with the sync sidecar', () => {
+    expect(objs.map((o) => o.kind)).toEqual(['ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding', 'DaemonSet']);
     const sidecar = pod.containers[1];
     expect(sidecar.name).toBe('bmp-sync');
-    expect(sidecar.command.slice(2)).toEqual(['sync', 'bmp']);
+    expect(sidecar.command).toEqual([
+      'node',
+      '/opt/kubesonic/kubesonic-agent.mjs',
+      '--only',
+      'bmp',
+      '--unit-state-dir',
+      '/run/kubesonic/units',
+    ]);
     expect(sidecar.env).toContainEqual({ name: 'KUBESONIC_MIGRATION_VERSION', value: 'v1' });
-    expect(pod.tolerations).toBeUndefined();
-    const units = pod.volumes.find((v: Obj) => v.name === 'kubesonic-units');
+    const units = pod.volumes.find((v: Obj) => v.name === 'kubesonic-units-0');
     expect(units.hostPath).toEqual({ path: '/etc/systemd/system/bmp.service.d', type: 'DirectoryOrCreate' });
     expect(sidecar.securityContext).toMatchObject({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
       capabilities: { drop: ['ALL'] },
     });
-    expect(pod.hostPID).toBeUndefined();
-  });
-
-  it('without a sidecar renders no RBAC and mounts no service account token', () => {
-    const plain = renderFeature(parseFeatureSpec(`${minimal}sidecar: false\n`)) as Obj[];
-    expect(plain.map((o) => o.kind)).toEqual(['DaemonSet']);
-    expect(plain[0]!.spec.template.spec.automountServiceAccountToken).toBe(false);
+    expect(pod.automountServiceAccountToken).toBe(true);
   });
 });

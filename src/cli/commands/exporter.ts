@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { DEFAULT_CACHE_MS, parseCacheMs, parseFeatureArg, runExporter } from '../../exporter/exporter.js';
-import { redisFeatureDb } from '../../feature/db.js';
+import { redisFeatureDb } from '../../feature/redis-db.js';
 import { DEFAULT_TIMEOUT_MS } from '../../memory/args.js';
 import { readSettings } from '../../settings.js';
 import { out, untilSignal, withTarget, type TargetArgs } from './common.js';

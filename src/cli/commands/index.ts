@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { renderCommand } from './render.js';
+import { renderAgentCommand } from './render-agent.js';
 import { systemdCommand } from './systemd.js';
 import { syncCommand } from './sync.js';
 import { gateCommand } from './gate.js';
@@ -10,6 +11,7 @@ import { exporterCommand } from './exporter.js';
 // yargs command modules differ in their argument types; the list only hands them over.
 export const commands = [
   renderCommand,
+  renderAgentCommand,
   migrateCommand,
   rollbackCommand,
   systemdCommand,

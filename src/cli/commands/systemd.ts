@@ -1,5 +1,7 @@
 import type { CommandModule } from 'yargs';
+import { dockerEngine } from '../../host/docker.js';
 import { realSystemctl, systemStopping } from '../../host/systemctl.js';
+import { UNIT_STATE_DIR } from '../../sonic/paths.js';
 import { connectCluster } from '../../kube/client.js';
 import { runUnitVerb, UNIT_VERBS, type UnitVerb } from '../../pod/unit-verb.js';
 import { readSettings } from '../../settings.js';
@@ -26,6 +28,7 @@ export const systemdCommand: CommandModule<object, Args> = {
     const target = { feature: argv.feature, namespace: argv.namespace, node: nodeOf(argv, settings) };
     const ports = { cluster: () => connectCluster(argv.kubeconfig, settings.api), systemStopping: () => systemStopping(realSystemctl) };
     const signal = argv.action === 'wait' ? untilSignal() : undefined;
-    process.exitCode = await runUnitVerb(argv.action, target, ports, { timeoutMs: argv.timeout * 1000, out, signal });
+    const host = { unitStateDir: UNIT_STATE_DIR, docker: dockerEngine(settings.dockerSocket) };
+    process.exitCode = await runUnitVerb(argv.action, target, ports, { timeoutMs: argv.timeout * 1000, out, signal, ...host });
   },
 };

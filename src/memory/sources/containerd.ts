@@ -95,6 +95,10 @@ export const containerdSource: MemorySource = {
     for (const c of found) {
       const candidates = c.cgroupPath ? [c.cgroupPath] : kubeCgroupCandidates({ podUid: c.podUid, containerId: c.id });
       const dir = await findCgroupDir(fs, candidates, c.id);
+      if (!dir && !(await ctx.stillInContainer(c.pid, c.id))) {
+        ctx.notes.push(`containerd: ${c.id.slice(0, 12)} (pod ${c.podName}) stopped while being checked`);
+        continue;
+      }
       if (!dir) throw new CheckError(1, `cgroup of container ${c.id.slice(0, 12)} (pod ${c.podName}) not found under ${fs.root}`);
       const usage = await ctx.readOrGone(dir);
       if (usage !== undefined) results.push(ctx.measured(usage, 'cgroup', 'containerd', { pod: c.podName, cgroup: dir }));

@@ -41,6 +41,10 @@ async function measure(ctx: SourceContext, c: DockerContainer): Promise<CheckOut
     dir = undefined;
   }
   dir ??= await findCgroupDir(fs, dockerCgroupCandidates(c.id), c.id);
+  if (!dir && !(await ctx.stillInContainer(pid, c.id))) {
+    ctx.notes.push(`docker: ${ctx.opts.container} stopped while being checked`);
+    return ctx.notRunning();
+  }
   if (!dir) throw new CheckError(1, `cgroup of docker container ${c.id.slice(0, 12)} not found under ${fs.root}`);
   // A container that went away between inspect and read is "not running", as in SONiC's checker.
   const usage = await ctx.readOrGone(dir);
