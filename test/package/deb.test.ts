@@ -113,7 +113,12 @@ describe.each(SUITES)('$suite with Debian nodejs', ({ suite, packages, node }) =
       { argv: ['memory_checker', 'bmp', '1', '--json'], code: 0, stdout: /"status":"not-running"/, stderr: /^$/ },
       // No credentials anywhere: the pod's state is unknown (4), not "stopped".
       { argv: ['kubesonic', 'systemd', 'bmp', 'status'], code: 4, stdout: /./, stderr: /^(?!.*\n.*\n)/ },
-      { argv: ['kubesonic', 'systemd', 'bmp', 'unit'], code: 0, stdout: /ExecStartPre=\/usr\/bin\/kubesonic systemd bmp start\n/, stderr: /^$/ },
+      {
+        argv: ['kubesonic', 'systemd', 'bmp', 'unit'],
+        code: 0,
+        stdout: /ExecStartPre=\/usr\/bin\/kubesonic systemd bmp start\n/,
+        stderr: /^$/,
+      },
       {
         argv: ['kubesonic', 'render', 'bmp', '--spec', '/usr/share/doc/kubesonic/examples/features/bmp.yaml'],
         code: 0,
