@@ -147,7 +147,9 @@ describe.each(SUITES)('$suite with Debian nodejs', ({ suite, packages, node }) =
     }
   });
 
-  it.runIf(packages.includes('monit'))('monit accepts the installed stanzas (monit -t)', () => {
+  // Only roots that have monit get this test (trixie ships none): defined there, not skipped elsewhere.
+  const withMonit = packages.includes('monit') ? it : undefined;
+  withMonit?.('monit accepts the installed stanzas (monit -t)', () => {
     const r = inRoot(root, 'monit', '-t');
     expect(r.code).toBe(0);
     expect(r.stdout + r.stderr).toMatch(/Control file syntax OK/);
