@@ -14,7 +14,7 @@ import { daemonReload, featureUnitActive, nativeRunning, readRecord, stubInstall
 import type { Step } from './steps.js';
 
 /** STATE_DB fields kubesonic owns and hands back to featured. */
-const OWNED_STATE_FIELDS = ['current_owner', 'remote_state', 'container_id'] as const;
+const OWNED_STATE_FIELDS = ['current_owner', 'remote_state', 'container_id', 'container_version'] as const;
 
 export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): Step[] {
   const f = ctx.spec.feature;
