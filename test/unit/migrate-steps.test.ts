@@ -39,6 +39,7 @@ async function migrated(): Promise<FakeSwitch> {
     current_owner: 'kube',
     remote_state: 'running',
     container_id: 'abcdef012345',
+    container_version: '1',
     up_status: 'true',
   });
   return sw;
