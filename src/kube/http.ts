@@ -100,12 +100,21 @@ export class ApiConnections {
  */
 const longLived = new ApiConnections();
 
+/** The request headers every call to the API server sends: JSON, and the bearer token if any. */
+export function apiHeaders(creds: ApiCredentials): Record<string, string> {
+  return creds.token ? { Accept: 'application/json', Authorization: `Bearer ${creds.token}` } : { Accept: 'application/json' };
+}
+
+/** TLS options for a request of its own (a watch): the shared, once-parsed context of the credentials. */
+export function tlsOptions(creds: ApiCredentials): { secureContext: Tls.SecureContext; rejectUnauthorized: boolean } {
+  return { secureContext: tlsContext(creds), rejectUnauthorized: !creds.insecureSkipTlsVerify };
+}
+
 export function getJson(creds: ApiCredentials, path: string, deadline: number, connections: ApiConnections = longLived): Promise<unknown> {
   const remaining = deadline - Date.now();
   if (remaining <= 0) return Promise.reject(new ApiError({ kind: 'timeout' }));
   const url = new URL(path, `${creds.server}/`);
-  const headers: Record<string, string> = { Accept: 'application/json' };
-  if (creds.token) headers.Authorization = `Bearer ${creds.token}`;
+  const headers = apiHeaders(creds);
   const isHttps = url.protocol === 'https:';
   return new Promise((resolvePromise, reject) => {
     let settled = false;

@@ -6,7 +6,7 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { ClusterReader, PodList, WatchEventType, WatchHandle } from './cluster.js';
-import { ApiError, getJson } from './http.js';
+import { ApiError, apiHeaders, getJson, tlsOptions } from './http.js';
 import { nodeFieldSelector } from './ids.js';
 import type { ApiCredentials } from './kubeconfig.js';
 import { isObj } from '../util/json.js';
@@ -32,10 +32,9 @@ export function watchJson(
   onDone: (err: unknown) => void,
 ): Promise<WatchHandle> {
   const url = new URL(path, `${creds.server}/`);
-  const headers: Record<string, string> = { Accept: 'application/json' };
-  if (creds.token) headers.Authorization = `Bearer ${creds.token}`;
-  const tls =
-    url.protocol === 'https:' ? { ca: creds.ca, cert: creds.cert, key: creds.key, rejectUnauthorized: !creds.insecureSkipTlsVerify } : {};
+  const headers = apiHeaders(creds);
+  // The credentials' TLS context is parsed once (kube/http.ts), not again for every re-watch.
+  const tls = url.protocol === 'https:' ? tlsOptions(creds) : {};
   return new Promise((resolve, reject) => {
     let stopped = false;
     let ended = false;
