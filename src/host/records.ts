@@ -43,7 +43,6 @@ export function writeRecord(root: string, rec: MigrationRecord): void {
 }
 
 export const isMigrated = (root: string, feature: string): boolean => existsSync(activePath(root, feature));
-export const isRetired = (root: string, feature: string): boolean => existsSync(retiredPath(root, feature));
 
 /** Rollback's first word to the agent: this node no longer runs the feature under Kubernetes. */
 export function retireRecord(root: string, feature: string): void {

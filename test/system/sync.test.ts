@@ -22,6 +22,7 @@ import { startRedis, SONIC_BMP_FEATURE, type TestRedis } from '../helpers/redis.
 import { sleep, waitUntil } from '../../src/util/wait.js';
 import { findLocalKubeContainers } from '../../src/memory/sources/containerd.js';
 import { stubDropIn } from '../../src/systemd/unit.js';
+import { writeRecord } from '../../src/host/records.js';
 
 const k = kube();
 const HOST = '/var/lib/kubesonic-test/host';
@@ -30,15 +31,6 @@ const CONFIG_SEED = { ...SONIC_BMP_FEATURE, custom_field: 'keep-me' };
 let redis: TestRedis;
 let config: Redis;
 let state: Redis;
-
-/** The agent serves features migrated on the node: what migrate's record says (host/records.ts). */
-function markMigrated(stateDir: string): void {
-  mkdirSync(join(stateDir, 'migrated'), { recursive: true });
-  writeFileSync(
-    join(stateDir, 'migrated', 'bmp.json'),
-    JSON.stringify({ feature: 'bmp', migratedAt: new Date().toISOString(), configStateBefore: 'enabled' }),
-  );
-}
 
 async function runningContainerId(): Promise<string | undefined> {
   const [pod] = await podsOf(k, 'bmp', clusterEnv().NODE_NAME);
@@ -69,7 +61,8 @@ describe.each([
     rmSync(HOST, { recursive: true, force: true });
     mkdirSync(join(spec.host.unitDir, 'bmp.service.d'), { recursive: true });
     mkdirSync(spec.host.stateDir, { recursive: true });
-    markMigrated(spec.host.stateDir);
+    // What migrate writes on the switch; the agent serves the features migrated on its node.
+    writeRecord(HOST, { feature: 'bmp', migratedAt: new Date().toISOString(), configStateBefore: 'enabled' });
     writeFileSync(DROPIN, OPERATOR_DROPIN); // an operator's own file where the stub goes: must be backed up
     redis = await startRedis();
     config = redis.db(4);
