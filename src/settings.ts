@@ -3,7 +3,16 @@
 // sonic/paths.ts (actions/checkout's input-helper idea). Reading never fails: a value is checked
 // where it is used, so memory_checker is never broken by a variable only the sidecar reads.
 import { hostname } from 'node:os';
-import { CGROUP_ROOT, CONTAINERD_STATE, DOCKER_SOCKET, PROC_ROOT, REDIS_SOCKET, VERSIONS, type MigrationVersion } from './sonic/paths.js';
+import {
+  CGROUP_ROOT,
+  CONTAINERD_STATE,
+  CRI_ENDPOINT,
+  DOCKER_SOCKET,
+  PROC_ROOT,
+  REDIS_SOCKET,
+  VERSIONS,
+  type MigrationVersion,
+} from './sonic/paths.js';
 import { ExitError } from './util/errors.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -46,6 +55,8 @@ export interface Settings {
   podNamespace: string | undefined;
   /** $KUBESONIC_FAULT_AFTER_STEP: crash tests end migrate/rollback right after this step, as a power cut would. */
   faultAfterStep: string | undefined;
+  /** The container runtime on the switch: $KUBESONIC_CRICTL (default `crictl` on PATH) and $CONTAINER_RUNTIME_ENDPOINT (crictl's own variable). */
+  cri: { crictl: string; endpoint: string };
 }
 
 function redisTarget(env: Env): RedisTarget {
@@ -83,5 +94,6 @@ export function readSettings(env: Env = process.env): Settings {
     migrationVersionRaw: env.KUBESONIC_MIGRATION_VERSION || undefined,
     podNamespace: env.POD_NAMESPACE || undefined,
     faultAfterStep: env.KUBESONIC_FAULT_AFTER_STEP || undefined,
+    cri: { crictl: env.KUBESONIC_CRICTL || 'crictl', endpoint: env.CONTAINER_RUNTIME_ENDPOINT || CRI_ENDPOINT },
   };
 }

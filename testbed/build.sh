@@ -12,6 +12,9 @@ KUBE_VERSION=${KUBE_VERSION:-v1.36.3}
 METRICS_SERVER_VERSION=${METRICS_SERVER_VERSION:-v0.9.0}
 # The etcd minor kubeadm pairs with Kubernetes 1.36 (Debian's 3.4.23 is past its end of support).
 ETCD_VERSION=${ETCD_VERSION:-v3.6.16}
+# crictl: what kubesonic runs on the switch to restart a feature container in place (kubeadm's Debian
+# package depends on cri-tools, so Kubernetes-enabled SONiC images carry it).
+CRI_TOOLS_VERSION=${CRI_TOOLS_VERSION:-v1.37.0}
 CACHE_ROOT=${KUBESONIC_CACHE:-/var/cache/kubesonic}
 OUT="$CACHE_ROOT/k8s-$KUBE_VERSION-ms-$METRICS_SERVER_VERSION"
 STAGING_VERSION="v0.${KUBE_VERSION#v1.}"
@@ -23,7 +26,8 @@ k8s_bins=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
 have() { for b in "$@"; do [ -x "$OUT/$b" ] || return 1; done; }
 tools_ok() { have pause memhog && [ "$(cat "$OUT/tools.key" 2>/dev/null)" = "$TOOLS_KEY" ]; }
 etcd_ok() { have etcd && [ "$(cat "$OUT/etcd.version" 2>/dev/null)" = "$ETCD_VERSION" ]; }
-if have "${k8s_bins[@]}" metrics-server && etcd_ok && tools_ok; then echo "$OUT"; exit 0; fi
+crictl_ok() { have crictl && [ "$(cat "$OUT/crictl.version" 2>/dev/null)" = "$CRI_TOOLS_VERSION" ]; }
+if have "${k8s_bins[@]}" metrics-server && etcd_ok && tools_ok && crictl_ok; then echo "$OUT"; exit 0; fi
 
 mkdir -p "$OUT"
 work=$(mktemp -d "$CACHE_ROOT/build.XXXXXX")
@@ -106,6 +110,15 @@ if ! etcd_ok; then
   log "building etcd $ETCD_VERSION"
   build_tools_module etcd etcd "" get_etcd go.etcd.io/etcd/server/v3
   echo "$ETCD_VERSION" > "$OUT/etcd.version"
+fi
+
+# --- crictl, from its own module (cri-tools pins its own k8s.io/* versions).
+require_cri_tools() { go mod edit -require=sigs.k8s.io/cri-tools@"$CRI_TOOLS_VERSION"; }
+if ! crictl_ok; then
+  log "building crictl $CRI_TOOLS_VERSION"
+  build_tools_module crictl crictl "-X sigs.k8s.io/cri-tools/pkg/version.Version=$CRI_TOOLS_VERSION" require_cri_tools \
+    sigs.k8s.io/cri-tools/cmd/crictl
+  echo "$CRI_TOOLS_VERSION" > "$OUT/crictl.version"
 fi
 
 # --- pause and the feature image's process: tiny static Go programs (no registry to pull from).

@@ -35,6 +35,11 @@ inner() { # runs as PID 1 of the new namespaces
   mkdir -p "$TEST_ROOT/switch-run/kubesonic" "$ROOT/run/kubesonic"
   mount --bind "$TEST_ROOT/switch-run/kubesonic" "$ROOT/run/kubesonic"
   mount -t tmpfs -o mode=1777 tmpfs "$ROOT/tmp"
+  # The kubelet's containerd where a switch has it (/run/containerd): crictl's default endpoint.
+  if [ -d /run/kubesonic-containerd ]; then
+    mkdir -p "$ROOT/run/containerd"
+    mount --bind /run/kubesonic-containerd "$ROOT/run/containerd"
+  fi
   mkdir -p "$ROOT$TEST_ROOT" "$ROOT$REPO"
   mount --bind "$TEST_ROOT" "$ROOT$TEST_ROOT"
   mount --bind "$REPO" "$ROOT$REPO"
@@ -60,6 +65,8 @@ UNIT
   chmod 0755 "$ROOT/usr/bin/kubesonic"
   printf '#!/bin/sh\nexec %s %s/dist/memory_checker.mjs "$@"\n' "$(command -v node)" "$REPO" > "$ROOT/usr/bin/memory_checker"
   chmod 0755 "$ROOT/usr/bin/memory_checker"
+  # cri-tools, as kubeadm's Debian package installs it (testbed/build.sh built it; cached).
+  ln -sf "$(bash "$HERE/build.sh")/crictl" "$ROOT/usr/local/bin/crictl"
 }
 
 up() {

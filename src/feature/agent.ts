@@ -13,10 +13,11 @@ import { dirname, join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Docker } from '../host/docker.js';
 import { applyHostFiles, requestReload } from '../host/files.js';
+import { isHeld } from '../host/hold.js';
 import { isMigrated, migratedFeatures } from '../host/records.js';
 import type { ClusterReader } from '../kube/cluster.js';
 import { VERSION_ANNOTATION } from '../kube/ids.js';
-import { RELOAD_REQUEST, VERSIONS, type MigrationVersion } from '../sonic/paths.js';
+import { HOLD_DIR, RELOAD_REQUEST, VERSIONS, type MigrationVersion } from '../sonic/paths.js';
 import { featurePlan } from '../systemd/unit.js';
 import { errorLine } from '../util/errors.js';
 import type { FeatureDb } from './db.js';
@@ -47,6 +48,8 @@ export interface AgentOptions {
   log: (line: string) => void;
   maxBackoffMs?: number;
   resyncMs?: number;
+  /** How often the host-side holds are looked at (a hold changes no pod status until the runtime acts). */
+  holdPollMs?: number;
 }
 
 export interface AgentPorts {
@@ -121,6 +124,9 @@ export class NodeAgent {
   /** Features whose disable taint an operator took off, until CONFIG_DB says enabled. */
   private readonly enableIntent = new Set<string>();
   private hostTimer: NodeJS.Timeout | undefined;
+  private holdTimer: NodeJS.Timeout | undefined;
+  private last: NodeSnapshot | undefined;
+  private heldSeen = '';
   private ready = false;
 
   constructor(
@@ -145,11 +151,15 @@ export class NodeAgent {
     await this.view.start();
     if (this.opts.hostRoot) {
       this.hostTimer = setInterval(() => void this.reassertHost(), this.opts.hostIntervalMs);
+      // `systemctl start` takes the hold off while the container keeps running (its shell execs the
+      // daemon): no pod event follows, so the holds are looked at on their own (a few stat calls).
+      this.holdTimer = setInterval(() => this.holdsChanged(), this.opts.holdPollMs ?? 2000);
     }
   }
 
   async stop(): Promise<void> {
     clearInterval(this.hostTimer);
+    clearInterval(this.holdTimer);
     this.view.stop();
     await Promise.all([...this.writers.values()].map((w) => w.stop()));
   }
@@ -183,7 +193,19 @@ export class NodeAgent {
     writeFileSync(this.opts.readyFile, `${new Date().toISOString()}\n`);
   }
 
+  private held(feature: string): boolean {
+    return this.opts.hostRoot !== '' && isHeld(join(this.opts.hostRoot, HOLD_DIR), feature);
+  }
+
+  private holdsChanged(): void {
+    if (!this.last) return;
+    const features = this.opts.only ? [this.opts.only] : migratedFeatures(this.opts.hostRoot);
+    const now = features.filter((f) => this.held(f)).join(',');
+    if (now !== this.heldSeen) this.changed(this.last);
+  }
+
   private changed(s: NodeSnapshot): void {
+    this.last = s;
     const features = this.opts.only ? [this.opts.only] : migratedFeatures(this.opts.hostRoot);
     for (const [f, w] of this.writers) {
       if (features.includes(f)) continue;
@@ -195,7 +217,7 @@ export class NodeAgent {
       void w.stop();
     }
     for (const f of features) {
-      const seen = observe(f, s.pods, s.node);
+      const seen = observe(f, s.pods, s.node, this.held(f));
       // An enable is an edge: the disable taint seen, then gone. A first snapshot (after a restart
       // of the agent) has no edge, so CONFIG_DB is never written from a level it cannot explain.
       // Across its own restarts the writer remembers an operator's disable in the unit state file.
@@ -223,6 +245,7 @@ export class NodeAgent {
         void reconcileHost(f, version, this.opts.hostRoot, this.opts.log, this.ports.docker);
       }
     }
+    this.heldSeen = features.filter((f) => this.held(f)).join(',');
   }
 
   private async reassertHost(): Promise<void> {

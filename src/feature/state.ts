@@ -20,7 +20,7 @@ export interface Observation {
   podPresent: boolean;
   /** The node carries <feature>=disabled:NoSchedule: an operator's disable. */
   disabledByTaint: boolean;
-  /** The node carries kubesonic's own stop taint: the unit was stopped, nobody disabled the feature. */
+  /** The unit was stopped (the host-side hold, or kubesonic's stop taint): nobody disabled the feature. */
   stoppedByUnit?: boolean;
   /** The operator's disable taint was seen and is now gone: an enable (the agent tracks the edge). */
   enabledByOperator?: boolean;
@@ -62,9 +62,10 @@ export function desiredFeatureState(o: Observation): Desired {
     };
   }
   // Starting, restarting, crash-looping, or stopped by its unit: not running, but nobody disabled
-  // it. Leave `state` alone, as a hand `docker stop` does on a native switch.
+  // it. Leave `state` alone, as a hand `docker stop` does on a native switch. A pod held by its unit
+  // (the container waits in the host-side hold) is stopped, not pending.
   return {
-    stateDb: { container_id: '', current_owner: 'none', remote_state: o.podPresent ? 'pending' : 'stopped' },
+    stateDb: { container_id: '', current_owner: 'none', remote_state: o.podPresent && !o.stoppedByUnit ? 'pending' : 'stopped' },
     configState: enable,
   };
 }

@@ -31,7 +31,11 @@ export function imageVersion(image: string | undefined): string | undefined {
   return colon === -1 ? 'latest' : name.slice(colon + 1);
 }
 
-export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | undefined): Observation {
+/**
+ * What the FEATURE table and the unit should say of `feature`. `held`: the host-side hold is on
+ * (host/hold.ts): whatever the pod says, the feature's daemon does not run (its container waits).
+ */
+export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | undefined, held = false): Observation {
   let running = false;
   let containerId: string | undefined;
   let containerVersion: string | undefined;
@@ -39,7 +43,7 @@ export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | u
   for (const pod of pods) {
     if (pod.metadata?.labels?.app !== feature) continue;
     podPresent = true;
-    if (podContainerRunning(pod, feature)) {
+    if (!held && podContainerRunning(pod, feature)) {
       running = true;
       const cs = pod.status?.containerStatuses?.find((c) => c.name === feature);
       containerId = shortContainerId(cs?.containerID);
@@ -52,7 +56,7 @@ export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | u
     containerVersion,
     podPresent,
     disabledByTaint: node ? hasTaint(node, disableTaint(feature)) : false,
-    stoppedByUnit: node ? hasTaint(node, stopTaint(feature)) : false,
+    stoppedByUnit: held || (node ? hasTaint(node, stopTaint(feature)) : false),
   };
 }
 

@@ -25,3 +25,6 @@ export const nodeFieldSelector = (node: string): string => `spec.nodeName=${node
 
 /** The pod annotation that tells the agent which migration version the feature's host side follows. */
 export const VERSION_ANNOTATION = 'kubesonic.sonic-net.github.io/migration-version';
+
+/** The feature container's name in its pod (Kubernetes names allow no `_`: sflow_agent → sflow-agent). */
+export const featureContainerName = (feature: string): string => feature.replace(/_/g, '-');

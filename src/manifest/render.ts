@@ -7,9 +7,10 @@
 //   renderAgent    the per-node agent (sync: agent, the default): one small DaemonSet that keeps
 //                  FEATURE and the units of every migrated feature on its node
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { FEATURE_POD_LABEL, MANAGED_BY, VERSION_ANNOTATION } from '../kube/ids.js';
+import { FEATURE_POD_LABEL, featureContainerName, MANAGED_BY, VERSION_ANNOTATION } from '../kube/ids.js';
 import {
   DOCKER_SOCKET,
+  HOLD_MOUNT,
   HOST_MOUNT,
   IMAGE_AGENT_BUNDLE,
   IMAGE_BUNDLE,
@@ -41,6 +42,26 @@ function k8sProbe(p: ProbeSpec | undefined): Obj | undefined {
     timeoutSeconds: p.timeoutSeconds,
     failureThreshold: p.failureThreshold,
   };
+}
+
+/**
+ * The feature container's command, so that it honours the host-side hold (host/hold.ts): while
+ * HOLD_MOUNT/<f> exists the container waits in a shell and no daemon runs — whatever the kubelet
+ * restarts, with or without the API server; once the file is gone the feature's own command replaces
+ * the shell (exec: same pid 1, same signals). The image needs /bin/sh, as SONiC's images have.
+ */
+export function holdWrapped(feature: string, command: readonly string[]): string[] {
+  const script =
+    `h=${HOLD_MOUNT}/${feature}; if [ -e "$h" ]; then ` +
+    `echo "kubesonic: ${feature} is stopped by its unit on this switch; waiting for systemctl start ${feature}"; ` +
+    'while [ -e "$h" ]; do sleep 1; done; fi; exec "$@"';
+  return ['/bin/sh', '-c', script, feature, ...command];
+}
+
+/** An exec liveness/startup probe passes while the feature is held: a held feature is stopped, not broken. */
+function holdAwareProbe(feature: string, p: ProbeSpec | undefined): ProbeSpec | undefined {
+  if (!p?.exec) return p;
+  return { ...p, exec: ['/bin/sh', '-c', '[ -e "$0" ] || exec "$@"', `${HOLD_MOUNT}/${feature}`, ...p.exec] };
 }
 
 function k8sResources(r: Resources): Obj {
@@ -137,6 +158,8 @@ function readerRbac(name: string, ns: string, labels: Record<string, string>): K
 }
 
 export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
+  if (spec.command.length === 0)
+    throw new Error(`${spec.feature}: the spec needs \`command\` (the image's entrypoint): the host-side hold wraps it`);
   const name = objectName(spec.feature);
   const labels = { app: spec.feature, raw_container_name: spec.feature, ...MANAGED_BY };
   const podLabels = { ...labels, [FEATURE_POD_LABEL]: 'feature' };
@@ -145,23 +168,28 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
   const withSidecar = Boolean(spec.sidecar) && spec.sync === 'sidecar';
 
   const featureContainer = defined({
-    name: spec.feature.replace(/_/g, '-'),
+    name: featureContainerName(spec.feature),
     image: spec.image,
     imagePullPolicy: spec.imagePullPolicy,
-    command: spec.command.length ? spec.command : undefined,
+    command: holdWrapped(spec.feature, spec.command),
     args: spec.args.length ? spec.args : undefined,
     env: Object.entries(spec.env).map(([k, v]) => ({ name: k, value: v })),
     resources: k8sResources(spec.resources),
     ports: spec.ports.length
       ? spec.ports.map((p) => defined({ containerPort: p.containerPort, name: p.name, protocol: p.protocol }))
       : undefined,
-    livenessProbe: k8sProbe(spec.probes.liveness),
+    livenessProbe: k8sProbe(holdAwareProbe(spec.feature, spec.probes.liveness)),
+    // Not ready while held: it serves nothing.
     readinessProbe: k8sProbe(spec.probes.readiness),
-    startupProbe: k8sProbe(spec.probes.startup),
-    volumeMounts: spec.mounts.length ? spec.mounts.map((m) => ({ name: m.name, mountPath: m.mountPath, readOnly: m.readOnly })) : undefined,
+    startupProbe: k8sProbe(holdAwareProbe(spec.feature, spec.probes.startup)),
+    volumeMounts: [
+      ...spec.mounts.map((m) => ({ name: m.name, mountPath: m.mountPath, readOnly: m.readOnly })),
+      { name: 'kubesonic-hold', mountPath: HOLD_MOUNT, readOnly: true },
+    ],
   });
 
   const volumes: Obj[] = spec.mounts.map((m) => ({ name: m.name, hostPath: defined({ path: m.hostPath, type: m.type }) }));
+  volumes.push({ name: 'kubesonic-hold', hostPath: { path: `${spec.host.stateDir}/hold`, type: 'DirectoryOrCreate' } });
   const containers: Obj[] = [featureContainer];
   const initContainers: Obj[] = [];
 
@@ -222,7 +250,7 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
           terminationGracePeriodSeconds: 30,
           initContainers: initContainers.length ? initContainers : undefined,
           containers,
-          volumes: volumes.length ? volumes : undefined,
+          volumes,
         }),
       },
     },

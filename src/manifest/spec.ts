@@ -327,12 +327,15 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
   if (sync !== 'agent' && sync !== 'sidecar') throw new SpecError(`${p}.sync: agent or sidecar`);
   const hostNetwork = doc.hostNetwork ?? true;
   if (typeof hostNetwork !== 'boolean') throw new SpecError(`${p}.hostNetwork: must be true or false`);
+  const command = strList(doc.command, `${p}.command`);
+  // The host-side hold (systemctl stop) wraps the command; an image's ENTRYPOINT cannot be wrapped unseen.
+  if (command.length === 0) throw new SpecError(`${p}.command: required (the image's entrypoint, e.g. ["/usr/local/bin/supervisord"])`);
   return {
     feature,
     namespace,
     image,
     imagePullPolicy: pullPolicy(doc.imagePullPolicy, `${p}.imagePullPolicy`),
-    command: strList(doc.command, `${p}.command`),
+    command,
     args: strList(doc.args, `${p}.args`),
     env,
     mainProcess,

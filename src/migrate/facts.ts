@@ -2,9 +2,11 @@
 // so a rerun after a crash at any point can tell what is already done.
 import { join } from 'node:path';
 import { readOrUndefined } from '../host/files.js';
+import { isHeld } from '../host/hold.js';
 import { readRecord as readHostRecord, type MigrationRecord } from '../host/records.js';
 import { mustSystemctl, unitActive } from '../host/systemctl.js';
 import { featureHeld, featureHeldOff, runningPod } from '../kube/cluster.js';
+import { HOLD_DIR } from '../sonic/paths.js';
 import { dropInPath, stubDropIn } from '../systemd/unit.js';
 import { targetOf, type FlowContext } from './context.js';
 
@@ -41,3 +43,9 @@ export async function nativeRunning(ctx: FlowContext, timeoutMs = 30_000): Promi
 }
 
 export const daemonReload = (ctx: FlowContext): void => mustSystemctl(ctx.systemctl, ['daemon-reload']);
+
+/** The switch's host-side hold directory (host/hold.ts). */
+export const holdDir = (ctx: FlowContext): string => join(ctx.root, HOLD_DIR);
+
+/** The feature's host-side hold is on (its unit stopped it). */
+export const hostHeld = (ctx: FlowContext): boolean => isHeld(holdDir(ctx), ctx.spec.feature);

@@ -3,6 +3,7 @@
 // the <f>=disabled:NoSchedule taint until the native container is stopped, the pod's gate init
 // container re-checks it, and only then is the taint released.
 import { applyHostFiles } from '../host/files.js';
+import { setHold } from '../host/hold.js';
 import { isMigrated, writeRecord } from '../host/records.js';
 import { mustSystemctl } from '../host/systemctl.js';
 import { disableTaint, objectsPresent, runningPod, setTaint, stopTaint } from '../kube/cluster.js';
@@ -13,7 +14,18 @@ import { dropInPath, hostPlan } from '../systemd/unit.js';
 import { waitUntil } from '../util/wait.js';
 import { agentObjects, agentServes, usesAgent } from './agent-objects.js';
 import { targetOf, type FlowContext } from './context.js';
-import { daemonReload, featureUnitActive, nativeRunning, podRunning, stubInstalled, held, heldOff, unitName } from './facts.js';
+import {
+  daemonReload,
+  featureUnitActive,
+  nativeRunning,
+  podRunning,
+  stubInstalled,
+  held,
+  heldOff,
+  holdDir,
+  hostHeld,
+  unitName,
+} from './facts.js';
 import type { Step } from './steps.js';
 
 export function migrateSteps(ctx: FlowContext): Step[] {
@@ -77,6 +89,8 @@ export function migrateSteps(ctx: FlowContext): Step[] {
         daemonReload(ctx);
         // Lets the sidecar (hostPath mounts only, no privileges) ask for later reloads.
         ctx.systemctl.run(['enable', '--now', 'kubesonic-reload.path']);
+        // Taints that could not follow a stop or start while the API server was away.
+        ctx.systemctl.run(['enable', '--now', 'kubesonic-taints.timer']);
       },
     },
     // let the DaemonSet start the pod (its gate re-checks the native container)
@@ -84,8 +98,10 @@ export function migrateSteps(ctx: FlowContext): Step[] {
       name: 'release',
       describe: `release the hold so the DaemonSet starts ${f} on ${ctx.node}`,
       // Only meaningful once the unit is the proxy: before that, "no taint" is the native state.
-      done: async () => stubInstalled(ctx) && !(await heldOff(ctx)),
+      done: async () => stubInstalled(ctx) && !hostHeld(ctx) && !(await heldOff(ctx)),
       apply: async () => {
+        // A hold left by an earlier migration's stop would keep the new pod's container waiting.
+        setHold(holdDir(ctx), f, false);
         // Starting the feature under Kubernetes lifts an operator's old disable too, as `systemctl start` does.
         await setTaint(ctx.cluster, ctx.node, stopTaint(f), false);
         await setTaint(ctx.cluster, ctx.node, disableTaint(f), false);

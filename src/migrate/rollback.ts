@@ -2,6 +2,7 @@
 // The pod is gone before the drop-in is removed and the native unit restarted, so the two never
 // run together. --node-only keeps the DaemonSet for other nodes and holds this one with the taint.
 import { applyHostFiles } from '../host/files.js';
+import { setHold } from '../host/hold.js';
 import { mustSystemctl } from '../host/systemctl.js';
 import { deleteFeaturePodsAndWait, disableTaint, featurePods, objectsAbsent, setTaint, stopTaint } from '../kube/cluster.js';
 import { objectName } from '../manifest/spec.js';
@@ -10,7 +11,18 @@ import { forgetRecord, isMigrated, retireRecord } from '../host/records.js';
 import { agentObjects, agentServes, usesAgent } from './agent-objects.js';
 import { dropInPath, hostPlan } from '../systemd/unit.js';
 import { targetOf, type FlowContext } from './context.js';
-import { daemonReload, featureUnitActive, nativeRunning, readRecord, stubInstalled, held, heldOff, unitName } from './facts.js';
+import {
+  daemonReload,
+  featureUnitActive,
+  nativeRunning,
+  readRecord,
+  stubInstalled,
+  held,
+  heldOff,
+  holdDir,
+  hostHeld,
+  unitName,
+} from './facts.js';
 import type { Step } from './steps.js';
 
 /** STATE_DB fields kubesonic owns and hands back to featured. */
@@ -53,8 +65,10 @@ export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): St
   const unstub: Step = {
     name: 'unstub',
     describe: `remove ${dropInPath(f, ctx.unitDir)} and daemon-reload: ${unitName(ctx)} is the image's unit again`,
-    done: async () => !stubInstalled(ctx),
+    done: async () => !stubInstalled(ctx) && !hostHeld(ctx),
     apply: async () => {
+      // The image's unit knows no hold: none may outlive the stub (a later migrate would start held).
+      setHold(holdDir(ctx), f, false);
       // Drop-in first: the stop that follows is then the image's own (docker stop of a container
       // that is not there), not the stub's, which would taint the node again.
       applyHostFiles(hostPlan(f, 'v0', ctx.unitDir), ctx.root);

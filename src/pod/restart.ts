@@ -1,16 +1,19 @@
-// monit's action for a feature over its memory threshold. Native container: restart the process
-// inside it as SONiC does (docker exec <f> supervisorctl restart <process>). Kubernetes: restart
-// the pod on this node (the memory is then back to its start, as after the process restart).
+// monit's action for a feature over its memory threshold, wherever the feature runs.
+//   native container: as SONiC does, `docker exec <f> supervisorctl restart <process>` (or
+//                     `docker restart <f>` without --process)
+//   Kubernetes:       the same `supervisorctl restart <process>` inside the running feature container
+//                     (CRI exec); without --process, the container restarted in place (pod/verbs.ts
+//                     restart: same pod, restartCount + 1)
 import { spawnSync } from 'node:child_process';
 import { DockerUnavailable, type Docker, type DockerContainer } from '../host/docker.js';
-import type { Cluster, FeatureTarget } from '../kube/cluster.js';
+import { runningContainer } from '../host/cri.js';
+import type { FeatureTarget } from '../kube/cluster.js';
+import { featureContainerName } from '../kube/ids.js';
 import { ExitError } from '../util/errors.js';
-import { restart, type VerbOptions } from './verbs.js';
+import { restart, type VerbOptions, type VerbPorts } from './verbs.js';
 
-export interface RestartPorts {
+export interface RestartPorts extends VerbPorts {
   docker: Docker;
-  /** Connected only when the feature is not native (a native switch may have no credentials). */
-  cluster: () => Cluster;
   /** `docker …` on the host; returns its exit status. */
   dockerCli?: (args: readonly string[]) => number | null;
 }
@@ -35,5 +38,12 @@ export async function restartFeature(
     if (status !== 0) throw new ExitError(`docker ${args.join(' ')} exited ${status}`, 1);
     return 0;
   }
-  return restart(ports.cluster(), t, o);
+  if (!processName) return restart(ports, t, o);
+  const c = await runningContainer(ports.runtime, t.namespace, featureContainerName(t.feature));
+  if (!c) throw new ExitError(`${t.feature}: no running ${t.feature} container on this node to restart ${processName} in`, 1);
+  const argv = ['supervisorctl', 'restart', processName];
+  const status = await ports.runtime.exec(c.id, argv, 60);
+  if (status !== 0) throw new ExitError(`${argv.join(' ')} in container ${c.id.slice(0, 12)} exited ${status}`, 1);
+  o.out(`${t.feature}: ${argv.join(' ')} in container ${c.id.slice(0, 12)} of pod ${c.podName}`);
+  return 0;
 }

@@ -1,43 +1,63 @@
 // What `systemctl start|stop|restart|status <feature>` means once Kubernetes runs the feature.
-//   start   remove the feature's taints (kubesonic's stop, an operator's <f>=disabled:NoSchedule);
-//           wait until the pod on this node runs
-//   stop    hold the node with kubesonic's stop taint (never an operator's disable: it does not
-//           reach CONFIG_DB) and delete the pod; wait until it is gone (skipped while the system
-//           shuts down: a reboot keeps the pod for the node's return)
-//   restart delete the pod; wait for its replacement to run
+// The work is done on the switch, so every verb works with the API server away:
+//   stop    put the host-side hold on (host/hold.ts) and stop the feature container through the
+//           container runtime (CRI); the kubelet restarts it, and its command waits while the hold
+//           is on — no daemon runs, the pod stays. Also at shutdown (the hold is persistent): after
+//           the reboot the feature stays stopped until its unit starts it, as a native one does.
+//   start   take the hold off; wait (bounded) for the feature container to run. Never a failure from
+//           waiting on the cluster: a slow pod is waited for by the unit's ExecStart.
+//   restart stop the feature container through the runtime and wait for its next attempt to run:
+//           same pod (UID, image, spec), restartCount + 1 — never a new pod from a newer template.
 //   status  0 running, 3 not running, 4 unknown (LSB/systemd conventions)
-//   wait    ExecStart: block while the pod exists; exit 0 once it is gone on purpose (tainted),
-//           1 if it stays gone without a taint (the DaemonSet is not bringing it back)
+//   wait    (legacy ExecStart) block while the pod exists
+// The node's taints are the cluster's view of the same thing: kubesonic's stop taint follows the
+// hold, `start` lifts an operator's disable. They are written when the API server answers within a
+// few seconds, else noted in TAINT_PENDING_DIR for the taint sync (`kubesonic systemd <f> taint`).
 import type { V1Pod } from '@kubernetes/client-node';
 import {
-  deleteFeaturePods,
   deleteFeaturePodsAndWait,
   disableTaint,
   featurePods,
   hasTaint,
   podContainerRunning,
-  runningPod,
   setTaint,
   stopTaint,
   type Cluster,
   type FeatureTarget,
 } from '../kube/cluster.js';
-import { shortContainerId, VERSION_ANNOTATION } from '../kube/ids.js';
+import { featureContainerName, shortContainerId, VERSION_ANNOTATION } from '../kube/ids.js';
 import type { Docker } from '../host/docker.js';
+import { isHeld, setHold } from '../host/hold.js';
+import { RuntimeUnavailable, runningContainer, type ContainerRuntime, type CriContainer } from '../host/cri.js';
 import { FeatureView } from '../feature/view.js';
 import { readUnitState, writeUnitState, type UnitState } from '../feature/unit-state.js';
 import { errorLine } from '../util/errors.js';
-import { waitUntil } from '../util/wait.js';
+import { monotonicMs, sleep } from '../util/wait.js';
+import { setTaintPending } from './taint-pending.js';
 
 export const STATUS = { RUNNING: 0, NOT_RUNNING: 3, UNKNOWN: 4 } as const;
+
+export interface VerbPorts {
+  /** The API server; undefined when this switch has no credentials (the verbs still work on the host). */
+  cluster: Cluster | undefined;
+  runtime: ContainerRuntime;
+}
 
 export interface VerbOptions {
   timeoutMs: number;
   out: (line: string) => void;
-  /** How often waits re-list (tests use a short one). */
+  /** Where the host-side holds are (sonic/paths.ts HOLD_DIR). */
+  holdDir: string;
+  /** Where taints that could not follow yet are noted (sonic/paths.ts TAINT_PENDING_DIR); undefined: nowhere. */
+  taintPendingDir?: string | undefined;
+  /** How often waits look again (tests use a short one). */
   pollMs?: number;
+  /** Bound on the API calls of start/stop: the hold does the work, the taint only reports it. */
+  apiTimeoutMs?: number;
+  /** SIGTERM → SIGKILL grace when the runtime stops the feature container. */
+  graceSeconds?: number;
   /**
-   * Where the unit state files are (feature/unit-state.ts): start and stop write what they saw, so
+   * Where the unit state files are (feature/unit-state.ts): start and stop write what they did, so
    * the unit's ExecStart never acts on a state older than its own start. undefined: none.
    */
   unitStateDir?: string | undefined;
@@ -68,74 +88,190 @@ export function podLine(p: V1Pod, feature: string): string {
   return `${p.metadata?.name} ${containerState(p, feature)}${id ? ` ${id}` : ''} restarts=${cs?.restartCount ?? 0}${terminating}`;
 }
 
-export async function start(cluster: Cluster, t: FeatureTarget, o: VerbOptions): Promise<number> {
-  if (await setTaint(cluster, t.node, stopTaint(t.feature), false)) o.out(`${t.feature}: released the hold on ${t.node}`);
-  if (await setTaint(cluster, t.node, disableTaint(t.feature), false))
-    o.out(`${t.feature}: removed taint ${t.feature}=disabled:NoSchedule from ${t.node}`);
-  const pod = await waitUntil(`${t.feature} pod running on ${t.node}`, o.timeoutMs, () => runningPod(cluster, t), o.pollMs ?? 1000);
-  noteUnitState(o, t.feature, 'running');
-  o.out(`${t.feature}: ${podLine(pod, t.feature)}`);
-  // v2: no native container left behind. The host side does the Docker work: no pod mounts the socket.
-  if (o.docker && pod.metadata?.annotations?.[VERSION_ANNOTATION] === 'v2') {
-    try {
-      if (await o.docker.removeNative(t.feature, Date.now() + 10_000)) o.out(`${t.feature}: v2: removed the native container ${t.feature}`);
-    } catch (e) {
-      o.out(`${t.feature}: v2 clean-up skipped: ${errorLine(e)}`);
-    }
-  }
-  return 0;
-}
+/** The runtime's view of a container, in podLine's words. */
+export const containerLine = (c: CriContainer): string =>
+  `${c.podName} ${c.running ? 'running' : 'exited'} ${c.id.slice(0, 12)} restarts=${c.attempt}`;
 
-export async function stop(cluster: Cluster, t: FeatureTarget, o: VerbOptions, systemStopping: boolean): Promise<number> {
-  if (systemStopping) {
-    o.out(`${t.feature}: system is shutting down, leaving the pod to the node's reboot`);
-    return 0;
-  }
-  if (await setTaint(cluster, t.node, stopTaint(t.feature), true))
-    o.out(`${t.feature}: holding ${t.node} (taint ${stopTaint(t.feature).key})`);
-  await deleteFeaturePodsAndWait(cluster, t, o.timeoutMs, o.out, o.pollMs ?? 1000);
-  noteUnitState(o, t.feature, 'disabled');
-  return 0;
-}
-
-export async function restart(cluster: Cluster, t: FeatureTarget, o: VerbOptions): Promise<number> {
-  const old = new Set(await deleteFeaturePods(cluster, t, o.out));
-  const pod = await waitUntil(
-    `a new ${t.feature} pod running on ${t.node}`,
-    o.timeoutMs,
-    async () => {
-      const p = await runningPod(cluster, t);
-      return p && !old.has(p.metadata!.name!) ? p : undefined;
-    },
-    o.pollMs ?? 1000,
-  );
-  noteUnitState(o, t.feature, 'running');
-  o.out(`${t.feature}: ${podLine(pod, t.feature)}`);
-  return 0;
-}
-
-export async function status(cluster: Cluster, t: FeatureTarget, out: (line: string) => void): Promise<number> {
-  let pods: V1Pod[];
-  try {
-    pods = await featurePods(cluster, t);
-  } catch (e) {
-    out(`${t.feature}: status unknown: ${errorLine(e)}`);
-    return STATUS.UNKNOWN;
-  }
-  const node = await cluster.readNode(t.node).catch(() => undefined);
-  const disabled = node && hasTaint(node, disableTaint(t.feature)) ? `, disabled by taint ${t.feature}=disabled:NoSchedule` : '';
-  const stopped = node && hasTaint(node, stopTaint(t.feature)) ? ', stopped by its unit' : '';
-  out(`${t.feature}: Kubernetes-managed (namespace ${t.namespace}, node ${t.node})${disabled}${stopped}`);
-  for (const p of pods) out(`  pod ${podLine(p, t.feature)}`);
-  if (pods.length === 0) out('  no pod on this node');
-  return pods.some((p) => podContainerRunning(p, t.feature)) ? STATUS.RUNNING : STATUS.NOT_RUNNING;
+function withTimeout<T>(ms: number, what: string, run: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${Math.round(ms / 1000)} s`)), ms);
+  });
+  return Promise.race([run(), late]).finally(() => clearTimeout(timer));
 }
 
 /**
- * ExecStart of the unit: block for as long as the feature has a pod on this node (watched, not
- * polled). Returns 0 once the pod is gone and the node carries the disable taint, 1 if the pod stays
- * gone without it for `goneGraceMs` (the DaemonSet is not bringing it back), 0 when aborted (SIGTERM
- * from systemctl stop). While the apiserver is away the view is stale and nothing is decided.
+ * The node's taints follow the host: with the hold on, kubesonic's stop taint; with it off, neither
+ * that nor an operator's disable (`systemctl start` is featured's enable). If the API server does not
+ * answer, the feature is noted for the taint sync and the verb goes on: the hold already did the work.
+ */
+export async function followTaints(ports: VerbPorts, t: FeatureTarget, o: VerbOptions): Promise<boolean> {
+  const held = isHeld(o.holdDir, t.feature);
+  const pending = (on: boolean) => {
+    if (o.taintPendingDir) setTaintPending(o.taintPendingDir, t.feature, on);
+  };
+  if (!ports.cluster) {
+    pending(true);
+    o.out(`${t.feature}: no cluster credentials: the node's taint follows later`);
+    return false;
+  }
+  const cluster = ports.cluster;
+  try {
+    await withTimeout(o.apiTimeoutMs ?? 5000, 'API server', async () => {
+      if (held) {
+        if (await setTaint(cluster, t.node, stopTaint(t.feature), true))
+          o.out(`${t.feature}: tainted ${t.node} (${stopTaint(t.feature).key}: stopped by its unit)`);
+        return;
+      }
+      if (await setTaint(cluster, t.node, stopTaint(t.feature), false)) o.out(`${t.feature}: released the hold on ${t.node}`);
+      if (await setTaint(cluster, t.node, disableTaint(t.feature), false))
+        o.out(`${t.feature}: removed taint ${t.feature}=disabled:NoSchedule from ${t.node}`);
+    });
+    pending(false);
+    return true;
+  } catch (e) {
+    pending(true);
+    o.out(`${t.feature}: the node's taint follows when the API server is back (${errorLine(e)})`);
+    return false;
+  }
+}
+
+/** The feature container's runtime view; undefined when the runtime cannot be asked. */
+async function runtimeContainers(ports: VerbPorts, t: FeatureTarget): Promise<CriContainer[]> {
+  return ports.runtime.containers(t.namespace, featureContainerName(t.feature));
+}
+
+/** Stop every running feature container; the ids stopped. */
+async function stopContainers(ports: VerbPorts, t: FeatureTarget, o: VerbOptions): Promise<string[]> {
+  const running = (await runtimeContainers(ports, t)).filter((c) => c.running);
+  for (const c of running) {
+    await ports.runtime.stop(c.id, o.graceSeconds ?? 10);
+    o.out(`${t.feature}: stopped container ${c.id.slice(0, 12)} of pod ${c.podName} (attempt ${c.attempt})`);
+  }
+  return running.map((c) => c.id);
+}
+
+/** Wait until a feature container other than `old` runs; undefined at the time limit. */
+async function waitRunning(
+  ports: VerbPorts,
+  t: FeatureTarget,
+  o: VerbOptions,
+  old: ReadonlySet<string>,
+): Promise<CriContainer | undefined> {
+  const until = monotonicMs() + o.timeoutMs;
+  for (;;) {
+    const c = await runningContainer(ports.runtime, t.namespace, featureContainerName(t.feature)).catch((e: unknown) => {
+      if (e instanceof RuntimeUnavailable) throw e;
+      return undefined;
+    });
+    if (c && !old.has(c.id)) return c;
+    if (monotonicMs() > until) return undefined;
+    await sleep(o.pollMs ?? 1000);
+  }
+}
+
+export async function start(ports: VerbPorts, t: FeatureTarget, o: VerbOptions): Promise<number> {
+  if (setHold(o.holdDir, t.feature, false)) o.out(`${t.feature}: hold taken off on this switch`);
+  await followTaints(ports, t, o);
+  const c = await waitRunning(ports, t, o, new Set());
+  if (!c) {
+    // Not a failure: a slow image pull, a pod not there yet (API server away after a reboot). The
+    // unit stays active and its ExecStart waits; a failure here would end in start-limit-hit.
+    o.out(`${t.feature}: no ${t.feature} container running yet after ${Math.round(o.timeoutMs / 1000)} s: the unit waits for it`);
+    return 0;
+  }
+  noteUnitState(o, t.feature, 'running');
+  o.out(`${t.feature}: ${containerLine(c)}`);
+  await v2CleanUp(ports, t, o);
+  return 0;
+}
+
+/** v2: no native container left behind. The host side does the Docker work: no pod mounts the socket. */
+async function v2CleanUp(ports: VerbPorts, t: FeatureTarget, o: VerbOptions): Promise<void> {
+  if (!o.docker || !ports.cluster) return;
+  try {
+    const pods = await withTimeout(o.apiTimeoutMs ?? 5000, 'API server', () => featurePods(ports.cluster!, t));
+    if (!pods.some((p) => p.metadata?.annotations?.[VERSION_ANNOTATION] === 'v2')) return;
+    if (await o.docker.removeNative(t.feature, Date.now() + 10_000)) o.out(`${t.feature}: v2: removed the native container ${t.feature}`);
+  } catch (e) {
+    o.out(`${t.feature}: v2 clean-up skipped: ${errorLine(e)}`);
+  }
+}
+
+export async function stop(ports: VerbPorts, t: FeatureTarget, o: VerbOptions, systemStopping: boolean): Promise<number> {
+  if (setHold(o.holdDir, t.feature, true))
+    o.out(`${t.feature}: held on this switch (its container waits until systemctl start ${t.feature})`);
+  if (systemStopping) {
+    o.out(`${t.feature}: system is shutting down: the pod stays for the node's return, held until the unit starts`);
+    return 0;
+  }
+  try {
+    await stopContainers(ports, t, o);
+  } catch (e) {
+    if (!(e instanceof RuntimeUnavailable) || !ports.cluster) throw e;
+    // No runtime to ask (crictl missing): the pod goes instead, as before the hold existed.
+    o.out(`${t.feature}: ${errorLine(e)}: deleting the pod instead`);
+    await followTaints(ports, t, o);
+    await deleteFeaturePodsAndWait(ports.cluster, t, o.timeoutMs, o.out, o.pollMs ?? 1000);
+    noteUnitState(o, t.feature, 'disabled');
+    return 0;
+  }
+  noteUnitState(o, t.feature, 'disabled');
+  await followTaints(ports, t, o);
+  return 0;
+}
+
+/** Restart in place: the kubelet's next attempt of the same container in the same pod. */
+export async function restart(ports: VerbPorts, t: FeatureTarget, o: VerbOptions): Promise<number> {
+  const old = new Set(await stopContainers(ports, t, o));
+  if (old.size === 0) o.out(`${t.feature}: no ${t.feature} container was running`);
+  const c = await waitRunning(ports, t, o, old);
+  if (!c) throw new Error(`${t.feature}: no new ${t.feature} container running after ${Math.round(o.timeoutMs / 1000)} s`);
+  noteUnitState(o, t.feature, 'running');
+  o.out(`${t.feature}: ${containerLine(c)}${isHeld(o.holdDir, t.feature) ? ' (held: waits for systemctl start)' : ''}`);
+  return 0;
+}
+
+export async function status(ports: VerbPorts, t: FeatureTarget, o: Pick<VerbOptions, 'holdDir' | 'out'>): Promise<number> {
+  const held = isHeld(o.holdDir, t.feature);
+  const holdNote = held ? `, stopped by its unit (hold ${o.holdDir}/${t.feature})` : '';
+  let pods: V1Pod[] | undefined;
+  let apiError: unknown;
+  if (ports.cluster) {
+    try {
+      pods = await withTimeout(5000, 'API server', () => featurePods(ports.cluster!, t));
+    } catch (e) {
+      apiError = e;
+    }
+  }
+  if (pods) {
+    const node = await ports.cluster!.readNode(t.node).catch(() => undefined);
+    const disabled = node && hasTaint(node, disableTaint(t.feature)) ? `, disabled by taint ${t.feature}=disabled:NoSchedule` : '';
+    o.out(`${t.feature}: Kubernetes-managed (namespace ${t.namespace}, node ${t.node})${disabled}${holdNote}`);
+    for (const p of pods) o.out(`  pod ${podLine(p, t.feature)}`);
+    if (pods.length === 0) o.out('  no pod on this node');
+    return !held && pods.some((p) => podContainerRunning(p, t.feature)) ? STATUS.RUNNING : STATUS.NOT_RUNNING;
+  }
+  // The API server is away (or there are no credentials): the runtime on the switch still knows.
+  let containers: CriContainer[];
+  try {
+    containers = await runtimeContainers(ports, t);
+  } catch (e) {
+    o.out(`${t.feature}: status unknown: ${errorLine(apiError ?? e)}; container runtime: ${errorLine(e)}`);
+    return STATUS.UNKNOWN;
+  }
+  const why = apiError ? `API server away: ${errorLine(apiError)}` : 'no cluster credentials';
+  o.out(`${t.feature}: Kubernetes-managed (namespace ${t.namespace}, node ${t.node}; ${why}; from the container runtime)${holdNote}`);
+  for (const c of containers.slice(0, 3)) o.out(`  container ${containerLine(c)}`);
+  if (containers.length === 0) o.out('  no container on this node');
+  return !held && containers.some((c) => c.running) ? STATUS.RUNNING : STATUS.NOT_RUNNING;
+}
+
+/**
+ * (Legacy ExecStart, before the shell loop.) Block for as long as the feature has a pod on this
+ * node (watched, not polled). Returns 0 once the pod is gone and the node carries a taint of the
+ * feature, 1 if the pod stays gone without it for `goneGraceMs`, 0 when aborted (SIGTERM from
+ * systemctl stop). While the apiserver is away the view is stale and nothing is decided.
  */
 export function waitWhileRunning(
   cluster: Cluster,

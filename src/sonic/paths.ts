@@ -15,6 +15,8 @@ export const REDIS_SOCKET = '/var/run/redis/redis.sock';
 export const REDIS_SOCKET_DIR = '/var/run/redis';
 export const DOCKER_SOCKET = '/var/run/docker.sock';
 export const CONTAINERD_STATE = '/run/containerd';
+/** The kubelet's container runtime (CRI) on the switch, for crictl: containerd's socket. */
+export const CRI_ENDPOINT = 'unix:///run/containerd/containerd.sock';
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 export const PROC_ROOT = '/proc';
 
@@ -27,6 +29,15 @@ export const SPEC_DIR = `${STATE_DIR}/features`;
 /** migrate's records, one per feature migrated on this node (host/records.ts). */
 export const MIGRATED_DIR = `${STATE_DIR}/migrated`;
 export const RELOAD_REQUEST = `${STATE_DIR}/reload-request`;
+/**
+ * Host-side holds: one file per feature its unit stopped (systemctl stop, featured's disable). The
+ * feature container's command waits while its file exists, so nothing the kubelet restarts brings
+ * the daemon back, with or without the API server. In /etc (persistent): a feature stopped before a
+ * reboot stays stopped until its unit starts it, as a native one does.
+ */
+export const HOLD_DIR = `${STATE_DIR}/hold`;
+/** Where a feature container sees HOLD_DIR (read-only). */
+export const HOLD_MOUNT = '/run/kubesonic-hold';
 /** kubesonic's own credentials on the switch (tried before the kubelet's). */
 export const KUBESONIC_KUBECONFIG = `${STATE_DIR}/kubeconfig`;
 export const DROPIN_NAME = '90-kubesonic.conf';
@@ -48,6 +59,8 @@ export const SWITCH_KUBECONFIGS = [
 export const RUN_DIR = '/run/kubesonic';
 /** One file per feature: what the agent last saw of its pod (running|pending|stopped|disabled), read by the unit's ExecStart. */
 export const UNIT_STATE_DIR = `${RUN_DIR}/units`;
+/** One file per feature whose taint could not follow its hold (API server away): the taint sync retries them. */
+export const TAINT_PENDING_DIR = `${RUN_DIR}/taint-pending`;
 /** The unit's ExecStart once migrated: a few-MB shell loop over the unit state file, not a Node.js process. */
 export const UNIT_WAIT_SCRIPT = `${STATE_DIR}/unit-wait.sh`;
 

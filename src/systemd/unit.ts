@@ -5,10 +5,12 @@
 import type { HostFile } from '../host/files.js';
 import {
   DROPIN_NAME,
+  HOLD_DIR,
   KUBESONIC_BIN,
   KUBESONIC_KUBECONFIG,
   MARKER,
   RELOAD_REQUEST,
+  TAINT_PENDING_DIR,
   UNIT_DIR,
   UNIT_STATE_DIR,
   UNIT_WAIT_SCRIPT,
@@ -24,8 +26,9 @@ export function stubDropIn(feature: string, opts: { bin?: string; kubeconfig?: s
   const bin = opts.bin ?? KUBESONIC_BIN;
   const kubeconfig = opts.kubeconfig ?? KUBESONIC_KUBECONFIG;
   return `${MARKER}: ${feature} runs as a Kubernetes DaemonSet pod on this node.
-# start = remove the ${feature}=disabled:NoSchedule taint and wait for the pod,
-# stop = taint and delete the pod (not at system shutdown), restart = stop + start,
+# start = take the host-side hold (${HOLD_DIR}/${feature}) off and wait for the container,
+# stop = put the hold on and stop the container through the container runtime (the pod stays; its
+# container waits while held), restart = stop + start: the same pod. All work without the API server.
 # ExecStart (a small shell loop over ${UNIT_STATE_DIR}/${feature}, which the kubesonic agent keeps)
 # lasts as long as the pod, so the unit's state is the pod's.
 # Remove this file (kubesonic rollback ${feature}) to give ${feature} back to the image's unit.
@@ -109,6 +112,38 @@ ExecStart=/bin/systemctl daemon-reload
 }
 
 /**
+ * The taint sync: the node's taints follow the host-side holds (pod/verbs.ts followTaints). A stop or
+ * start while the API server was away noted its feature in TAINT_PENDING_DIR; every 30 s systemd
+ * checks that directory (no process while it is empty) and retries each noted feature.
+ */
+export function taintSyncUnits(opts: { bin?: string; kubeconfig?: string } = {}): { timer: string; service: string } {
+  const bin = opts.bin ?? KUBESONIC_BIN;
+  return {
+    timer: `${MARKER}.
+[Unit]
+Description=kubesonic: retry node taints that could not follow a feature's stop or start
+
+[Timer]
+OnCalendar=*-*-* *:*:00,30
+AccuracySec=5s
+
+[Install]
+WantedBy=timers.target
+`,
+    service: `${MARKER}.
+[Unit]
+Description=kubesonic: node taints follow the features' host-side holds
+ConditionDirectoryNotEmpty=${TAINT_PENDING_DIR}
+
+[Service]
+Type=oneshot
+Environment=KUBECONFIG=${opts.kubeconfig ?? KUBESONIC_KUBECONFIG}
+ExecStart=/bin/sh -c 'for p in ${TAINT_PENDING_DIR}/*; do ${bin} systemd "$\${p##*/}" taint || :; done'
+`,
+  };
+}
+
+/**
  * The host files each migration version wants for a feature: v0 none of kubesonic's (the image's
  * unit runs the native container), v1 and v2 the stub drop-in. The reload units are shared by all
  * features, so a feature going back to v0 leaves them in place.
@@ -116,9 +151,12 @@ ExecStart=/bin/systemctl daemon-reload
 export function hostPlan(feature: string, version: MigrationVersion, unitDir = UNIT_DIR): HostFile[] {
   if (version === 'v0') return [{ path: dropInPath(feature, unitDir), content: undefined, mode: 0o644 }];
   const reload = reloadPathUnit();
+  const taints = taintSyncUnits();
   return [
     { path: `${unitDir}/kubesonic-reload.path`, content: reload.path, mode: 0o644 },
     { path: `${unitDir}/kubesonic-reload.service`, content: reload.service, mode: 0o644 },
+    { path: `${unitDir}/kubesonic-taints.timer`, content: taints.timer, mode: 0o644 },
+    { path: `${unitDir}/kubesonic-taints.service`, content: taints.service, mode: 0o644 },
     { path: UNIT_WAIT_SCRIPT, content: unitWaitScript(), mode: 0o644 },
     ...featurePlan(feature, version, unitDir),
   ];

@@ -86,6 +86,17 @@ export class FakeCluster implements Cluster {
     pod.status!.phase = 'Running';
   }
 
+  /** The kubelet's restart of a pod's feature container after it stopped: same pod, next attempt. */
+  restartContainer(uid: string): void {
+    const pod = this.pods.get(uid);
+    if (!pod) return;
+    const cs = pod.status!.containerStatuses![0]!;
+    cs.restartCount = (cs.restartCount ?? 0) + 1;
+    this.setRunning(pod);
+    this.emitPod('MODIFIED', pod);
+    this.changed();
+  }
+
   podsOf(feature: string, node: string, namespace = 'sonic'): V1Pod[] {
     return [...this.pods.values()].filter(
       (p) => p.metadata?.labels?.app === feature && p.spec?.nodeName === node && p.metadata?.namespace === namespace,

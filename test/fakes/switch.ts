@@ -18,6 +18,7 @@ export const NODE = 'leaf1';
 
 export const BMP_SPEC = `feature: bmp
 image: docker-sonic-bmp:latest
+command: ["/usr/local/bin/supervisord"]
 mainProcess: openbmpd
 resources: { requests: { memory: 200Mi, cpu: 100m }, limits: { memory: 800Mi, cpu: 500m } }
 sidecar: { image: kubesonic:test }

@@ -3,14 +3,26 @@
 // `kubesonic migrate` onto the real cluster, disable/enable through systemctl (taint), restart,
 // and `kubesonic rollback`. The native container and the pod are never seen running together.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { clusterEnv, kube, kubeconfigFor, podsOf, setFeatureMiB, taintDisabled } from '../helpers/cluster.js';
+import {
+  clusterEnv,
+  kube,
+  kubeconfigFor,
+  podsOf,
+  setFeatureMiB,
+  startComponent,
+  stopComponent,
+  taintDisabled,
+} from '../helpers/cluster.js';
 import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
 import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
-import { REPO, testbedBin, waitFor } from '../helpers/procs.js';
+import { mustRun, REPO, testbedBin, waitFor } from '../helpers/procs.js';
+import { FEATURE_REF } from '../../testbed/image.js';
+import { sleep } from '../../src/util/wait.js';
 import { disableTaint, hasTaint, podContainerRunning, stopTaint } from '../../src/kube/cluster.js';
 import { dockerEngine } from '../../src/host/docker.js';
 import { stubDropIn } from '../../src/systemd/unit.js';
@@ -35,6 +47,30 @@ const node = () => clusterEnv().NODE_NAME;
 const podRunning = async () => (await podsOf(k, 'bmp', node())).some((p) => podContainerRunning(p, 'bmp'));
 const nativeUp = async () => (await dockerEngine(docker.socket).nativeRunning('bmp', Date.now() + 5000)) !== undefined;
 const unitActive = () => systemctl('is-active', 'bmp.service').stdout.trim();
+const NEXT_REF = 'localhost/kubesonic/feature:2';
+/** The bmp pod on this node as the tests compare it across restarts. */
+async function bmpPod(): Promise<{ uid: string; restarts: number; image: string }> {
+  const [p] = await podsOf(k, 'bmp', node());
+  const cs = p?.status?.containerStatuses?.find((c) => c.name === 'bmp');
+  return {
+    uid: p?.metadata?.uid ?? '',
+    restarts: cs?.restartCount ?? -1,
+    image: p?.spec?.containers.find((c) => c.name === 'bmp')?.image ?? '',
+  };
+}
+/** Every process on the machine named exactly `comm` (the feature's daemon, in whichever container). */
+function daemonPids(comm: string): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === comm;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
 
 beforeAll(async () => {
   docker = await startDockerd(testbedBin());
@@ -158,23 +194,33 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(r.stdout).toMatch(/\[3\/8\] apply: already done \(server-side apply DaemonSet\/bmp, and the node agent serving bmp\)/);
   });
 
-  it('a hand `systemctl stop bmp`: kubesonic holds the node, pod gone, status 3 — and writes nothing to CONFIG_DB', async () => {
+  it('a hand `systemctl stop bmp`: held on the switch, no daemon, the same pod, status 3 — and nothing written to CONFIG_DB', async () => {
     const writesBefore = configWrites.length;
+    const before = await bmpPod();
     const stop = systemctl('stop', 'bmp.service');
     expect(stop.code, stop.stderr).toBe(0);
+    expect(onSwitch(['cat', '/etc/sonic/kubesonic/hold/bmp']).code).toBe(0);
     const taints = (await k.core.readNode({ name: node() })).spec?.taints ?? [];
     expect(hasTaint({ spec: { taints } }, stopTaint('bmp'))).toBe(true);
     expect(hasTaint({ spec: { taints } }, disableTaint('bmp'))).toBe(false);
-    expect(await podsOf(k, 'bmp', node())).toHaveLength(0);
+    // The kubelet restarts the container; its command waits in the hold: no daemon, same pod.
+    await waitFor('the container restarted, held', async () => (await bmpPod()).restarts === before.restarts + 1, 60_000);
+    expect(daemonPids('openbmpd')).toEqual([]);
+    expect((await bmpPod()).uid).toBe(before.uid);
     expect(unitActive()).toBe('inactive');
     expect(kubesonic('systemd', 'bmp', 'status').code).toBe(3);
     await waitFor('STATE_DB: stopped', async () => (await state.hget('FEATURE|bmp', 'remote_state')) === 'stopped', 30_000);
-    expect(await state.hgetall('FEATURE|bmp')).toMatchObject({ state: 'enabled', container_id: '', current_owner: 'none' });
+    expect(await state.hgetall('FEATURE|bmp')).toMatchObject({ state: 'enabled', container_id: '' });
     expect(await nativeUp()).toBe(false);
+    await sleep(5000);
+    expect(daemonPids('openbmpd')).toEqual([]);
     const start = systemctl('start', 'bmp.service');
     expect(start.code, start.stderr).toBe(0);
-    expect(await podRunning()).toBe(true);
-    await waitFor('STATE_DB: running', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'kube', 30_000);
+    await waitFor('bmp running again', podRunning, 30_000);
+    expect(daemonPids('openbmpd')).toHaveLength(1);
+    expect((await bmpPod()).uid).toBe(before.uid);
+    expect(hasTaint(await k.core.readNode({ name: node() }), stopTaint('bmp'))).toBe(false);
+    await waitFor('STATE_DB: running', async () => (await state.hget('FEATURE|bmp', 'remote_state')) === 'running', 30_000);
     expect(configWrites.slice(writesBefore)).toEqual([]);
     expect(await config.hgetall('FEATURE|bmp')).toEqual(SONIC_BMP_FEATURE);
   });
@@ -204,7 +250,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     await config.hset('FEATURE|bmp', 'state', 'disabled');
     const writesBefore = configWrites.length;
     expect(systemctl('stop', 'bmp.service').code).toBe(0);
-    expect(await podsOf(k, 'bmp', node())).toHaveLength(0);
+    await waitFor('no bmp daemon', async () => daemonPids('openbmpd').length === 0, 30_000);
     await waitFor('STATE_DB: stopped', async () => (await state.hget('FEATURE|bmp', 'remote_state')) === 'stopped', 30_000);
     await config.hset('FEATURE|bmp', 'state', 'enabled');
     expect(systemctl('start', 'bmp.service').code).toBe(0);
@@ -214,14 +260,83 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(configWrites.slice(writesBefore).map((w) => w.join(' '))).toEqual(['hset FEATURE|bmp state enabled']);
   });
 
-  it('systemctl restart bmp: a new pod', async () => {
-    const before = (await podsOf(k, 'bmp', node()))[0]!.metadata!.name;
+  it('systemctl restart bmp: the same pod (UID, image), restartCount + 1 — even after the template moved to a new image', async () => {
+    // An operator's rollout control (OnDelete) and a new image in the template: a restart must not upgrade.
+    mustRun('ctr', [
+      '--address',
+      '/run/kubesonic-containerd/containerd.sock',
+      '-n',
+      'k8s.io',
+      'images',
+      'tag',
+      '--force',
+      FEATURE_REF,
+      NEXT_REF,
+    ]);
+    await k.apps.patchNamespacedDaemonSet(
+      {
+        name: 'bmp',
+        namespace: 'sonic',
+        body: {
+          spec: {
+            updateStrategy: { type: 'OnDelete', rollingUpdate: null },
+            template: { spec: { containers: [{ name: 'bmp', image: NEXT_REF }] } },
+          },
+        },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+    await waitFor('bmp running', podRunning, 60_000);
+    const before = await bmpPod();
     const r = systemctl('restart', 'bmp.service');
     expect(r.code, r.stderr).toBe(0);
-    const after = (await podsOf(k, 'bmp', node())).find((p) => podContainerRunning(p, 'bmp'));
-    expect(after?.metadata?.name).toBeDefined();
-    expect(after!.metadata!.name).not.toBe(before);
+    await waitFor('bmp running again', podRunning, 60_000);
+    const after = await bmpPod();
+    expect(after.uid).toBe(before.uid);
+    expect(after.image).toBe(FEATURE_REF);
+    expect(after.restarts).toBe(before.restarts + 1);
     expect(unitActive()).toBe('active');
+    // monit's restart action (no --process): in place too.
+    const action = kubesonic('restart', 'bmp');
+    expect(action.code, action.stdout + action.stderr).toBe(0);
+    await waitFor('bmp running again', podRunning, 60_000);
+    const again = await bmpPod();
+    expect([again.uid, again.image, again.restarts]).toEqual([before.uid, FEATURE_REF, before.restarts + 2]);
+  });
+
+  it('API server away: `systemctl stop bmp` stops the daemon for good, `systemctl start bmp` brings it back; the taint catches up', async () => {
+    const before = await bmpPod();
+    stopComponent('kube-apiserver');
+    try {
+      const started = Date.now();
+      const stop = systemctl('stop', 'bmp.service');
+      expect(stop.code, stop.stderr).toBe(0);
+      expect(Date.now() - started).toBeLessThan(30_000);
+      await sleep(10_000);
+      expect(daemonPids('openbmpd')).toEqual([]);
+      // The kubelet keeps restarting nothing into a daemon: still none a minute later.
+      await sleep(50_000);
+      expect(daemonPids('openbmpd')).toEqual([]);
+      expect(kubesonic('systemd', 'bmp', 'status').code).toBe(3);
+      expect(onSwitch(['ls', '/run/kubesonic/taint-pending']).stdout.trim()).toBe('bmp');
+    } finally {
+      startComponent('kube-apiserver');
+    }
+    // Online again: kubesonic-taints.timer (every 30 s) puts the stop taint on.
+    await waitFor('stop taint', async () => hasTaint(await k.core.readNode({ name: node() }), stopTaint('bmp')), 90_000);
+    stopComponent('kube-apiserver');
+    try {
+      const start = systemctl('start', 'bmp.service');
+      expect(start.code, start.stderr).toBe(0);
+      await waitFor('bmp daemon again', async () => daemonPids('openbmpd').length === 1, 30_000);
+      expect(unitActive()).toBe('active');
+    } finally {
+      startComponent('kube-apiserver');
+    }
+    await waitFor('stop taint gone', async () => !hasTaint(await k.core.readNode({ name: node() }), stopTaint('bmp')), 90_000);
+    await waitFor('bmp running', podRunning, 60_000);
+    expect((await bmpPod()).uid).toBe(before.uid);
+    expect(systemctl('show', 'bmp.service', '--property=NRestarts,Result').stdout).toMatch(/Result=success/);
   });
 
   it("rollback: pod and DaemonSet gone, unit is SONiC's again and runs the native container", async () => {

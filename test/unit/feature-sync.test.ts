@@ -7,11 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeAgent } from '../../src/feature/agent.js';
-import { disableTaint, setTaint, stopTaint } from '../../src/kube/cluster.js';
-import { stop } from '../../src/pod/verbs.js';
+import { disableTaint, setTaint } from '../../src/kube/cluster.js';
+import { start, stop } from '../../src/pod/verbs.js';
+import { HOLD_DIR } from '../../src/sonic/paths.js';
 import { sleep, waitUntil } from '../../src/util/wait.js';
 import { FakeCluster } from '../fakes/cluster.js';
 import { FakeFeatureDb } from '../fakes/feature-db.js';
+import { FakeRuntime } from '../fakes/runtime.js';
 
 const NODE = 'leaf1';
 const target = { feature: 'bmp', namespace: 'sonic', node: NODE };
@@ -20,7 +22,7 @@ afterEach(async () => {
   for (const s of syncs.splice(0)) await s.stop();
 });
 
-function world(opts: { pod?: boolean; config?: string } = {}) {
+function world(opts: { pod?: boolean; config?: string; hostRoot?: string } = {}) {
   const cluster = new FakeCluster();
   cluster.addNode(NODE);
   const db = new FakeFeatureDb();
@@ -33,9 +35,10 @@ function world(opts: { pod?: boolean; config?: string } = {}) {
       only: 'bmp',
       labelSelector: 'app=bmp',
       defaultVersion: undefined,
-      hostRoot: '',
+      hostRoot: opts.hostRoot ?? '',
       unitStateDir: '',
       hostIntervalMs: 60_000,
+      holdPollMs: 10,
       readyFile: join(mkdtempSync(join(tmpdir(), 'kubesonic-ready-')), 'ready'),
       log: () => undefined,
       maxBackoffMs: 20,
@@ -80,15 +83,19 @@ describe('FEATURE sync', () => {
   });
 
   it("the unit's own stop (restart, config reload, a hand systemctl stop): no CONFIG_DB write at all", async () => {
-    const { cluster, db, sync } = world();
+    const hostRoot = mkdtempSync(join(tmpdir(), 'kubesonic-host-'));
+    const { cluster, db, sync } = world({ hostRoot });
+    const ports = { cluster, runtime: new FakeRuntime(cluster, NODE) };
+    const o = { timeoutMs: 500, out: () => undefined, pollMs: 5, holdDir: join(hostRoot, HOLD_DIR) };
     await sync.start();
     await eventually('running', () => (stateOf(db).current_owner === 'kube' ? true : undefined));
-    await stop(cluster, target, { timeoutMs: 500, out: () => undefined, pollMs: 5 }, false);
+    await stop(ports, target, o, false);
+    // The pod stays (its container waits in the hold): STATE_DB says stopped all the same.
+    expect(cluster.podsOf('bmp', NODE)).toHaveLength(1);
     await eventually('stopped', () => (stateOf(db).remote_state === 'stopped' ? true : undefined));
     expect(stateOf(db)).toMatchObject({ state: 'enabled', container_id: '', current_owner: 'none' });
-    // systemctl start: the hold released, the DaemonSet's pod back.
-    await setTaint(cluster, NODE, stopTaint('bmp'), false);
-    cluster.addPod('bmp', NODE, { running: true });
+    // systemctl start: the hold taken off; no pod event follows, the agent sees it all the same.
+    await start(ports, target, o);
     await eventually('running again', () => (stateOf(db).current_owner === 'kube' ? true : undefined));
     expect(db.writes.filter((w) => w.db === 'config')).toEqual([]);
   });

@@ -16,6 +16,8 @@ describe('host files per migration version', () => {
     expect(first.changed).toEqual([
       '/etc/systemd/system/kubesonic-reload.path',
       '/etc/systemd/system/kubesonic-reload.service',
+      '/etc/systemd/system/kubesonic-taints.timer',
+      '/etc/systemd/system/kubesonic-taints.service',
       '/etc/sonic/kubesonic/unit-wait.sh',
       dropInPath('bmp'),
     ]);

@@ -1,12 +1,20 @@
-// The unit stub's verbs (src/pod/verbs.ts, src/pod/unit-verb.ts) on an in-memory cluster: what each
-// does to the taint and the pods, what it prints, and its exit code. test/system/e2e-bmp.test.ts
+// The unit stub's verbs (src/pod/verbs.ts, src/pod/unit-verb.ts) on an in-memory cluster and container
+// runtime: what each does to the hold, the container, the taint and the pods, what it prints, and its
+// exit code. test/system/e2e-bmp.test.ts
 // runs them through a real systemd against a real kubelet.
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isHeld } from '../../src/host/hold.js';
+import { setTaint, type Cluster } from '../../src/kube/cluster.js';
+import { pendingTaints } from '../../src/pod/taint-pending.js';
 import { restart, start, status, stop, waitWhileRunning, STATUS } from '../../src/pod/verbs.js';
 import { runUnitVerb } from '../../src/pod/unit-verb.js';
 import { stubDropIn } from '../../src/systemd/unit.js';
 import { sleep } from '../../src/util/wait.js';
 import { FakeCluster } from '../fakes/cluster.js';
+import { FakeRuntime } from '../fakes/runtime.js';
 
 const NODE = 'leaf1';
 const t = { feature: 'bmp', namespace: 'sonic', node: NODE };
@@ -28,85 +36,157 @@ function cluster(opts: { tainted?: boolean; pod?: 'running' | 'pending' | 'none'
   return c;
 }
 
-const collect = () => {
-  const lines: string[] = [];
-  return { lines, o: { timeoutMs: 500, out: (l: string) => lines.push(l), pollMs: 5 } };
-};
-
-describe('systemctl start <f> (ExecStartPre)', () => {
-  it("removes an operator's disable taint and returns once the pod runs", async () => {
-    const c = cluster({ tainted: true, pod: 'none' });
-    const { lines, o } = collect();
-    expect(await start(c, t, o)).toBe(0);
-    expect(c.tainted('bmp', NODE)).toBe(false);
-    expect(lines[0]).toBe('bmp: removed taint bmp=disabled:NoSchedule from leaf1');
-    expect(lines[1]).toMatch(/^bmp: bmp-[0-9a-f]{6} running [0-9a-f]{12} restarts=0$/);
-  });
-
-  it("releases kubesonic's own hold (the unit's earlier stop)", async () => {
-    const c = cluster({ pod: 'none' });
-    await c.replaceNodeTaints(await c.readNode(NODE), [STOP]);
-    const { lines, o } = collect();
-    expect(await start(c, t, o)).toBe(0);
-    expect((await c.readNode(NODE)).spec?.taints).toEqual([]);
-    expect(lines[0]).toBe('bmp: released the hold on leaf1');
-  });
-
-  it('times out (non-zero exit through the CLI) when no pod comes', async () => {
-    const c = cluster({ pod: 'none', daemonSet: false });
-    await expect(start(c, t, collect().o)).rejects.toThrow(/timed out after 1 s waiting for bmp pod running on leaf1/);
-  });
-
-  it('fails with the connection error when the API server is away', async () => {
-    const c = cluster();
-    c.down = true;
-    await expect(start(c, t, collect().o)).rejects.toThrow(/ECONNREFUSED/);
-  });
+const HOLD_DIRS: string[] = [];
+afterAll(() => {
+  for (const d of HOLD_DIRS) rmSync(d, { recursive: true, force: true });
 });
 
-describe('systemctl stop <f> (ExecStop)', () => {
-  it("holds the node with kubesonic's stop taint (not the operator's disable), deletes the pod and waits until it is gone", async () => {
-    const c = cluster();
-    const { lines, o } = collect();
-    expect(await stop(c, t, o, false)).toBe(0);
-    expect((await c.readNode(NODE)).spec?.taints).toEqual([STOP]);
-    expect(c.podsOf('bmp', NODE)).toEqual([]);
-    expect(lines[0]).toBe('bmp: holding leaf1 (taint kubesonic.sonic-net.github.io/stopped-bmp)');
-    expect(lines[1]).toMatch(/^bmp: deleted pod bmp-/);
+/** The cluster, the switch's container runtime over it, and a fresh hold directory. */
+function world(opts: Parameters<typeof cluster>[0] = {}) {
+  const c = cluster(opts);
+  const runtime = new FakeRuntime(c, NODE);
+  const holdDir = mkdtempSync(join(tmpdir(), 'kubesonic-hold-'));
+  const pendingDir = join(holdDir, 'pending');
+  HOLD_DIRS.push(holdDir);
+  const lines: string[] = [];
+  const o = { timeoutMs: 500, out: (l: string) => lines.push(l), pollMs: 5, holdDir, taintPendingDir: pendingDir, apiTimeoutMs: 200 };
+  return { c, runtime, ports: { cluster: c as Cluster, runtime }, lines, o, holdDir, pendingDir };
+}
+
+const podUid = (c: FakeCluster) => c.podsOf('bmp', NODE)[0]!.metadata!.uid;
+const restarts = (c: FakeCluster) => c.podsOf('bmp', NODE)[0]!.status!.containerStatuses![0]!.restartCount;
+
+describe('systemctl stop <f> (ExecStop): the host-side hold', () => {
+  it('puts the hold on, stops the container through the runtime (the pod stays), then taints the node', async () => {
+    const w = world();
+    const uid = podUid(w.c);
+    expect(await stop(w.ports, t, w.o, false)).toBe(0);
+    expect(isHeld(w.holdDir, 'bmp')).toBe(true);
+    expect(w.runtime.calls).toHaveLength(1);
+    expect(w.runtime.calls[0]).toMatch(/^stop [0-9a-f]{64}$/);
+    expect(podUid(w.c)).toBe(uid);
+    expect(restarts(w.c)).toBe(1);
+    expect((await w.c.readNode(NODE)).spec?.taints).toEqual([STOP]);
+    expect(w.lines[0]).toBe('bmp: held on this switch (its container waits until systemctl start bmp)');
+    expect(w.lines[1]).toMatch(/^bmp: stopped container [0-9a-f]{12} of pod bmp-\S+ \(attempt 0\)$/);
+    expect(w.lines[2]).toBe('bmp: tainted leaf1 (kubesonic.sonic-net.github.io/stopped-bmp: stopped by its unit)');
   });
 
-  it('while the system shuts down: touches nothing, so a reboot does not disable the feature', async () => {
-    const c = cluster();
-    const { lines, o } = collect();
-    expect(await stop(c, t, o, true)).toBe(0);
-    expect(c.calls).toEqual([]);
-    expect(lines).toEqual(["bmp: system is shutting down, leaving the pod to the node's reboot"]);
+  it('with the API server away: the hold and the runtime do it all; the taint is noted for later', async () => {
+    const w = world();
+    w.c.down = true;
+    expect(await stop(w.ports, t, w.o, false)).toBe(0);
+    expect(isHeld(w.holdDir, 'bmp')).toBe(true);
+    expect(w.runtime.calls).toHaveLength(1);
+    expect(pendingTaints(w.pendingDir)).toEqual(['bmp']);
+    expect(w.lines.at(-1)).toBe("bmp: the node's taint follows when the API server is back (connect ECONNREFUSED 10.77.0.2:6443)");
+    // The taint sync, once the API server answers again.
+    w.c.down = false;
+    expect(await runUnitVerb('taint', t, { cluster: () => w.c, runtime: w.runtime, systemStopping: () => false }, w.o)).toBe(0);
+    expect((await w.c.readNode(NODE)).spec?.taints).toEqual([STOP]);
+    expect(pendingTaints(w.pendingDir)).toEqual([]);
+  });
+
+  it('an API server that never answers costs at most the API time limit', async () => {
+    const w = world();
+    w.c.readNode = () => new Promise(() => undefined);
+    const started = Date.now();
+    expect(await stop(w.ports, t, w.o, false)).toBe(0);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(w.lines.at(-1)).toMatch(/API server: no answer within 0 s/);
+  });
+
+  it('while the system shuts down: the hold only (persistent), no container stop, no API call', async () => {
+    const w = world();
+    expect(await stop(w.ports, t, w.o, true)).toBe(0);
+    expect(isHeld(w.holdDir, 'bmp')).toBe(true);
+    expect(w.runtime.calls).toEqual([]);
+    expect(w.c.calls).toEqual([]);
   });
 
   it('keeps other taints of the node, retrying a lost race', async () => {
-    const c = cluster();
-    await c.replaceNodeTaints(await c.readNode(NODE), [{ key: 'maintenance', value: 'true', effect: 'NoExecute' }]);
-    c.conflicts = 2;
-    await stop(c, t, collect().o, false);
-    expect((await c.readNode(NODE)).spec?.taints).toEqual([{ key: 'maintenance', value: 'true', effect: 'NoExecute' }, STOP]);
+    const w = world();
+    await w.c.replaceNodeTaints(await w.c.readNode(NODE), [{ key: 'maintenance', value: 'true', effect: 'NoExecute' }]);
+    w.c.conflicts = 2;
+    await stop(w.ports, t, w.o, false);
+    expect((await w.c.readNode(NODE)).spec?.taints).toEqual([{ key: 'maintenance', value: 'true', effect: 'NoExecute' }, STOP]);
+  });
+
+  it('no runtime (crictl missing): deletes the pod instead, as before the hold', async () => {
+    const w = world();
+    w.runtime.unavailable = true;
+    expect(await stop(w.ports, t, w.o, false)).toBe(0);
+    expect(w.c.podsOf('bmp', NODE)).toEqual([]);
+    expect(w.lines[1]).toMatch(/connection refused: deleting the pod instead$/);
+  });
+
+  it("no runtime and no API server: fails with the runtime's one line (the hold is on)", async () => {
+    const w = world();
+    w.runtime.unavailable = true;
+    await expect(stop({ cluster: undefined, runtime: w.runtime }, t, w.o, false)).rejects.toThrow(/connection refused/);
+    expect(isHeld(w.holdDir, 'bmp')).toBe(true);
   });
 });
 
-describe('systemctl restart / kubesonic systemd <f> restart', () => {
-  it('replaces the pod and waits for the new one', async () => {
-    const c = cluster();
-    const before = c.podsOf('bmp', NODE)[0]!.metadata!.name;
-    const { lines, o } = collect();
-    expect(await restart(c, t, o)).toBe(0);
-    const after = c.runningPodsOf('bmp', NODE);
-    expect(after).toHaveLength(1);
-    expect(after[0]!.metadata!.name).not.toBe(before);
-    expect(lines.at(-1)).toContain(after[0]!.metadata!.name);
+describe('systemctl start <f> (ExecStartPre)', () => {
+  it("takes the hold off, lifts kubesonic's and an operator's taints, returns once the container runs", async () => {
+    const w = world({ tainted: true });
+    await stop(w.ports, t, w.o, false);
+    w.lines.length = 0;
+    expect(await start(w.ports, t, w.o)).toBe(0);
+    expect(isHeld(w.holdDir, 'bmp')).toBe(false);
+    expect((await w.c.readNode(NODE)).spec?.taints).toEqual([]);
+    expect(w.lines).toEqual([
+      'bmp: hold taken off on this switch',
+      'bmp: released the hold on leaf1',
+      'bmp: removed taint bmp=disabled:NoSchedule from leaf1',
+      expect.stringMatching(/^bmp: bmp-[0-9a-f]{6} running [0-9a-f]{12} restarts=1$/),
+    ]);
   });
 
-  it('a pod already gone is fine', async () => {
-    const c = cluster({ pod: 'none' });
-    expect(await restart(c, t, collect().o)).toBe(0);
+  it('API server away: starts from the hold alone; the taint is noted for later', async () => {
+    const w = world();
+    await stop(w.ports, t, w.o, false);
+    w.c.down = true;
+    expect(await start(w.ports, t, w.o)).toBe(0);
+    expect(isHeld(w.holdDir, 'bmp')).toBe(false);
+    expect(w.lines.at(-1)).toMatch(/running [0-9a-f]{12} restarts=1$/);
+    expect(pendingTaints(w.pendingDir)).toEqual(['bmp']);
+  });
+
+  it('no container comes within the time: exit 0, the unit waits (never start-limit-hit from waiting)', async () => {
+    const w = world({ pod: 'none', daemonSet: false });
+    expect(await start(w.ports, t, w.o)).toBe(0);
+    expect(w.lines.at(-1)).toBe('bmp: no bmp container running yet after 1 s: the unit waits for it');
+  });
+});
+
+describe('systemctl restart / kubesonic systemd <f> restart: in place', () => {
+  it('same pod (UID), next attempt of the container (restartCount + 1); no pod deleted', async () => {
+    const w = world();
+    const uid = podUid(w.c);
+    expect(await restart(w.ports, t, w.o)).toBe(0);
+    expect(podUid(w.c)).toBe(uid);
+    expect(restarts(w.c)).toBe(1);
+    expect(w.c.calls.filter((c) => c.startsWith('deletePod'))).toEqual([]);
+    expect(w.lines.at(-1)).toMatch(/^bmp: bmp-[0-9a-f]{6} running [0-9a-f]{12} restarts=1$/);
+  });
+
+  it('systemctl restart = ExecStop + ExecStartPre: the same pod, held in between, running after', async () => {
+    const w = world();
+    const uid = podUid(w.c);
+    await stop(w.ports, t, w.o, false);
+    expect(await start(w.ports, t, w.o)).toBe(0);
+    expect(podUid(w.c)).toBe(uid);
+    expect(restarts(w.c)).toBe(1);
+    expect(isHeld(w.holdDir, 'bmp')).toBe(false);
+    expect((await w.c.readNode(NODE)).spec?.taints).toEqual([]);
+  });
+
+  it('a container the kubelet does not bring back in time: one-line error', async () => {
+    const w = world();
+    w.runtime.kubeletRestarts = false;
+    await expect(restart(w.ports, t, w.o)).rejects.toThrow('bmp: no new bmp container running after 1 s');
   });
 });
 
@@ -116,46 +196,67 @@ describe('kubesonic systemd <f> status', () => {
     ['pod not running yet', { pod: 'pending' as const }, STATUS.NOT_RUNNING, /^ {2}pod bmp-\S+ waiting \(PodInitializing\) restarts=0$/],
     ['no pod', { pod: 'none' as const, daemonSet: false }, STATUS.NOT_RUNNING, /^ {2}no pod on this node$/],
   ])('%s: exit %i', async (_label, opts, code, line) => {
-    const c = cluster(opts);
-    c.controllers = false;
-    const { lines, o } = collect();
-    expect(await status(c, t, o.out)).toBe(code);
-    expect(lines[0]).toBe('bmp: Kubernetes-managed (namespace sonic, node leaf1)');
-    expect(lines[1]).toMatch(line);
+    const w = world(opts);
+    w.c.controllers = false;
+    expect(await status(w.ports, t, w.o)).toBe(code);
+    expect(w.lines[0]).toBe('bmp: Kubernetes-managed (namespace sonic, node leaf1)');
+    expect(w.lines[1]).toMatch(line);
   });
 
   it('says when the feature is disabled by the taint', async () => {
-    const c = cluster({ tainted: true, pod: 'none', daemonSet: false });
-    const { lines, o } = collect();
-    expect(await status(c, t, o.out)).toBe(STATUS.NOT_RUNNING);
-    expect(lines[0]).toBe('bmp: Kubernetes-managed (namespace sonic, node leaf1), disabled by taint bmp=disabled:NoSchedule');
+    const w = world({ tainted: true, pod: 'none', daemonSet: false });
+    expect(await status(w.ports, t, w.o)).toBe(STATUS.NOT_RUNNING);
+    expect(w.lines[0]).toBe('bmp: Kubernetes-managed (namespace sonic, node leaf1), disabled by taint bmp=disabled:NoSchedule');
   });
 
-  it('API server away: unknown (4), one line', async () => {
-    const c = cluster();
-    c.down = true;
-    const { lines, o } = collect();
-    expect(await status(c, t, o.out)).toBe(STATUS.UNKNOWN);
-    expect(lines).toEqual(['bmp: status unknown: connect ECONNREFUSED 10.77.0.2:6443']);
+  it('held: not running (3) although the container runs its waiting shell', async () => {
+    const w = world();
+    await stop(w.ports, t, w.o, false);
+    w.lines.length = 0;
+    expect(await status(w.ports, t, w.o)).toBe(STATUS.NOT_RUNNING);
+    expect(w.lines[0]).toBe(`bmp: Kubernetes-managed (namespace sonic, node leaf1), stopped by its unit (hold ${w.holdDir}/bmp)`);
   });
 
-  it('no credentials at all: unknown (4) through runUnitVerb; start fails instead', async () => {
+  it('API server away: the container runtime answers', async () => {
+    const w = world();
+    w.c.down = true;
+    expect(await status(w.ports, t, w.o)).toBe(STATUS.RUNNING);
+    expect(w.lines[0]).toBe(
+      'bmp: Kubernetes-managed (namespace sonic, node leaf1; API server away: connect ECONNREFUSED 10.77.0.2:6443; from the container runtime)',
+    );
+    expect(w.lines[1]).toMatch(/^ {2}container bmp-[0-9a-f]{6} running [0-9a-f]{12} restarts=0$/);
+  });
+
+  it('API server and runtime away: unknown (4), one line', async () => {
+    const w = world();
+    w.c.down = true;
+    w.runtime.unavailable = true;
+    expect(await status(w.ports, t, w.o)).toBe(STATUS.UNKNOWN);
+    expect(w.lines).toEqual([
+      'bmp: status unknown: connect ECONNREFUSED 10.77.0.2:6443; container runtime: container runtime at unix:///run/containerd/containerd.sock: connection refused',
+    ]);
+  });
+
+  it('no credentials at all: the runtime answers status; start and stop still work on the host', async () => {
+    const w = world();
     const noCreds = () => {
       throw new Error('no Kubernetes credentials: set --kubeconfig or KUBECONFIG');
     };
-    const { lines, o } = collect();
-    expect(await runUnitVerb('status', t, { cluster: noCreds, systemStopping: () => false }, o)).toBe(STATUS.UNKNOWN);
-    expect(lines).toEqual(['bmp: status unknown: no Kubernetes credentials: set --kubeconfig or KUBECONFIG']);
-    await expect(runUnitVerb('start', t, { cluster: noCreds, systemStopping: () => false }, o)).rejects.toThrow(
-      'no Kubernetes credentials',
-    );
+    const ports = { cluster: noCreds, runtime: w.runtime, systemStopping: () => false };
+    expect(await runUnitVerb('status', t, ports, w.o)).toBe(STATUS.RUNNING);
+    expect(w.lines[0]).toMatch(/; no cluster credentials; from the container runtime\)$/);
+    expect(await runUnitVerb('stop', t, ports, w.o)).toBe(0);
+    expect(isHeld(w.holdDir, 'bmp')).toBe(true);
+    expect(await runUnitVerb('start', t, ports, w.o)).toBe(0);
+    expect(isHeld(w.holdDir, 'bmp')).toBe(false);
+    expect(pendingTaints(w.pendingDir)).toEqual(['bmp']);
   });
 
   it('unit: prints the drop-in, with its path', async () => {
-    const { lines, o } = collect();
-    expect(await runUnitVerb('unit', t, { cluster: () => cluster(), systemStopping: () => false }, o)).toBe(0);
-    expect(lines[0]).toBe('# /etc/systemd/system/bmp.service.d/90-kubesonic.conf');
-    expect(`${lines[1]}\n`).toBe(stubDropIn('bmp'));
+    const w = world();
+    expect(await runUnitVerb('unit', t, { cluster: () => w.c, runtime: w.runtime, systemStopping: () => false }, w.o)).toBe(0);
+    expect(w.lines[0]).toBe('# /etc/systemd/system/bmp.service.d/90-kubesonic.conf');
+    expect(`${w.lines[1]}\n`).toBe(stubDropIn('bmp'));
   });
 });
 
@@ -165,7 +266,8 @@ describe('ExecStart: wait while the pod runs', () => {
     const lines: string[] = [];
     const waiting = waitWhileRunning(c, t, (l) => lines.push(l));
     await sleep(20);
-    await stop(c, t, collect().o, false);
+    await setTaint(c, NODE, STOP, true);
+    await c.deletePod('sonic', c.podsOf('bmp', NODE)[0]!.metadata!.name!);
     expect(await waiting).toBe(0);
     expect(lines).toEqual(['bmp: pod gone and bmp disabled on leaf1']);
   });
@@ -187,7 +289,7 @@ describe('ExecStart: wait while the pod runs', () => {
       return code;
     });
     await sleep(20);
-    await restart(c, t, collect().o);
+    await c.deletePod('sonic', c.podsOf('bmp', NODE)[0]!.metadata!.name!);
     await sleep(200);
     expect(settled).toBe(false);
     abort.abort(); // systemctl stop's SIGTERM

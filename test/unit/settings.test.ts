@@ -17,6 +17,7 @@ describe('readSettings', () => {
       migrationVersionRaw: undefined,
       podNamespace: undefined,
       faultAfterStep: undefined,
+      cri: { crictl: 'crictl', endpoint: 'unix:///run/containerd/containerd.sock' },
     });
   });
 

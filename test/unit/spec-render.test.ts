@@ -4,7 +4,7 @@ import { parseFeatureSpec, SpecError } from '../../src/manifest/spec.js';
 import { agentFeatures, renderAgent, renderFeature } from '../../src/manifest/render.js';
 
 const bmp = readFileSync(new URL('../../deploy/features/bmp.yaml', import.meta.url), 'utf8');
-const minimal = 'feature: bmp\nimage: docker-sonic-bmp:latest\n';
+const minimal = 'feature: bmp\nimage: docker-sonic-bmp:latest\ncommand: [/usr/local/bin/supervisord]\n';
 
 // biome-ignore lint/suspicious/noExplicitAny: rendered manifests are free-form; the tests walk them by path
 type Obj = Record<string, any>;
@@ -36,6 +36,7 @@ describe('feature spec', () => {
     ['feature: Bmp\nimage: x\n', /feature: "Bmp" must match/],
     ['feature: a_feature_name_that_is_far_too_long_x\nimage: x\n', /must match/],
     ['feature: bmp\n', /image: required/],
+    ['feature: bmp\nimage: x\n', /command: required \(the image's entrypoint/],
     [
       `${minimal}resources: { requests: { memory: 900Mi }, limits: { memory: 800Mi } }\n`,
       /requests.memory 900Mi is above limits.memory 800Mi/,
@@ -82,14 +83,27 @@ describe('render, per-node agent shape (the default)', () => {
     const c = pod.containers[0];
     expect(c.name).toBe('bmp');
     expect(c.resources).toEqual({ requests: { memory: '100Mi', cpu: '100m' }, limits: { memory: '800Mi', cpu: '500m' } });
+    // A held feature is stopped, not broken: the liveness probe passes while its hold file exists.
     expect(c.livenessProbe).toMatchObject({
-      exec: { command: ['/usr/bin/pgrep', 'openbmpd'] },
+      exec: { command: ['/bin/sh', '-c', '[ -e "$0" ] || exec "$@"', '/run/kubesonic-hold/bmp', '/usr/bin/pgrep', 'openbmpd'] },
       initialDelaySeconds: 60,
       periodSeconds: 30,
     });
+    expect(c.readinessProbe.exec.command).toEqual(['/usr/bin/pgrep', 'openbmpd']);
     expect(c.ports).toEqual([{ containerPort: 5000, name: 'bmp', protocol: 'TCP' }]);
     expect(ds.spec.selector.matchLabels).toEqual({ app: 'bmp' });
     expect(pod.hostNetwork).toBe(true);
+  });
+
+  it("wraps the feature's command in the host-side hold, mounted read-only", () => {
+    const c = pod.containers[0];
+    expect(c.command.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    expect(c.command.slice(3)).toEqual(['bmp', '/usr/local/bin/supervisord']);
+    expect(c.volumeMounts).toContainEqual({ name: 'kubesonic-hold', mountPath: '/run/kubesonic-hold', readOnly: true });
+    expect(pod.volumes).toContainEqual({
+      name: 'kubesonic-hold',
+      hostPath: { path: '/etc/sonic/kubesonic/hold', type: 'DirectoryOrCreate' },
+    });
   });
 
   it('gates the pod on the native container, and tolerates no disable taint', () => {

@@ -1,7 +1,8 @@
 import type { CommandModule } from 'yargs';
+import { crictlRuntime } from '../../host/cri.js';
 import { dockerEngine } from '../../host/docker.js';
 import { realSystemctl, systemStopping } from '../../host/systemctl.js';
-import { UNIT_STATE_DIR } from '../../sonic/paths.js';
+import { HOLD_DIR, TAINT_PENDING_DIR, UNIT_STATE_DIR } from '../../sonic/paths.js';
 import { connectCluster } from '../../kube/client.js';
 import { runUnitVerb, UNIT_VERBS, type UnitVerb } from '../../pod/unit-verb.js';
 import { readSettings } from '../../settings.js';
@@ -15,7 +16,7 @@ interface Args extends TargetArgs {
 
 export const systemdCommand: CommandModule<object, Args> = {
   command: 'systemd <feature> <action>',
-  describe: 'what the feature unit runs: start | stop | restart | status | wait (ExecStart), or print the unit drop-in (unit)',
+  describe: 'what the feature unit runs: start | stop | restart | status | wait, the taint sync (taint), or print the unit drop-in (unit)',
   builder: (y) =>
     withTarget(
       y
@@ -26,9 +27,18 @@ export const systemdCommand: CommandModule<object, Args> = {
   handler: async (argv) => {
     const settings = readSettings();
     const target = { feature: argv.feature, namespace: argv.namespace, node: nodeOf(argv, settings) };
-    const ports = { cluster: () => connectCluster(argv.kubeconfig, settings.api), systemStopping: () => systemStopping(realSystemctl) };
+    const ports = {
+      cluster: () => connectCluster(argv.kubeconfig, settings.api),
+      runtime: crictlRuntime(settings.cri),
+      systemStopping: () => systemStopping(realSystemctl),
+    };
     const signal = argv.action === 'wait' ? untilSignal() : undefined;
-    const host = { unitStateDir: UNIT_STATE_DIR, docker: dockerEngine(settings.dockerSocket) };
+    const host = {
+      holdDir: HOLD_DIR,
+      taintPendingDir: TAINT_PENDING_DIR,
+      unitStateDir: UNIT_STATE_DIR,
+      docker: dockerEngine(settings.dockerSocket),
+    };
     process.exitCode = await runUnitVerb(argv.action, target, ports, { timeoutMs: argv.timeout * 1000, out, signal, ...host });
   },
 };
