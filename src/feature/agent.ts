@@ -193,8 +193,9 @@ export class NodeAgent {
     writeFileSync(this.opts.readyFile, `${new Date().toISOString()}\n`);
   }
 
-  private held(feature: string): boolean {
-    return this.opts.hostRoot !== '' && isHeld(join(this.opts.hostRoot, HOLD_DIR), feature);
+  /** The feature's host-side hold; undefined where this process sees no host files. */
+  private held(feature: string): boolean | undefined {
+    return this.opts.hostRoot === '' ? undefined : isHeld(join(this.opts.hostRoot, HOLD_DIR), feature);
   }
 
   private holdsChanged(): void {

@@ -32,10 +32,13 @@ export function imageVersion(image: string | undefined): string | undefined {
 }
 
 /**
- * What the FEATURE table and the unit should say of `feature`. `held`: the host-side hold is on
- * (host/hold.ts): whatever the pod says, the feature's daemon does not run (its container waits).
+ * What the FEATURE table and the unit should say of `feature`. `held`: the host-side hold
+ * (host/hold.ts), where this process sees the host's files: when on, whatever the pod says, the
+ * feature's daemon does not run (its container waits); when off, the unit was not stopped, whatever
+ * the node's stop taint says (the taint only reports the hold, and may lag behind it while the API
+ * server was away). undefined (no view of the host): the stop taint is all there is to go by.
  */
-export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | undefined, held = false): Observation {
+export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | undefined, held?: boolean): Observation {
   let running = false;
   let containerId: string | undefined;
   let containerVersion: string | undefined;
@@ -56,7 +59,7 @@ export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | u
     containerVersion,
     podPresent,
     disabledByTaint: node ? hasTaint(node, disableTaint(feature)) : false,
-    stoppedByUnit: held || (node ? hasTaint(node, stopTaint(feature)) : false),
+    stoppedByUnit: held ?? (node ? hasTaint(node, stopTaint(feature)) : false),
   };
 }
 

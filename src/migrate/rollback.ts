@@ -113,7 +113,9 @@ export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): St
     describe: `give FEATURE|${f} back to featured: clear kubesonic's STATE_DB fields, restore CONFIG_DB state`,
     done: async () => {
       const before = readRecord(ctx)?.configStateBefore;
-      return (await ctx.db.read('state', f)).current_owner !== 'kube' && (!before || (await ctx.db.read('config', f)).state === before);
+      // kubesonic's owners: kube while its pod runs, none while held or gone (any other is the image's own).
+      const owner = (await ctx.db.read('state', f)).current_owner;
+      return owner !== 'kube' && owner !== 'none' && (!before || (await ctx.db.read('config', f)).state === before);
     },
     apply: async () => {
       await ctx.db.remove('state', f, OWNED_STATE_FIELDS);

@@ -254,7 +254,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     await waitFor('STATE_DB: stopped', async () => (await state.hget('FEATURE|bmp', 'remote_state')) === 'stopped', 30_000);
     await config.hset('FEATURE|bmp', 'state', 'enabled');
     expect(systemctl('start', 'bmp.service').code).toBe(0);
-    expect(await podRunning()).toBe(true);
+    await waitFor('bmp running again', podRunning, 30_000);
     await waitFor('STATE_DB: running', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'kube', 30_000);
     // Only the test's own (featured's trigger) writes: one after the stop, none from kubesonic.
     expect(configWrites.slice(writesBefore).map((w) => w.join(' '))).toEqual(['hset FEATURE|bmp state enabled']);

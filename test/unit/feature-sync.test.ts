@@ -2,12 +2,13 @@
 // the per-feature sidecar's shape (one feature's pods): what it writes for each change, that it
 // writes nothing from a view it could not see, that it retries Redis with backoff, and that a
 // concurrent operator write stands. test/unit/node-agent.test.ts covers the per-node shape.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeAgent } from '../../src/feature/agent.js';
-import { disableTaint, setTaint } from '../../src/kube/cluster.js';
+import { disableTaint, setTaint, stopTaint } from '../../src/kube/cluster.js';
+import { setHold } from '../../src/host/hold.js';
 import { start, stop } from '../../src/pod/verbs.js';
 import { HOLD_DIR } from '../../src/sonic/paths.js';
 import { sleep, waitUntil } from '../../src/util/wait.js';
@@ -22,7 +23,7 @@ afterEach(async () => {
   for (const s of syncs.splice(0)) await s.stop();
 });
 
-function world(opts: { pod?: boolean; config?: string; hostRoot?: string } = {}) {
+function world(opts: { pod?: boolean; config?: string; hostRoot?: string; unitStateDir?: string } = {}) {
   const cluster = new FakeCluster();
   cluster.addNode(NODE);
   const db = new FakeFeatureDb();
@@ -36,7 +37,7 @@ function world(opts: { pod?: boolean; config?: string; hostRoot?: string } = {})
       labelSelector: 'app=bmp',
       defaultVersion: undefined,
       hostRoot: opts.hostRoot ?? '',
-      unitStateDir: '',
+      unitStateDir: opts.unitStateDir ?? '',
       hostIntervalMs: 60_000,
       holdPollMs: 10,
       readyFile: join(mkdtempSync(join(tmpdir(), 'kubesonic-ready-')), 'ready'),
@@ -98,6 +99,22 @@ describe('FEATURE sync', () => {
     await start(ports, target, o);
     await eventually('running again', () => (stateOf(db).current_owner === 'kube' ? true : undefined));
     expect(db.writes.filter((w) => w.db === 'config')).toEqual([]);
+  });
+
+  it('a stop taint lagging behind a released hold (API server back, pod status stale): pending, never a disable of the unit', async () => {
+    const hostRoot = mkdtempSync(join(tmpdir(), 'kubesonic-host-'));
+    const unitStateDir = mkdtempSync(join(tmpdir(), 'kubesonic-units-'));
+    const { cluster, db, pod, sync } = world({ hostRoot, unitStateDir });
+    // Released offline: no hold file, but the taint is still on and the status says not ready.
+    await setTaint(cluster, NODE, stopTaint('bmp'), true);
+    pod!.status!.containerStatuses![0]!.ready = false;
+    await sync.start();
+    await eventually('pending', () => (stateOf(db).remote_state === 'pending' ? true : undefined));
+    expect(readFileSync(join(unitStateDir, 'bmp'), 'utf8')).toMatch(/^pending /);
+    // With the hold file on, the same view is the unit's stop.
+    setHold(join(hostRoot, HOLD_DIR), 'bmp', true);
+    await eventually('disabled', () => (readFileSync(join(unitStateDir, 'bmp'), 'utf8').startsWith('disabled ') ? true : undefined));
+    expect(stateOf(db).remote_state).toBe('stopped');
   });
 
   it('an agent started on a node without the taint writes no "enabled" over an operator\'s CONFIG_DB "disabled"', async () => {
