@@ -29,3 +29,7 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 npm run --silent build
 bash testbed/build.sh >/dev/null
+# The Debian roots the testbed's images are built on (cached by recipe): mmdebstrap needs Debian's
+# mirror, which the test network namespace cannot reach, so they are built here, before it.
+bash packaging/debian-root.sh trixie nodejs >/dev/null
+bash packaging/debian-root.sh trixie supervisor procps >/dev/null

@@ -10,8 +10,6 @@ npx vitest run --project unit
 # The Debian package: built and lintian-checked, then installed into bookworm and trixie roots.
 npm run --silent package >/dev/null
 npx vitest run --project package
-# The sidecar/agent image's Debian base (cached by recipe); mmdebstrap cannot run inside the netns.
-bash packaging/debian-root.sh trixie nodejs >/dev/null
 bash testbed/netns.sh up
 cluster_down() { bash testbed/netns.sh exec bash testbed/cluster.sh down >/dev/null 2>&1 || true; }
 trap cluster_down EXIT

@@ -200,7 +200,7 @@ TOML
   start_proc containerd containerd --config "$STATE/containerd.toml"
   wait_until containerd 60 ctr --address "$CTRD_SOCK" version
   node "$REPO/dist/testbed.mjs" images "$STATE/images" "$(bin_dir)" >/dev/null
-  for img in pause feature sidecar; do
+  for img in pause feature feature-supervisord sidecar; do
     ctr --address "$CTRD_SOCK" -n k8s.io images import "$STATE/images/$img.tar" >/dev/null
   done
 }

@@ -88,6 +88,34 @@ export function featureImage(binDir: string, busybox = '/bin/busybox'): Buffer {
   return dockerArchive({ ref: FEATURE_REF, entries, entrypoint: ['/usr/bin/memhog'] });
 }
 
+export const SUPERVISED_REF = 'localhost/kubesonic/feature-supervisord:1';
+/** Debian packages of the supervised feature image's base: supervisord (SONiC's images run it first) and pgrep for the probes. */
+export const SUPERVISED_PACKAGES = ['supervisor', 'procps'] as const;
+
+/**
+ * A feature image shaped like SONiC's: Debian's own supervisord as the first process, running the
+ * feature's daemon (memhog as openbmpd) as a program, so `supervisorctl restart openbmpd` restarts
+ * the process and not the container. Base: a Debian root with `supervisor` (packaging/debian-root.sh).
+ */
+export function supervisedFeatureImage(binDir: string, debianRoot: Buffer): Buffer {
+  const program =
+    '[program:openbmpd]\ncommand=/usr/bin/openbmpd\nautorestart=true\nstartsecs=0\nstdout_logfile=/dev/null\nstderr_logfile=/dev/null\n';
+  return dockerArchive({
+    ref: SUPERVISED_REF,
+    baseLayers: [debianRoot],
+    entries: [
+      { type: 'dir', path: 'usr' },
+      { type: 'dir', path: 'usr/bin' },
+      { type: 'file', path: 'usr/bin/openbmpd', data: readFileSync(`${binDir}/memhog`), mode: 0o755 },
+      { type: 'dir', path: 'etc' },
+      { type: 'dir', path: 'etc/supervisor' },
+      { type: 'dir', path: 'etc/supervisor/conf.d' },
+      { type: 'file', path: 'etc/supervisor/conf.d/openbmpd.conf', data: Buffer.from(program), mode: 0o644 },
+    ],
+    entrypoint: ['/usr/bin/supervisord', '-n', '-c', '/etc/supervisor/supervisord.conf'],
+  });
+}
+
 export const SIDECAR_REF = 'localhost/kubesonic/sidecar:1';
 
 /**
@@ -138,7 +166,7 @@ export function sidecarImage(distDir: string, debianRoot: Buffer): Buffer {
 }
 
 /** The cached Debian root of the recipe (built on first use: needs Debian's mirror, so run it outside the test netns). */
-export function debianRootTarball(repo: string): string {
+export function debianRootTarball(repo: string, packages: readonly string[] = SIDECAR_RECIPE.packages): string {
   const script = join(repo, 'packaging', 'debian-root.sh');
-  return execFileSync('bash', [script, SIDECAR_RECIPE.suite, ...SIDECAR_RECIPE.packages], { encoding: 'utf8' }).trim();
+  return execFileSync('bash', [script, SIDECAR_RECIPE.suite, ...packages], { encoding: 'utf8' }).trim();
 }
