@@ -1,5 +1,6 @@
 // Single-file builds: dist/memory_checker.mjs (the monit hot path: no client-node, no yargs, no
-// ioredis) and dist/kubesonic.mjs (everything else). Neither needs node_modules on the switch.
+// ioredis), the long-running lean ones (kubesonic-agent, kubesonic-exporter: no client-node, no
+// yargs) and dist/kubesonic.mjs (everything else). None needs node_modules on the switch.
 import { build } from 'esbuild';
 import { readFileSync, chmodSync, writeFileSync } from 'node:fs';
 
@@ -14,6 +15,7 @@ const entries = {
   memory_checker: 'src/cli/memory_checker.ts',
   kubesonic: 'src/cli/kubesonic.ts',
   'kubesonic-agent': 'src/cli/kubesonic-agent.ts',
+  'kubesonic-exporter': 'src/cli/kubesonic-exporter.ts',
   testbed: 'testbed/cli.ts',
 };
 // CommonJS bundles for the hot path: Node starts a .cjs main without its ESM loader (which reads the

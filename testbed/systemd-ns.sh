@@ -60,6 +60,9 @@ UNIT
   chmod 0755 "$ROOT/usr/bin/kubesonic"
   printf '#!/bin/sh\nexec %s %s/dist/memory_checker.mjs "$@"\n' "$(command -v node)" "$REPO" > "$ROOT/usr/bin/memory_checker"
   chmod 0755 "$ROOT/usr/bin/memory_checker"
+  # What deploy/systemd/kubesonic-exporter.service runs (systemd-analyze verify wants it to exist).
+  printf '#!/bin/sh\nexec %s %s/dist/kubesonic-exporter.mjs "$@"\n' "$(command -v node)" "$REPO" > "$ROOT/usr/bin/kubesonic-exporter"
+  chmod 0755 "$ROOT/usr/bin/kubesonic-exporter"
 }
 
 up() {
