@@ -10,8 +10,17 @@
 // else, in which case the caller connects again with the CA given to OpenSSL (Node's own checks
 // and error messages). So it can only be wrong by accepting what OpenSSL would reject; the rules
 // below are each at least as strict as OpenSSL's for the certificates they accept.
-import { X509Certificate, type KeyObject } from 'node:crypto';
-import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import type * as Crypto from 'node:crypto';
+import { createRequire } from 'node:module';
+import type { KeyObject, X509Certificate } from 'node:crypto';
+import type * as Tls from 'node:tls';
+
+// Loaded on first use, as http.ts loads node:https: memory_checker without an API server (most
+// runs on a switch) never checks a certificate, and loading these at start cost it 4 ms.
+const load = createRequire(import.meta.url);
+const x509 = (pem: string | Buffer): X509Certificate => new (load('node:crypto') as typeof Crypto).X509Certificate(pem);
+const checkServerIdentity: typeof Tls.checkServerIdentity = (host, cert) =>
+  (load('node:tls') as typeof Tls).checkServerIdentity(host, cert);
 
 /** A DER element: its tag and where its contents start and end. */
 interface Der {
@@ -155,7 +164,7 @@ function signs(facts: CertFacts): boolean {
 export function anchorsOf(ca: Buffer): X509Certificate[] {
   const pems = ca.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   try {
-    return pems.map((p) => new X509Certificate(p));
+    return pems.map((p) => x509(p));
   } catch {
     return [];
   }
@@ -170,14 +179,14 @@ export function anchorsOf(ca: Buffer): X509Certificate[] {
  * no policies). 'ask-openssl' otherwise: the caller connects again with the CA given to OpenSSL.
  */
 export function fastServerCheck(
-  peer: PeerCertificate | undefined,
+  peer: Tls.PeerCertificate | undefined,
   anchors: readonly X509Certificate[],
   host: string,
   now = Date.now(),
 ): 'trusted' | 'ask-openssl' {
   try {
     if (!peer?.raw?.length || checkServerIdentity(host, peer) !== undefined) return 'ask-openssl';
-    const leaf = new X509Certificate(peer.raw);
+    const leaf = x509(peer.raw);
     const facts = certFacts(leaf.raw);
     if (!plain(leaf, facts, now) || !signs(facts) || !servesTls(facts)) return 'ask-openssl';
     for (const anchor of anchors) {
