@@ -194,12 +194,16 @@ say('');
 // --- exporter under load: 20 features, 100 scrapes/s (wrk, paced by bench/wrk-rate.lua)
 const EXPORTER_SECONDS = Number(process.env.BENCH_EXPORTER_SECONDS ?? 60);
 const exporterFeatures = ['bmp=838860800', ...Array.from({ length: 19 }, (_, i) => `feat${String(i + 1).padStart(2, '0')}=838860800`)];
-async function exporterUnderLoad(cacheMs, bundle = `${REPO}/dist/kubesonic.mjs`) {
+// What the exporter unit runs (deploy/systemd/kubesonic-exporter.service): the lean bundle.
+async function exporterUnderLoad(cacheMs, bundle = `${REPO}/dist/kubesonic-exporter.mjs`) {
   const listen = '127.0.0.1:19732';
-  // The previous bundle (cacheMs undefined) has no --cache-ms: every scrape ran its own collection.
-  const args = [bundle, 'exporter', '--listen', listen, '--no-state-db', ...(cacheMs === undefined ? [] : ['--cache-ms', String(cacheMs)])];
+  // A baseline kubesonic.mjs runs `kubesonic exporter`; a previous one (cacheMs undefined) has no --cache-ms.
+  const command = bundle.endsWith('/kubesonic.mjs') ? [bundle, 'exporter'] : [bundle];
+  const args = [...command, '--listen', listen, '--no-state-db', ...(cacheMs === undefined ? [] : ['--cache-ms', String(cacheMs)])];
   for (const f of exporterFeatures) args.push('--feature', f);
-  const child = spawn(NODE, args, { env: { ...baseEnv, KUBECONFIG: `${K8S}/checker.kubeconfig` }, stdio: 'ignore' });
+  // The lean bundle runs as the unit runs it: through its #! line, node flag included (bundle.mjs).
+  const [file, ...rest] = command.length === 1 ? args : [NODE, ...args];
+  const child = spawn(file, rest, { env: { ...baseEnv, KUBECONFIG: `${K8S}/checker.kubeconfig` }, stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
     if (sh(`curl -sf http://${listen}/healthz`).status === 0) break;
     await new Promise((r) => setTimeout(r, 100));
@@ -264,8 +268,10 @@ async function exporterUnderLoad(cacheMs, bundle = `${REPO}/dist/kubesonic.mjs`)
 say(`## kubesonic exporter: ${exporterFeatures.length} features, ≈ 100 scrapes/s for ${EXPORTER_SECONDS} s (wrk, 10 paced connections)`);
 say('');
 say('bmp runs on the testbed node (metrics.k8s.io); the 19 others are not deployed, so each of their checks is a');
-say('real pod-list request to the API server followed by the local sources. `--cache-ms 0` collects on every scrape');
-say('(concurrent scrapes still share one collection); the default 1000 serves a collection for a second.');
+say('real pod-list request to the API server followed by the local sources. `kubesonic-exporter` (what the unit');
+say('runs: the same code as `kubesonic exporter` without client-node and yargs). `--cache-ms 0` collects on every');
+say('scrape (concurrent scrapes share one collection); the default 1000 collects in the background every second and');
+say('answers each scrape from the last completed collection.');
 say('');
 say('| --cache-ms | scrapes/s | p50 ms | p99 ms | errors | peak RSS MiB | source label changes |');
 say('|---:|---:|---:|---:|---:|---:|---|');

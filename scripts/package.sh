@@ -26,8 +26,9 @@ for bundle in dist/*.mjs; do
   [ "$name" = testbed ] && continue
   [ -f "dist/$name.cjs" ] && bundle="dist/$name.cjs"
   file=$(basename "$bundle")
-  # Debian's nodejs is /usr/bin/node; lintian checks the interpreter against Depends.
-  sed '1s|^#!/usr/bin/env node$|#!/usr/bin/node|' "$bundle" >"$root/usr/lib/kubesonic/$file"
+  # Debian's nodejs is /usr/bin/node; lintian checks the interpreter against Depends. A bundle's
+  # node flag (bundle.mjs: the exporter's) stays: the kernel passes it to node as one argument.
+  sed '1s|^#!/usr/bin/env \(-S \)\{0,1\}node|#!/usr/bin/node|' "$bundle" >"$root/usr/lib/kubesonic/$file"
   chmod 0755 "$root/usr/lib/kubesonic/$file"
   ln -s "../lib/kubesonic/$file" "$root/usr/bin/$name"
   node packaging/debian-files.mjs man "$name" "$bundle" "$root/usr/share/man/man1/$name.1"

@@ -67,6 +67,9 @@ UNIT
   chmod 0755 "$ROOT/usr/bin/memory_checker"
   # cri-tools, as kubeadm's Debian package installs it (testbed/build.sh built it; cached).
   ln -sf "$(bash "$HERE/build.sh")/crictl" "$ROOT/usr/local/bin/crictl"
+  # What deploy/systemd/kubesonic-exporter.service runs (systemd-analyze verify wants it to exist).
+  printf '#!/bin/sh\nexec %s %s/dist/kubesonic-exporter.mjs "$@"\n' "$(command -v node)" "$REPO" > "$ROOT/usr/bin/kubesonic-exporter"
+  chmod 0755 "$ROOT/usr/bin/kubesonic-exporter"
 }
 
 up() {

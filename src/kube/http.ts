@@ -2,8 +2,10 @@
 import { createRequire } from 'node:module';
 import type * as Http from 'node:http';
 import type * as Https from 'node:https';
+import type { Duplex } from 'node:stream';
 import type * as Tls from 'node:tls';
 import type { ApiCredentials } from './kubeconfig.js';
+import { anchorsOf, fastServerCheck } from './tls-verify.js';
 
 // node:https (tls, crypto) and node:http are loaded on first use, not at start: memory_checker runs
 // every monit cycle and most runs on a switch without an API server never make a request; loading
@@ -43,10 +45,29 @@ const MAX_BODY = 8 * 1024 * 1024;
 /**
  * One TLS context (CA, client certificate and key, parsed once) per credentials object, shared by
  * the connections of every check: the contexts are immutable; the connections stay per check.
- * Building one is most of a check's cost: given a CA, Node first copies its whole root CA store
- * (23 ms of a metrics-path run on the testbed's Node, bench/results.md).
+ * This one gives the CA to OpenSSL, which verifies the server: the watches use it, and getJson
+ * when the fast check below cannot decide. Building it costs a process 21 ms (Node 18/20 build
+ * their whole root store on the first CA added, bench/results.md).
  */
 const tlsContexts = new WeakMap<ApiCredentials, Tls.SecureContext>();
+
+/**
+ * getJson's context when the credentials have a CA: the client certificate and key only (`ca: []`
+ * keeps OpenSSL's store empty and costs 1 ms). Nothing is sent on a connection made with it before
+ * fastServerCheck (tls-verify.ts) has accepted the server's certificate against the CA's
+ * certificates here; when it cannot, the connection is made again with tlsContext (OpenSSL).
+ */
+const fastContexts = new WeakMap<ApiCredentials, { context: Tls.SecureContext; anchors: ReturnType<typeof anchorsOf> }>();
+
+function fastContext(creds: ApiCredentials, ca: Buffer) {
+  let fast = fastContexts.get(creds);
+  if (!fast) {
+    const context = (load('node:tls') as typeof Tls).createSecureContext({ ca: [], cert: creds.cert, key: creds.key });
+    fast = { context, anchors: anchorsOf(ca) };
+    fastContexts.set(creds, fast);
+  }
+  return fast;
+}
 
 function tlsContext(creds: ApiCredentials) {
   let context = tlsContexts.get(creds);
@@ -64,6 +85,9 @@ function tlsContext(creds: ApiCredentials) {
  */
 const tlsSessions = new WeakMap<ApiCredentials, Buffer>();
 
+/** Sessions of connections whose server was accepted (fast check or OpenSSL): the only ones resumed without a check. */
+const acceptedSessions = new WeakSet<Buffer>();
+
 /**
  * The kept-alive connections of one check: a check makes two requests (pod list, then metrics), and
  * the second TLS handshake would cost as much as the first. Each check owns its scope and closes it
@@ -72,24 +96,87 @@ const tlsSessions = new WeakMap<ApiCredentials, Buffer>();
  */
 export class ApiConnections {
   private readonly agents = new Map<ApiCredentials, Https.Agent>();
+  /** Connections still being verified: not the agent's yet, closed with the scope all the same. */
+  private readonly pending = new Set<Tls.TLSSocket>();
 
   agentFor(creds: ApiCredentials): Https.Agent {
     let agent = this.agents.get(creds);
     if (!agent) {
+      const { ca } = creds;
+      const checkable = ca !== undefined && !creds.insecureSkipTlsVerify;
+      // Not tlsContext(creds) for a checkable server: building it is the cost the fast check avoids.
       agent = new (https().Agent)({
         keepAlive: true,
         maxSockets: 1,
-        secureContext: tlsContext(creds),
+        ...(checkable ? {} : { secureContext: tlsContext(creds) }),
         rejectUnauthorized: !creds.insecureSkipTlsVerify,
       });
+      if (checkable) this.verifyServerFirst(agent, creds, ca);
       this.agents.set(creds, agent);
     }
     return agent;
   }
 
+  /**
+   * The agent's connections use the fast context and are handed to a request (which then writes)
+   * only once fastServerCheck has accepted the server; otherwise the connection is made again as
+   * Node makes it, with OpenSSL verifying against the CA (its errors are the request's).
+   */
+  private verifyServerFirst(agent: Https.Agent, creds: ApiCredentials, ca: Buffer): void {
+    type Done = (err: Error | null, socket?: Duplex) => void;
+    type Create = (options: Tls.ConnectionOptions, done: Done) => Tls.TLSSocket | undefined;
+    const withAgent = agent as unknown as { createConnection: Create };
+    const connect = withAgent.createConnection.bind(agent);
+    const track = (socket: Tls.TLSSocket) => {
+      this.pending.add(socket);
+      socket.once('close', () => this.pending.delete(socket));
+      return socket;
+    };
+    withAgent.createConnection = (options, done) => {
+      const fast = fastContext(creds, ca);
+      // Only a session from a connection accepted before is offered (the key always present: the
+      // agent's own session cache, which holds sessions of connections not yet checked, stays out).
+      const offered = options.session && acceptedSessions.has(options.session) ? options.session : undefined;
+      const socket = track(
+        connect({ ...options, session: offered, secureContext: fast.context, rejectUnauthorized: false }, () => undefined)!,
+      );
+      socket.once('error', done);
+      socket.once('secureConnect', () => {
+        this.pending.delete(socket);
+        socket.off('error', done);
+        const host = (options.servername || options.host || '').replace(/^\[(.*)\]$/, '$1');
+        // A resumed session proves the server holds the keys of that earlier, accepted handshake
+        // (and sends no certificate to check again).
+        const resumed = offered !== undefined && socket.isSessionReused();
+        if (resumed || fastServerCheck(socket.getPeerCertificate(true), fast.anchors, host) === 'trusted') {
+          // Sessions only from accepted connections; listened to here, before any ticket can arrive.
+          socket.on('session', (session: Buffer) => {
+            acceptedSessions.add(session);
+            tlsSessions.set(creds, session);
+          });
+          done(null, socket);
+          return;
+        }
+        socket.destroy();
+        // OpenSSL verifies this one. Without a session: one made under the fast context would resume
+        // with that context's (failed, ignored) verification result, and OpenSSL would refuse it.
+        const full = { ...options, secureContext: tlsContext(creds), rejectUnauthorized: true, session: undefined };
+        const checked = track(connect(full, () => undefined)!);
+        checked.once('error', done);
+        checked.once('secureConnect', () => {
+          this.pending.delete(checked);
+          done(null, checked);
+        });
+      });
+      return undefined;
+    };
+  }
+
   close(): void {
     for (const agent of this.agents.values()) agent.destroy();
     this.agents.clear();
+    for (const socket of this.pending) socket.destroy();
+    this.pending.clear();
   }
 }
 
@@ -166,7 +253,14 @@ export function getJson(creds: ApiCredentials, path: string, deadline: number, c
         }
       });
     });
-    if (isHttps) req.once('socket', (socket) => socket.on('session', (s: Buffer) => tlsSessions.set(creds, s)));
+    // A request gets its socket once the server is accepted (rejectUnauthorized, or the fast check).
+    if (isHttps)
+      req.once('socket', (socket) =>
+        socket.on('session', (s: Buffer) => {
+          acceptedSessions.add(s);
+          tlsSessions.set(creds, s);
+        }),
+      );
     const timer = setTimeout(() => fail({ kind: 'timeout' }), remaining);
     req.on('error', (e) => fail({ kind: 'network', message: e.message }));
     req.end();

@@ -139,7 +139,7 @@ describe.each(SUITES)('$suite with Debian nodejs', ({ suite, packages, node }) =
   it('every shipped command loads on this Node (--help)', () => {
     const bins = readdirSync(join(root, 'usr/lib/kubesonic'));
     // memory_checker as CommonJS (the hot path starts without the ESM loader), the rest as ESM.
-    expect(bins).toEqual(expect.arrayContaining(['memory_checker.cjs', 'kubesonic.mjs']));
+    expect(bins).toEqual(expect.arrayContaining(['memory_checker.cjs', 'kubesonic.mjs', 'kubesonic-exporter.mjs']));
     expect(bins.filter((b) => !/\.[mc]js$/.test(b) || /^(testbed|memory_checker)\.mjs$/.test(b))).toEqual([]);
     for (const bin of bins) {
       const r = inRoot(root, `/usr/bin/${bin.replace(/\.[mc]js$/, '')}`, '--help');

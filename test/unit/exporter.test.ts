@@ -1,13 +1,15 @@
 // The exporter under concurrent scrapes, against a real HTTPS server on loopback (TLS and kept-alive
 // connections are the point): one collection in flight however many scrapes arrive, figures cached
-// for --cache-ms, and one check's clean-up never closing a connection another check is using.
+// for --cache-ms and refreshed in the background, and one check's clean-up never closing a
+// connection another check is using.
 import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MemoryExporter, parseCacheMs, type ExporterOptions } from '../../src/exporter/exporter.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CHECKS_AT_ONCE, MemoryExporter, parseCacheMs, type ExporterOptions } from '../../src/exporter/exporter.js';
 import { checkMemory, type CheckerSettings } from '../../src/memory/checker.js';
 import { parseCheckerArgs, type CheckerOptions } from '../../src/memory/args.js';
 import { ExitError } from '../../src/util/errors.js';
@@ -17,6 +19,8 @@ const FEATURES = ['bmp', 'snmp', 'telemetry'];
 const MiB = 1024 * 1024;
 /** Per pod: how long the metrics answer takes (ms). */
 const metricsDelay = new Map<string, number>();
+/** Per feature: the working set the metrics API reports (MiB); default: its place in FEATURES + 1. */
+const usageMi = new Map<string, number>();
 const requests: string[] = [];
 /** TLS connections the server accepted: full handshakes and resumed sessions. */
 const handshakes = { full: 0, resumed: 0 };
@@ -42,7 +46,10 @@ beforeAll(async () => {
     const m = /^\/apis\/metrics\.k8s\.io\/v1beta1\/namespaces\/sonic\/pods\/(.+)-pod$/.exec(url.pathname);
     if (!m) return res.writeHead(404).end('{}');
     const f = m[1]!;
-    setTimeout(() => reply({ containers: [{ name: f, usage: { memory: `${FEATURES.indexOf(f) + 1}Mi` } }] }), metricsDelay.get(f) ?? 0);
+    setTimeout(
+      () => reply({ containers: [{ name: f, usage: { memory: `${usageMi.get(f) ?? FEATURES.indexOf(f) + 1}Mi` } }] }),
+      metricsDelay.get(f) ?? 0,
+    );
   });
   server.on('secureConnection', (socket) => {
     if (socket.isSessionReused()) handshakes.resumed++;
@@ -71,6 +78,7 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 beforeEach(() => {
   requests.length = 0;
   metricsDelay.clear();
+  usageMi.clear();
 });
 
 function checkerOptions(f: string): CheckerOptions {
@@ -101,10 +109,17 @@ describe('TLS sessions', () => {
 });
 
 describe('MemoryExporter collections', () => {
-  function exporter(cacheMs: number) {
-    let clock = 0;
+  const started: MemoryExporter[] = [];
+  afterEach(async () => {
+    for (const e of started.splice(0)) {
+      e.stop();
+      await e.idle();
+    }
+  });
+
+  function exporter(cacheMs: number, check?: ConstructorParameters<typeof MemoryExporter>[1], features = FEATURES) {
     const opts: ExporterOptions = {
-      features: FEATURES.map((feature) => ({ feature, threshold: 838860800 })),
+      features: features.map((feature) => ({ feature, threshold: 838860800 })),
       namespace: 'sonic',
       node: 'vm',
       kubeconfig: undefined,
@@ -112,53 +127,138 @@ describe('MemoryExporter collections', () => {
       cacheMs,
       settings,
     };
-    const e = new MemoryExporter(opts, () => clock);
-    return { e, advance: (ms: number) => (clock += ms) };
+    const e = new MemoryExporter(opts, check);
+    started.push(e);
+    return e;
   }
+  const bmpBytes = (text: string) => Number(/^kubesonic_feature_memory_working_set_bytes\{feature="bmp"[^}]*\} (\d+)$/m.exec(text)?.[1]);
 
-  it('ten concurrent scrapes share one collection: one pod list per feature', async () => {
-    const { e } = exporter(1000);
+  it('ten scrapes before the first collection share it: one pod list per feature', async () => {
+    const e = exporter(1000);
     metricsDelay.set('telemetry', 100);
-    await Promise.all(Array.from({ length: 10 }, () => e.refresh()));
+    const bodies = await Promise.all(Array.from({ length: 10 }, () => e.scrape()));
     expect(podLists()).toBe(FEATURES.length);
+    expect(new Set(bodies).size).toBe(1);
+    expect(bmpBytes(bodies[0]!)).toBe(1 * MiB);
   });
 
-  it('past cacheMs a scrape is answered from the last figures at once while one new collection runs', async () => {
-    const { e, advance } = exporter(1000);
-    await e.refresh();
-    advance(1000);
-    metricsDelay.set('bmp', 300);
-    const started = performance.now();
-    await Promise.all(Array.from({ length: 10 }, () => e.refresh()));
-    expect(performance.now() - started).toBeLessThan(100); // not the 300 ms the collection takes
+  it('collects in the background every cacheMs, scraped or not: new figures reach the next scrape', async () => {
+    const e = exporter(100);
+    e.start();
+    expect(bmpBytes(await e.scrape())).toBe(1 * MiB);
+    usageMi.set('bmp', 7);
+    await sleep(350); // ≥ 2 more collections, no scrape meanwhile
+    expect(podLists()).toBeGreaterThanOrEqual(3 * FEATURES.length);
+    expect(bmpBytes(await e.scrape())).toBe(7 * MiB);
+  });
+
+  it('a scrape while a slow collection runs gets the last completed one at once', async () => {
+    const e = exporter(50);
+    e.start();
+    await e.scrape();
+    metricsDelay.set('bmp', 400);
+    usageMi.set('bmp', 9);
+    await sleep(120); // the next collection has started and waits for bmp's metrics
+    const t0 = performance.now();
+    const text = await e.scrape();
+    expect(performance.now() - t0).toBeLessThan(50); // not the 400 ms the collection takes
+    expect(bmpBytes(text)).toBe(1 * MiB);
     await e.idle();
-    expect(podLists()).toBe(2 * FEATURES.length);
+    expect(bmpBytes(await e.scrape())).toBe(9 * MiB);
+  });
+
+  it('answers /metrics over HTTP from the last collection while the API server is slow', async () => {
+    const e = exporter(50);
+    const server = await e.listen('127.0.0.1', 0);
+    try {
+      e.start();
+      await e.scrape();
+      metricsDelay.set('snmp', 500);
+      await sleep(100);
+      const t0 = performance.now();
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`);
+      const text = await res.text();
+      expect(performance.now() - t0).toBeLessThan(100);
+      expect(res.status).toBe(200);
+      expect(bmpBytes(text)).toBe(1 * MiB);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('never runs two collections at once, even when one takes longer than cacheMs', async () => {
+    let running = 0;
+    let most = 0;
+    const check: typeof checkMemory = async (options, s) => {
+      most = Math.max(most, ++running);
+      try {
+        await sleep(options.container === 'bmp' ? 120 : 5);
+        return await checkMemory(options, s);
+      } finally {
+        running--;
+      }
+    };
+    const e = exporter(10, check, ['bmp']);
+    e.start();
+    await sleep(400);
+    expect(most).toBe(1);
+    expect(podLists()).toBeGreaterThanOrEqual(2);
+  });
+
+  it(`starts the checks one per turn of the event loop, at most ${CHECKS_AT_ONCE} in flight`, async () => {
+    // 20 features whose checks each hold the loop 8 ms (as parsing and TLS set-up do, more slowly):
+    // started all at once they would hold it 160 ms; a scrape must wait for one check, not all.
+    const features = Array.from({ length: 20 }, (_, i) => `f${i}`);
+    let inFlight = 0;
+    let most = 0;
+    const check: typeof checkMemory = async (options) => {
+      most = Math.max(most, ++inFlight);
+      const until = performance.now() + 8;
+      while (performance.now() < until); // busy: the event loop is held
+      await sleep(1);
+      inFlight--;
+      return { status: 'not-running', container: options.container, notes: [] };
+    };
+    const e = exporter(1000, check, features);
+    let longest = 0;
+    let last = performance.now();
+    let probing = true;
+    const probe = () => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+      if (probing) setImmediate(probe);
+    };
+    setImmediate(probe);
+    await e.collect();
+    probing = false;
+    expect(longest).toBeLessThan(20);
+    expect(most).toBeLessThanOrEqual(CHECKS_AT_ONCE);
+    expect(most).toBeGreaterThan(1);
   });
 
   it.each([
-    { cacheMs: 1000, after: 999, collections: 1 },
-    { cacheMs: 1000, after: 1000, collections: 2 },
-    { cacheMs: 0, after: 0, collections: 2 },
-  ])('cache $cacheMs ms, scraped again after $after ms → $collections collection(s)', async ({ cacheMs, after, collections }) => {
-    const { e, advance } = exporter(cacheMs);
-    await e.refresh();
-    advance(after);
-    await e.refresh();
-    await e.idle();
-    expect(podLists()).toBe(collections * FEATURES.length);
-  });
+    { cacheMs: 1000, collections: 1 },
+    { cacheMs: 0, collections: 2 },
+  ])(
+    'cache $cacheMs ms, without the background loop, two scrapes in a row → $collections collection(s)',
+    async ({ cacheMs, collections }) => {
+      const e = exporter(cacheMs);
+      await e.scrape();
+      await e.scrape();
+      await e.idle();
+      expect(podLists()).toBe(collections * FEATURES.length);
+    },
+  );
 
   it('publishes every feature with its source, the same on every scrape', async () => {
-    const { e, advance } = exporter(0);
+    const e = exporter(0);
     const sources = new Set<string>();
     for (let i = 0; i < 5; i++) {
       metricsDelay.set(FEATURES[i % FEATURES.length]!, 50); // a different slow feature each round
-      await Promise.all([e.refresh(), e.refresh()]);
-      await e.idle();
-      const text = await e.registry.metrics();
+      const [text] = await Promise.all([e.scrape(), e.scrape()]);
       for (const m of text.matchAll(/^kubesonic_feature_memory_working_set_bytes\{feature="(\w+)",source="([^"]+)"/gm))
         sources.add(`${m[1]} ${m[2]}`);
-      advance(1);
       metricsDelay.clear();
     }
     expect([...sources].sort()).toEqual(FEATURES.map((f) => `${f} metrics.k8s.io`).sort());

@@ -1,5 +1,6 @@
 // The shape of the house, checked on every test run: no import cycle in src/, one reader of the
-// environment, thin entry points, and a memory_checker that loads none of the heavy packages.
+// environment, thin entry points, and a memory_checker and an exporter that load none of the heavy
+// packages.
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -98,5 +99,13 @@ describe('the house', () => {
     for (const heavy of ['@kubernetes/client-node', 'yargs', 'ioredis', 'prom-client']) expect(loaded).not.toContain(heavy);
     // The same walk does see them from the kubesonic CLI: the check can fail.
     expect(packagesReachedFrom(join(SRC, 'cli', 'kubesonic.ts'))).toContain('@kubernetes/client-node');
+  });
+
+  it("kubesonic-exporter's code reaches neither client-node nor yargs nor ioredis (it runs as long as the switch)", () => {
+    const loaded = packagesReachedFrom(join(SRC, 'cli', 'kubesonic-exporter.ts'));
+    for (const heavy of ['@kubernetes/client-node', 'yargs', 'ioredis']) expect(loaded).not.toContain(heavy);
+    // The walk does reach the exporter's own package, and `kubesonic exporter` runs the same code.
+    expect(loaded).toContain('prom-client');
+    expect(packagesReachedFrom(join(SRC, 'cli', 'commands', 'exporter.ts'))).toEqual(new Set([...loaded, 'yargs']));
   });
 });

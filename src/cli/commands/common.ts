@@ -21,19 +21,5 @@ export function withTarget<T>(y: Argv<T>): Argv<T & TargetArgs> {
 export const nodeOf = (argv: { node?: string | undefined }, settings: { nodeName: string }): string =>
   (argv.node || settings.nodeName).toLowerCase();
 
-export const out = (line: string): void => {
-  process.stdout.write(`${line}\n`);
-};
-
-/** Lines of a long-running process carry a timestamp. */
-export const log = (line: string): void => {
-  process.stdout.write(`${new Date().toISOString()} ${line}\n`);
-};
-
-/** Aborted on SIGTERM or SIGINT: how systemd and the kubelet stop a long-running command. */
-export function untilSignal(): AbortSignal {
-  const abort = new AbortController();
-  process.once('SIGTERM', () => abort.abort());
-  process.once('SIGINT', () => abort.abort());
-  return abort.signal;
-}
+// Printing and the stop signal live in ../io.ts (no yargs there: the lean entries use them too).
+export { log, out, untilSignal } from '../io.js';
