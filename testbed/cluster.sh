@@ -304,11 +304,22 @@ down_quiet() {
   rm -rf "$STATE/etcd" "$STATE/kubelet" "$STATE/containerd" "$CTRD_STATE" "$RUN"
 }
 
+# A reboot of the node as the kubelet sees it: every pod process ends, containerd and the kubelet
+# start again. The control plane is left as it is (a test stops the API server first to reboot offline).
+reboot_node() {
+  stop_proc kubelet
+  kill_pod_processes
+  stop_proc containerd
+  start_containerd
+  start_kubelet
+}
+
 case "${1:-}" in
   up) up ;;
+  reboot-node) in_netns; reboot_node ;;
   down) down_quiet; log "down" ;;
   start) in_netns; "start_${2//-/_}" ;;
   stop) stop_proc "$2" ;;
   env) echo "KUBECONFIG=$STATE/admin.kubeconfig"; echo "KUBESONIC_CONTAINERD_STATE=$CTRD_STATE"; echo "NODE_NAME=$NODE" ;;
-  *) echo "usage: $0 up|down|start COMPONENT|stop COMPONENT|env" >&2; exit 1 ;;
+  *) echo "usage: $0 up|down|reboot-node|start COMPONENT|stop COMPONENT|env" >&2; exit 1 ;;
 esac

@@ -4,7 +4,7 @@
 # a tmpfs, so nothing it does reaches the host's files. Its cgroup namespace is rooted in a child of
 # the host's name=systemd hierarchy, which is the only cgroup tree it can touch. It shares the
 # caller's network namespace (run it in the test netns).
-#   up | down | exec CMD... | pid | root
+#   up | down | reboot | exec CMD... | pid | root
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HERE")
@@ -35,6 +35,9 @@ inner() { # runs as PID 1 of the new namespaces
   mkdir -p "$TEST_ROOT/switch-run/kubesonic" "$ROOT/run/kubesonic"
   mount --bind "$TEST_ROOT/switch-run/kubesonic" "$ROOT/run/kubesonic"
   mount -t tmpfs -o mode=1777 tmpfs "$ROOT/tmp"
+  # SONiC's Redis socket where a switch has it (redis-cli's, and the unit's fallback, default).
+  mkdir -p "$ROOT/run/redis"
+  ln -sf "$TEST_ROOT/redis/redis.sock" "$ROOT/run/redis/redis.sock"
   # The kubelet's containerd where a switch has it (/run/containerd): crictl's default endpoint.
   if [ -d /run/kubesonic-containerd ]; then
     mkdir -p "$ROOT/run/containerd"
@@ -99,7 +102,7 @@ up() {
 
 in_ns() { nsenter --target "$(pid)" --mount --pid --cgroup --root --wd -- "$@"; }
 
-down() {
+power_off() { # systemd's poweroff: units stop in order, then every process of the switch ends
   if running; then
     kill -s SIGRTMIN+4 "$(pid)" 2>/dev/null || true # poweroff: stops units in order
     for _ in $(seq 1 100); do running || break; sleep 0.1; done
@@ -110,13 +113,26 @@ down() {
   if [ -d "$CG" ]; then find "$CG" -mindepth 1 -depth -type d -exec rmdir {} \; 2>/dev/null || true; fi
   rmdir "$CG" 2>/dev/null || true
   if mountpoint -q "$ROOT"; then umount -l "$ROOT" || true; fi
+}
+
+down() {
+  power_off
   if mountpoint -q "$B/layers"; then umount -l "$B/layers" || true; fi
+}
+
+# A power cycle: the switch's processes end, /run starts empty, its disk (the overlay's upper layer:
+# /etc/sonic, the unit drop-ins, the hold files) stays.
+reboot_switch() {
+  power_off
+  rm -rf "${TEST_ROOT:?}/switch-run/kubesonic" && mkdir -p "$TEST_ROOT/switch-run/kubesonic"
+  up
 }
 
 case "${1:-}" in
   inner) inner ;;
   up) up ;;
   down) down ;;
+  reboot) reboot_switch ;;
   exec) shift; in_ns "$@" ;;
   pid) pid ;;
   root) echo "$ROOT" ;;

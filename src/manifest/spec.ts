@@ -4,6 +4,7 @@
 import { load as loadYaml } from 'js-yaml';
 import { parseBytes, parseMillicores } from '../kube/quantity.js';
 import {
+  DEFAULT_FALLBACK_SECONDS,
   DOCKER_SOCKET,
   FEATURE_NAMESPACE,
   REDIS_SOCKET_DIR,
@@ -67,6 +68,12 @@ export interface FeatureSpec {
   sync: 'agent' | 'sidecar';
   /** Feature's threshold for monit / the exporter, bytes. */
   memoryThreshold: number | undefined;
+  /**
+   * Seconds without a pod from Kubernetes after which the unit runs the image's own container
+   * (SONiC's revert_to_local_on_wait_seconds, default 360); 0: never. CONFIG_DB FEATURE|<f>
+   * no_fallback_to_local=true turns it off per switch.
+   */
+  fallbackSeconds: number;
   /**
    * Host directories the sidecar manages, and the Docker socket the gate checks (SONiC's by default).
    * dockerSocket undefined: the node has no Docker (the gate passes, v2 has nothing to clean up).
@@ -216,6 +223,7 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
     'apiServer',
     'redisSocketDir',
     'memoryThreshold',
+    'fallbackSeconds',
     'host',
     'sync',
   ]);
@@ -349,6 +357,7 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
     redisSocketDir: str(doc, 'redisSocketDir', p) ?? REDIS_SOCKET_DIR,
     sync,
     memoryThreshold,
+    fallbackSeconds: int(doc.fallbackSeconds, `${p}.fallbackSeconds`, 0, 86_400, DEFAULT_FALLBACK_SECONDS),
     host,
   };
 }

@@ -49,3 +49,12 @@ export const holdDir = (ctx: FlowContext): string => join(ctx.root, HOLD_DIR);
 
 /** The feature's host-side hold is on (its unit stopped it). */
 export const hostHeld = (ctx: FlowContext): boolean => isHeld(holdDir(ctx), ctx.spec.feature);
+
+/** The image's own unit file (SONiC's generator installs it in /usr/lib, older images in /lib). */
+export function imageUnitFile(ctx: FlowContext): string | undefined {
+  for (const dir of ['/usr/lib/systemd/system', '/lib/systemd/system']) {
+    const text = readOrUndefined(join(ctx.root, dir, `${ctx.spec.feature}.service`));
+    if (text !== undefined) return text;
+  }
+  return undefined;
+}

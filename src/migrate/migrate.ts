@@ -10,13 +10,14 @@ import { disableTaint, objectsPresent, runningPod, setTaint, stopTaint } from '.
 import { renderFeature } from '../manifest/render.js';
 import { DEFAULT_FEATURE_ENTRY } from '../sonic/feature-entry.js';
 import { featureKey } from '../sonic/paths.js';
-import { dropInPath, hostPlan } from '../systemd/unit.js';
+import { dropInPath, hostPlan, nativeLauncherOf } from '../systemd/unit.js';
 import { waitUntil } from '../util/wait.js';
 import { agentObjects, agentServes, usesAgent } from './agent-objects.js';
 import { targetOf, type FlowContext } from './context.js';
 import {
   daemonReload,
   featureUnitActive,
+  imageUnitFile,
   nativeRunning,
   podRunning,
   stubInstalled,
@@ -84,7 +85,10 @@ export function migrateSteps(ctx: FlowContext): Step[] {
       describe: `install ${dropInPath(f, ctx.unitDir)} (unit proxies to the pod) and daemon-reload`,
       done: async () => stubInstalled(ctx),
       apply: async () => {
-        const r = applyHostFiles(hostPlan(f, 'v1', ctx.unitDir), ctx.root);
+        const native = nativeLauncherOf(imageUnitFile(ctx) ?? '');
+        if (!native && ctx.spec.fallbackSeconds > 0)
+          ctx.out(`  no launcher (ExecStartPre=… start) in ${unitName(ctx)}: local fallback off`);
+        const r = applyHostFiles(hostPlan(f, 'v1', ctx.unitDir, { seconds: ctx.spec.fallbackSeconds, native }), ctx.root);
         for (const b of r.backups) ctx.out(`  backed up ${b}`);
         daemonReload(ctx);
         // Lets the sidecar (hostPath mounts only, no privileges) ask for later reloads.

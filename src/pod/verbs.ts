@@ -172,7 +172,13 @@ async function waitRunning(
 
 export async function start(ports: VerbPorts, t: FeatureTarget, o: VerbOptions): Promise<number> {
   if (setHold(o.holdDir, t.feature, false)) o.out(`${t.feature}: hold taken off on this switch`);
-  await followTaints(ports, t, o);
+  const apiAnswered = await followTaints(ports, t, o);
+  if (!apiAnswered && !(await runtimeContainers(ports, t).catch(() => [])).some((c) => c.running)) {
+    // After a reboot with the API server away the kubelet has no pod to start: nothing comes, so
+    // nothing is waited for here. The unit's ExecStart waits, and falls back to the native container.
+    o.out(`${t.feature}: the API server is away and no ${t.feature} container runs on this node: the unit waits for one`);
+    return 0;
+  }
   const c = await waitRunning(ports, t, o, new Set());
   if (!c) {
     // Not a failure: a slow image pull, a pod not there yet (API server away after a reboot). The
@@ -205,6 +211,7 @@ export async function stop(ports: VerbPorts, t: FeatureTarget, o: VerbOptions, s
     o.out(`${t.feature}: system is shutting down: the pod stays for the node's return, held until the unit starts`);
     return 0;
   }
+  await stopNative(t, o);
   try {
     await stopContainers(ports, t, o);
   } catch (e) {
@@ -221,6 +228,23 @@ export async function stop(ports: VerbPorts, t: FeatureTarget, o: VerbOptions, s
   return 0;
 }
 
+/**
+ * A native container of the feature is stopped too (the unit's local fallback, or one started behind
+ * its back): while migrated, `systemctl stop` leaves nothing of the feature running. Docker not
+ * answering is said, not taken for "none".
+ */
+async function stopNative(t: FeatureTarget, o: VerbOptions): Promise<void> {
+  if (!o.docker) return;
+  try {
+    const native = await o.docker.nativeRunning(t.feature, Date.now() + 10_000);
+    if (!native) return;
+    await o.docker.stop(native.id, o.graceSeconds ?? 10, Date.now() + 30_000);
+    o.out(`${t.feature}: stopped the native container ${native.id.slice(0, 12)} (local fallback)`);
+  } catch (e) {
+    o.out(`${t.feature}: could not ask Docker about a native ${t.feature}: ${errorLine(e)}`);
+  }
+}
+
 /** Restart in place: the kubelet's next attempt of the same container in the same pod. */
 export async function restart(ports: VerbPorts, t: FeatureTarget, o: VerbOptions): Promise<number> {
   const old = new Set(await stopContainers(ports, t, o));
@@ -232,7 +256,19 @@ export async function restart(ports: VerbPorts, t: FeatureTarget, o: VerbOptions
   return 0;
 }
 
-export async function status(ports: VerbPorts, t: FeatureTarget, o: Pick<VerbOptions, 'holdDir' | 'out'>): Promise<number> {
+export async function status(
+  ports: VerbPorts,
+  t: FeatureTarget,
+  o: Pick<VerbOptions, 'holdDir' | 'out' | 'unitStateDir' | 'docker'>,
+): Promise<number> {
+  if (o.unitStateDir && readUnitState(o.unitStateDir, t.feature)?.state === 'local') {
+    // The unit's local fallback (systemd/unit.ts): the image's own container, until Kubernetes is back.
+    const native = await o.docker?.nativeRunning(t.feature, Date.now() + 5000).catch(() => undefined);
+    o.out(
+      `${t.feature}: Kubernetes-managed, running natively (local fallback: no pod from Kubernetes)${native ? `, container ${native.id.slice(0, 12)}` : ', native container not running'}`,
+    );
+    return native ? STATUS.RUNNING : STATUS.NOT_RUNNING;
+  }
   const held = isHeld(o.holdDir, t.feature);
   const holdNote = held ? `, stopped by its unit (hold ${o.holdDir}/${t.feature})` : '';
   let pods: V1Pod[] | undefined;

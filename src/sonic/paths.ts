@@ -41,6 +41,10 @@ export const HOLD_MOUNT = '/run/kubesonic-hold';
 /** kubesonic's own credentials on the switch (tried before the kubelet's). */
 export const KUBESONIC_KUBECONFIG = `${STATE_DIR}/kubeconfig`;
 export const DROPIN_NAME = '90-kubesonic.conf';
+/** The local-fallback settings of a migrated unit (migrate writes it from the spec; the agent never touches it). */
+export const FALLBACK_DROPIN_NAME = '91-kubesonic-fallback.conf';
+/** SONiC's local fallback delay (ctrmgrd's revert_to_local_on_wait_seconds default). */
+export const DEFAULT_FALLBACK_SECONDS = 360;
 export const KUBESONIC_BIN = '/usr/bin/kubesonic';
 /** First line of every host file kubesonic writes: what it finds without it is someone else's. */
 export const MARKER = '# Managed by kubesonic';

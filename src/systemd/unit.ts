@@ -5,10 +5,12 @@
 import type { HostFile } from '../host/files.js';
 import {
   DROPIN_NAME,
+  FALLBACK_DROPIN_NAME,
   HOLD_DIR,
   KUBESONIC_BIN,
   KUBESONIC_KUBECONFIG,
   MARKER,
+  REDIS_SOCKET,
   RELOAD_REQUEST,
   TAINT_PENDING_DIR,
   UNIT_DIR,
@@ -57,34 +59,114 @@ TimeoutStopSec=120
  * Exits 0 once the feature is disabled (pod gone, node tainted), 1 once the pod has been gone for
  * the grace time without a disable, 0 on SIGTERM (systemctl stop). No state file (after a reboot)
  * means "not known yet": it keeps waiting, as it does while the API server is away.
+ *
+ * Local fallback (SONiC's revert_to_local_on_wait_seconds): with no pod from Kubernetes for
+ * $KUBESONIC_FALLBACK_SECONDS (the fallback drop-in, fallbackDropIn) — the state unknown or stopped,
+ * so never next to a pod that is only slow — no running feature container in the runtime, and
+ * CONFIG_DB FEATURE|<f> no_fallback_to_local not exactly "true", it runs the image's own launcher
+ * ($KUBESONIC_NATIVE start, then wait) and says so (unit state "local"; STATE_DB current_owner=local).
+ * Hand-back: once the agent reports a pod on the node again (pending: it waits at its gate while the
+ * native container runs), the native container is stopped and the pod's gate opens.
  */
 export function unitWaitScript(): string {
   return `${MARKER}: ExecStart of a feature unit that Kubernetes runs (kubesonic).
 # usage: sh ${UNIT_WAIT_SCRIPT} <feature> [grace_seconds]
+# env: KUBESONIC_FALLBACK_SECONDS (0: no fallback), KUBESONIC_NATIVE (the image's launcher), KUBESONIC_REDIS_SOCKET
 feature=$1
 grace=\${2:-120}
+fallback=\${KUBESONIC_FALLBACK_SECONDS:-0}
+native=\${KUBESONIC_NATIVE:-}
 state_file=\${KUBESONIC_UNIT_STATE_DIR:-${UNIT_STATE_DIR}}/$feature
+redis_socket=\${KUBESONIC_REDIS_SOCKET:-${REDIS_SOCKET}}
 gone=0
+away=0
+away_since=
+mode=kube
+said=
 trap 'exit 0' TERM INT
+say_once() { [ "$said" = "$1" ] || echo "$2"; said=$1; }
+# Exactly "true" (SONiC's own reader takes any non-empty string as true: a known bug not copied).
+no_fallback() { [ "$(redis-cli -s "$redis_socket" -n 4 hget "FEATURE|$feature" no_fallback_to_local 2>/dev/null)" = true ]; }
+# No running container of the feature in the runtime: crictl must answer (no answer: not known, no fallback).
+runtime_clear() { ids=$(crictl ps -q --name "^$feature\\$" --state running 2>/dev/null) && [ -z "$ids" ]; }
+fall_back() {
+  echo "$feature: no pod from Kubernetes for $away s: falling back to the native container ($native start)"
+  if ! "$native" start; then echo "$feature: $native start failed; trying again in $fallback s"; away_since=$up; return; fi
+  "$native" wait &
+  native_wait=$!
+  mode=local
+  mkdir -p "\${state_file%/*}" && printf 'local %s\\n' "$(date +%s)" > "$state_file.tmp" && mv "$state_file.tmp" "$state_file"
+  redis-cli -s "$redis_socket" -n 6 hset "FEATURE|$feature" current_owner local remote_state none >/dev/null 2>&1 || :
+}
+hand_back() {
+  echo "$feature: Kubernetes has a pod for $feature on this node again: stopping the native container ($native stop)"
+  "$native" stop
+  kill "$native_wait" 2>/dev/null
+  mode=kube
+  away_since=
+}
 while :; do
   state=unknown
   if [ -r "$state_file" ]; then read -r state _ < "$state_file" || state=unknown; fi
-  case $state in
-    disabled)
-      echo "$feature: pod gone and $feature disabled on this node"
-      exit 0 ;;
-    stopped)
-      if [ "$gone" -ge "$grace" ]; then
-        echo "$feature: no pod on this node for $grace s and no disable taint"
-        exit 1
+  # Seconds since boot (monotonic: an NTP step at boot does not shorten the delay).
+  read -r up _ < /proc/uptime
+  up=\${up%.*}
+  if [ "$mode" = local ]; then
+    case $state in
+      pending|running) hand_back ;;
+      *) if ! kill -0 "$native_wait" 2>/dev/null; then echo "$feature: the native container ended"; exit 1; fi ;;
+    esac
+  else
+    case $state in
+      disabled)
+        echo "$feature: pod gone and $feature disabled on this node"
+        exit 0 ;;
+      stopped)
+        if [ "$gone" -ge "$grace" ]; then
+          echo "$feature: no pod on this node for $grace s and no disable taint"
+          exit 1
+        fi
+        gone=$((gone + 2))
+        away_since=\${away_since:-$up} ;;
+      running|pending) gone=0; away_since=; said= ;;
+      *) gone=0; away_since=\${away_since:-$up} ;;
+    esac
+    away=$((up - \${away_since:-$up}))
+    if [ "$fallback" -gt 0 ] && [ -n "$native" ] && [ "$away" -ge "$fallback" ]; then
+      if no_fallback; then
+        say_once off "$feature: no pod from Kubernetes for $away s; CONFIG_DB no_fallback_to_local is 'true': staying down"
+      elif ! runtime_clear; then
+        say_once runtime "$feature: no pod state for $away s, but the container runtime shows a $feature container running (or does not answer): no fallback"
+      else
+        fall_back
       fi
-      gone=$((gone + 2)) ;;
-    *) gone=0 ;;
-  esac
+    fi
+  fi
   sleep 2 &
   wait $!
 done
 `;
+}
+
+/** Where the image's own launcher is, from its unit file: SONiC's units start with `ExecStartPre=/usr/bin/<f>.sh start`. */
+export function nativeLauncherOf(unitFile: string): string | undefined {
+  return /^ExecStartPre=-?(\/\S+) start\s*$/m.exec(unitFile)?.[1];
+}
+
+/** The fallback drop-in: the spec's delay and the image's launcher, next to the stub (which the agent keeps generic). */
+export function fallbackDropIn(feature: string, fallback: { seconds: number; native: string | undefined }): string {
+  const off = fallback.seconds <= 0 || !fallback.native;
+  return `${MARKER}: local fallback of ${feature} (kubesonic migrate, from the feature's spec).
+# After ${fallback.seconds} s without a pod from Kubernetes the unit runs the image's own container
+# (${fallback.native ?? 'no launcher found in the image unit'}); CONFIG_DB FEATURE|${feature} no_fallback_to_local=true turns it off.${off ? '\n# Off here.' : ''}
+[Service]
+Environment=KUBESONIC_FALLBACK_SECONDS=${off ? 0 : fallback.seconds}
+Environment=KUBESONIC_NATIVE=${fallback.native ?? ''}
+`;
+}
+
+export function fallbackDropInPath(feature: string, unitDir = UNIT_DIR): string {
+  return `${unitDir}/${feature}.service.d/${FALLBACK_DROPIN_NAME}`;
 }
 
 /** Lets the sidecar (which only has hostPath mounts) ask the host for a daemon-reload. */
@@ -148,8 +230,17 @@ ExecStart=/bin/sh -c 'for p in ${TAINT_PENDING_DIR}/*; do ${bin} systemd "$\${p#
  * unit runs the native container), v1 and v2 the stub drop-in. The reload units are shared by all
  * features, so a feature going back to v0 leaves them in place.
  */
-export function hostPlan(feature: string, version: MigrationVersion, unitDir = UNIT_DIR): HostFile[] {
-  if (version === 'v0') return [{ path: dropInPath(feature, unitDir), content: undefined, mode: 0o644 }];
+export function hostPlan(
+  feature: string,
+  version: MigrationVersion,
+  unitDir = UNIT_DIR,
+  fallback?: { seconds: number; native: string | undefined },
+): HostFile[] {
+  if (version === 'v0')
+    return [
+      { path: dropInPath(feature, unitDir), content: undefined, mode: 0o644 },
+      { path: fallbackDropInPath(feature, unitDir), content: undefined, mode: 0o644 },
+    ];
   const reload = reloadPathUnit();
   const taints = taintSyncUnits();
   return [
@@ -159,6 +250,7 @@ export function hostPlan(feature: string, version: MigrationVersion, unitDir = U
     { path: `${unitDir}/kubesonic-taints.service`, content: taints.service, mode: 0o644 },
     { path: UNIT_WAIT_SCRIPT, content: unitWaitScript(), mode: 0o644 },
     ...featurePlan(feature, version, unitDir),
+    ...(fallback ? [{ path: fallbackDropInPath(feature, unitDir), content: fallbackDropIn(feature, fallback), mode: 0o644 }] : []),
   ];
 }
 

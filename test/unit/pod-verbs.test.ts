@@ -2,7 +2,7 @@
 // runtime: what each does to the hold, the container, the taint and the pods, what it prints, and its
 // exit code. test/system/e2e-bmp.test.ts
 // runs them through a real systemd against a real kubelet.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { stubDropIn } from '../../src/systemd/unit.js';
 import { sleep } from '../../src/util/wait.js';
 import { FakeCluster } from '../fakes/cluster.js';
 import { FakeRuntime } from '../fakes/runtime.js';
+import { FakeDocker } from '../fakes/docker.js';
 
 const NODE = 'leaf1';
 const t = { feature: 'bmp', namespace: 'sonic', node: NODE };
@@ -158,6 +159,46 @@ describe('systemctl start <f> (ExecStartPre)', () => {
     const w = world({ pod: 'none', daemonSet: false });
     expect(await start(w.ports, t, w.o)).toBe(0);
     expect(w.lines.at(-1)).toBe('bmp: no bmp container running yet after 1 s: the unit waits for it');
+  });
+});
+
+describe('the local fallback, from the verbs', () => {
+  it('start with the API server away and no container on the node (a reboot): returns at once, the unit waits', async () => {
+    const w = world({ pod: 'none', daemonSet: false });
+    w.c.down = true;
+    const started = Date.now();
+    expect(await start(w.ports, t, { ...w.o, timeoutMs: 60_000 })).toBe(0);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(w.lines.at(-1)).toBe('bmp: the API server is away and no bmp container runs on this node: the unit waits for one');
+  });
+
+  it('stop also stops a native container (the fallback, or one behind the unit\'s back); Docker failing is said, not "none"', async () => {
+    const w = world();
+    const docker = new FakeDocker();
+    docker.run('bmp');
+    expect(await stop(w.ports, t, { ...w.o, docker }, false)).toBe(0);
+    expect(docker.isRunning('bmp')).toBe(false);
+    expect(w.lines).toContainEqual(expect.stringMatching(/^bmp: stopped the native container [0-9a-f]{12} \(local fallback\)$/));
+    docker.run('bmp');
+    docker.fault = 'error';
+    w.lines.length = 0;
+    expect(await stop(w.ports, t, { ...w.o, docker }, false)).toBe(0);
+    expect(w.lines).toContainEqual(expect.stringMatching(/^bmp: could not ask Docker about a native bmp: /));
+  });
+
+  it('status while the unit runs the native container (unit state "local"): 0, and says so', async () => {
+    const w = world();
+    const unitStateDir = mkdtempSync(join(tmpdir(), 'kubesonic-units-'));
+    HOLD_DIRS.push(unitStateDir);
+    writeFileSync(join(unitStateDir, 'bmp'), 'local 1764410000\n');
+    const docker = new FakeDocker();
+    const native = docker.run('bmp');
+    expect(await status(w.ports, t, { ...w.o, unitStateDir, docker })).toBe(STATUS.RUNNING);
+    expect(w.lines).toEqual([
+      `bmp: Kubernetes-managed, running natively (local fallback: no pod from Kubernetes), container ${native.id.slice(0, 12)}`,
+    ]);
+    docker.halt('bmp');
+    expect(await status(w.ports, t, { ...w.o, unitStateDir, docker })).toBe(STATUS.NOT_RUNNING);
   });
 });
 

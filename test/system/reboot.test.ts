@@ -1,0 +1,190 @@
+// A migrated switch rebooting while the control plane is away, on real parts: the test switch's
+// systemd (power cycled, its disk kept), the node (kubelet and containerd restarted, every pod
+// process gone), dockerd and Redis restarted; the API server stopped across the reboot.
+//   - the unit falls back to the image's own container after the spec's fallback delay, says so
+//     (STATE_DB current_owner=local, `kubesonic systemd bmp status`), and never ends in start-limit-hit;
+//   - with CONFIG_DB no_fallback_to_local=true it stays down and says why;
+//   - once the API server is back Kubernetes takes bmp back with no step by hand: the pod waits at
+//     its gate while the native container runs, the unit stops the native one, the pod starts;
+//   - a 250 ms monitor counts the feature's daemons on the machine the whole time: never two.
+import { join } from 'node:path';
+import { readdirSync, readFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import {
+  clusterEnv,
+  CLUSTER_SCRIPT,
+  kube,
+  kubeconfigFor,
+  podsOf,
+  setFeatureMiB,
+  startComponent,
+  stopComponent,
+} from '../helpers/cluster.js';
+import { startDockerd, type Dockerd } from '../helpers/docker.js';
+import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
+import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
+import { mustRun, REPO, run, testbedBin, waitFor } from '../helpers/procs.js';
+import { podContainerRunning } from '../../src/kube/cluster.js';
+import { dockerEngine } from '../../src/host/docker.js';
+import { sleep } from '../../src/util/wait.js';
+
+const k = kube();
+const SPEC = join(REPO, 'testbed', 'features', 'bmp-e2e.yaml');
+const FALLBACK_S = 20;
+let docker: Dockerd;
+let redis: TestRedis;
+let config: Redis;
+let state: Redis;
+let env: Record<string, string>;
+let monitor: NodeJS.Timeout;
+let samples = 0;
+const bothSeen: string[] = [];
+
+const node = () => clusterEnv().NODE_NAME;
+const kubesonic = (...args: string[]) => onSwitch(['kubesonic', ...args], env);
+const nativeUp = async () =>
+  (await dockerEngine(docker.socket)
+    .nativeRunning('bmp', Date.now() + 5000)
+    .catch(() => undefined)) !== undefined;
+const podRunning = async () => (await podsOf(k, 'bmp', node())).some((p) => podContainerRunning(p, 'bmp'));
+const unitActive = () => systemctl('is-active', 'bmp.service').stdout.trim();
+
+/** Every process on the machine named exactly `comm`: the native container's and the pod's daemon alike. */
+function daemons(comm = 'openbmpd'): number {
+  let n = 0;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === comm) n++;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return n;
+}
+
+/** The switch and its node power-cycled; the API server stays as the test left it. */
+async function reboot(): Promise<void> {
+  // The node first: its pods (the agent among them) end before the switch's /run starts empty.
+  mustRun('bash', [CLUSTER_SCRIPT, 'reboot-node']);
+  mustRun('bash', [join(REPO, 'testbed', 'systemd-ns.sh'), 'reboot']);
+  await docker.daemon.stop();
+  run('umount', [join(docker.socket, '..', 'data')]);
+  docker = await startDockerd(testbedBin());
+  await redis.restart();
+  // STATE_DB starts empty at boot; CONFIG_DB comes from config_db.json.
+  await state.flushdb();
+  copyFileSync(kubeconfigFor('operator'), join(systemdRoot(), 'etc/sonic/kubesonic/kubeconfig'));
+}
+
+/** featured's start of the enabled feature at boot. */
+function bootStart(): void {
+  const r = systemctl('start', 'bmp.service');
+  expect(r.code, r.stderr).toBe(0);
+}
+
+beforeAll(async () => {
+  docker = await startDockerd(testbedBin());
+  redis = await startRedis();
+  config = redis.db(4);
+  state = redis.db(6);
+  await config.flushall();
+  await config.hset('FEATURE|bmp', SONIC_BMP_FEATURE);
+  systemdUp();
+  mkdirSync(join(systemdRoot(), 'etc/sonic/kubesonic'), { recursive: true });
+  copyFileSync(kubeconfigFor('operator'), join(systemdRoot(), 'etc/sonic/kubesonic/kubeconfig'));
+  env = {
+    KUBECONFIG: '/etc/sonic/kubesonic/kubeconfig',
+    KUBESONIC_REDIS_SOCKET: REDIS_SOCKET,
+    DOCKER_HOST: docker.host,
+    NODE_NAME: node(),
+  };
+  setFeatureMiB('bmp', 24);
+  bootStart();
+  await waitFor('native bmp', nativeUp, 30_000);
+  const m = kubesonic('migrate', 'bmp', '--spec', SPEC, '--timeout', '180');
+  expect(m.code, m.stdout + m.stderr).toBe(0);
+  await waitFor('bmp pod running', podRunning, 120_000);
+  monitor = setInterval(() => {
+    samples++;
+    if (daemons() > 1) bothSeen.push(new Date().toISOString());
+  }, 250);
+}, 400_000);
+
+afterAll(async () => {
+  clearInterval(monitor);
+  startComponent('kube-apiserver');
+  await config?.hdel('FEATURE|bmp', 'no_fallback_to_local');
+  onSwitch(['kubesonic', 'rollback', 'bmp', '--spec', SPEC, '--timeout', '180'], env ?? {});
+  try {
+    systemdDown();
+  } finally {
+    await docker?.stop();
+    await redis?.stop();
+  }
+}, 300_000);
+
+describe('a migrated switch reboots with the API server away', () => {
+  it(`falls back to the native container within the fallback delay (${FALLBACK_S} s) + 30 s, and says so`, async () => {
+    stopComponent('kube-apiserver');
+    await reboot();
+    const booted = Date.now();
+    bootStart();
+    expect(unitActive()).toBe('active');
+    await waitFor('native bmp (local fallback)', nativeUp, (FALLBACK_S + 30) * 1000);
+    expect(Date.now() - booted).toBeGreaterThanOrEqual(FALLBACK_S * 1000 - 2000);
+    expect(unitActive()).toBe('active');
+    await waitFor('STATE_DB current_owner=local', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'local', 10_000);
+    const status = kubesonic('systemd', 'bmp', 'status');
+    expect(status.code, status.stdout).toBe(0);
+    expect(status.stdout).toMatch(/running natively \(local fallback: no pod from Kubernetes\), container [0-9a-f]{12}/);
+    const checker = onSwitch(['memory_checker', '--json', 'bmp', '1'], env);
+    expect(JSON.parse(checker.stdout)).toMatchObject({ via: 'docker' });
+    expect(systemctl('show', 'bmp.service', '--property=Result').stdout.trim()).toBe('Result=success');
+  }, 180_000);
+
+  it('API server back: the pod waits at its gate, the native container is stopped, the pod runs — by itself', async () => {
+    startComponent('kube-apiserver');
+    const back = Date.now();
+    await waitFor('bmp pod running', podRunning, 180_000);
+    expect(await nativeUp()).toBe(false);
+    expect(daemons()).toBe(1);
+    expect(unitActive()).toBe('active');
+    process.stderr.write(`[reboot] hand-back: pod running ${((Date.now() - back) / 1000).toFixed(1)} s after the API server came back\n`);
+    const journal = onSwitch(['journalctl', '-u', 'bmp.service', '--no-pager', '-o', 'cat']).stdout;
+    expect(journal).toMatch(/Kubernetes has a pod for bmp on this node again: stopping the native container/);
+  }, 240_000);
+
+  it('no_fallback_to_local=true: stays down and says why; the pod comes once the API server is back', async () => {
+    await config.hset('FEATURE|bmp', 'no_fallback_to_local', 'true');
+    stopComponent('kube-apiserver');
+    await reboot();
+    bootStart();
+    await sleep((FALLBACK_S + 15) * 1000);
+    expect(await nativeUp()).toBe(false);
+    expect(daemons()).toBe(0);
+    expect(unitActive()).toBe('active');
+    expect(systemctl('status', 'bmp.service', '--no-pager', '-n', '20').stdout).toMatch(/no_fallback_to_local is 'true': staying down/);
+    expect(kubesonic('systemd', 'bmp', 'status').code).toBe(3);
+    startComponent('kube-apiserver');
+    await waitFor('bmp pod running', podRunning, 180_000);
+    await config.hdel('FEATURE|bmp', 'no_fallback_to_local');
+  }, 300_000);
+
+  it('the API server back before the fallback delay, at a random point: no fallback, the pod runs', async () => {
+    stopComponent('kube-apiserver');
+    await reboot();
+    bootStart();
+    await sleep(Math.floor(Math.random() * (FALLBACK_S - 8) * 1000));
+    startComponent('kube-apiserver');
+    await waitFor('bmp pod running', podRunning, 180_000);
+    expect(await nativeUp()).toBe(false);
+    expect(onSwitch(['journalctl', '-u', 'bmp.service', '--no-pager', '-o', 'cat', '-b']).stdout).not.toMatch(/falling back/);
+  }, 300_000);
+
+  it('never both: the monitor never saw two bmp daemons on the machine', () => {
+    expect(samples).toBeGreaterThan(100);
+    expect(bothSeen).toEqual([]);
+  });
+});
