@@ -235,6 +235,11 @@ serializeImagePulls: false
 YAML
   start_proc kubelet "$b/kubelet" --config="$STATE/kubelet.yaml" --kubeconfig="$STATE/kubelet.kubeconfig" \
     --root-dir="$STATE/kubelet" --hostname-override="$NODE" --node-ip="$NODE_IP" --v=1
+  # After a reboot with the API server away the node cannot report Ready: wait for the kubelet only.
+  if [ -n "${KUBELET_NO_READY_WAIT:-}" ]; then
+    wait_until "kubelet healthz" 60 curl -sf http://127.0.0.1:10248/healthz
+    return
+  fi
   wait_until "node $NODE Ready" 120 sh -c "kubectl --kubeconfig '$STATE/admin.kubeconfig' get node '$NODE' -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
 }
 
@@ -311,7 +316,7 @@ reboot_node() {
   kill_pod_processes
   stop_proc containerd
   start_containerd
-  start_kubelet
+  KUBELET_NO_READY_WAIT=1 start_kubelet
 }
 
 case "${1:-}" in
