@@ -93,7 +93,7 @@ async function measurePod(ctx: SourceContext, creds: ApiCredentials, pod: Featur
   const { opts } = ctx;
   if (opts.source !== 'cgroup') {
     try {
-      const usage = await podWorkingSet(creds, opts.namespace, pod.name, opts.container, ctx.deadline, ctx.connections);
+      const usage = await podWorkingSet(creds, opts.namespace, pod.name, opts.container, ctx.kubeDeadline, ctx.connections);
       if (usage !== undefined) return ctx.measured(usage, 'metrics.k8s.io', 'kube', { pod: pod.name });
       ctx.notes.push(`metrics: no ${opts.container} entry for pod ${pod.name} yet`);
     } catch (e) {
@@ -130,7 +130,7 @@ async function fromKube(ctx: SourceContext) {
   }
   let pods: FeaturePod[];
   try {
-    pods = await listFeaturePods(creds, opts.namespace, ctx.node, opts.container, ctx.deadline, ctx.connections);
+    pods = await listFeaturePods(creds, opts.namespace, ctx.node, opts.container, ctx.kubeDeadline, ctx.connections);
   } catch (e) {
     if (!(e instanceof ApiError)) throw e;
     ctx.notes.push(`kube: pod list: ${e.message}`);
