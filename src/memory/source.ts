@@ -21,12 +21,15 @@ export interface Measurement {
   pod?: string | undefined;
   cgroup?: string | undefined;
   notes: string[];
+  /** What the operator should fix although the check could answer (memory_checker prints each on stderr). */
+  warnings?: string[];
 }
 
 export interface NotRunning {
   status: 'not-running';
   container: string;
   notes: string[];
+  warnings?: string[];
 }
 
 export type CheckOutcome = Measurement | NotRunning;
@@ -65,6 +68,7 @@ export function splitBudget(startMs: number, totalMs: number, choice: SourceChoi
 /** One check in progress: its options, deadlines, notes, and what the sources before learned. */
 export class SourceContext {
   readonly notes: string[] = [];
+  readonly warnings: string[] = [];
   /** Set by the kube source once the API server answered: the local kube sources then add nothing. */
   apiReachable = false;
   /** This check's own API connections, closed when it ends (never another check's). */
@@ -104,11 +108,21 @@ export class SourceContext {
   }
 
   measured(usage: number, source: MeasurementSource, via: Measurement['via'], extra: Partial<Measurement> = {}): Measurement {
-    return { status: 'measured', container: this.opts.container, usage, source, via, notes: this.notes, ...extra };
+    return { status: 'measured', container: this.opts.container, usage, source, via, notes: this.notes, ...this.warned(), ...extra };
   }
 
   notRunning(): NotRunning {
-    return { status: 'not-running', container: this.opts.container, notes: this.notes };
+    return { status: 'not-running', container: this.opts.container, notes: this.notes, ...this.warned() };
+  }
+
+  /** A problem the check works around (it goes on without that source), noted and kept for stderr. */
+  warn(line: string): void {
+    this.notes.push(line);
+    this.warnings.push(line);
+  }
+
+  private warned(): { warnings?: string[] } {
+    return this.warnings.length ? { warnings: this.warnings } : {};
   }
 
   /** undefined: the cgroup vanished while being read (the container stopped or restarted meanwhile). */

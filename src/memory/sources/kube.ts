@@ -3,7 +3,7 @@
 // same container's cgroup, found from the pod status.
 import { parseBytes } from '../../kube/quantity.js';
 import { ApiError, getJson, type ApiConnections } from '../../kube/http.js';
-import { loadCredentials, type ApiCredentials } from '../../kube/kubeconfig.js';
+import { loadCredentials, UnsafeCredentials, type ApiCredentials } from '../../kube/kubeconfig.js';
 import { containerIdOf } from '../../kube/ids.js';
 import { isObj, type Obj } from '../../util/json.js';
 import { errorLine } from '../../util/errors.js';
@@ -121,7 +121,12 @@ async function fromKube(ctx: SourceContext) {
     creds = await loadCredentials(opts.kubeconfig, ctx.settings.api);
   } catch (e) {
     if (opts.kubeconfig) throw new CheckError(1, errorLine(e));
-    ctx.notes.push(`kube: ${errorLine(e)}`);
+    // A kubeconfig found by default but refused (group/world-readable) or unreadable: the check
+    // goes on without the API server — containerd's files and Docker still find and measure the
+    // container — and says so on stderr. Exit 1 instead would turn monit's memory guard off for
+    // every feature, native ones included, until someone fixed a file mode.
+    if (e instanceof UnsafeCredentials) ctx.warn(`kube source skipped: ${errorLine(e)}`);
+    else ctx.notes.push(`kube: ${errorLine(e)}`);
     return undefined;
   }
   if (!creds) {
