@@ -167,7 +167,14 @@ export function clientNodeCluster(k: Kube): Cluster {
         onDone,
       ),
     watchNode: (node, onEvent, onDone) =>
-      startWatch(k.kc, '/api/v1/nodes', { fieldSelector: `metadata.name=${node}` }, (type, obj) => onEvent(type, obj as V1Node), onDone),
+      startWatch(
+        k.kc,
+        '/api/v1/nodes',
+        // Bookmarks are the heartbeat the view's idle watchdog listens for (feature/view.ts).
+        { fieldSelector: `metadata.name=${node}`, allowWatchBookmarks: true },
+        (type, obj) => onEvent(type, obj as V1Node),
+        onDone,
+      ),
   };
 }
 
