@@ -72,6 +72,7 @@ users:
     client-certificate: $PKI/$name.crt
     client-key: $PKI/$name.key
 KC
+  chmod 600 "$file" # kubesonic's tools refuse a credential group or others can read
 }
 
 pki() {

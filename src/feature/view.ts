@@ -15,6 +15,7 @@ import {
 } from '../kube/cluster.js';
 import { featureSelector, shortContainerId } from '../kube/ids.js';
 import { errorLine } from '../util/errors.js';
+import { monotonicMs } from '../util/wait.js';
 import type { Observation } from './state.js';
 
 /** An image's version as `show feature status` shows it: its tag ("docker-sonic-bmp:4.1.0" → "4.1.0"), else its digest's start. */
@@ -75,44 +76,126 @@ export interface NodeViewTarget {
 }
 
 /**
+ * How a list-then-watch loop paces itself. Without it a watch that the API server (or a proxy in
+ * front of it) ends cleanly at once was re-listed at once, a list+watch hot loop; and an idle,
+ * silently dead connection was noticed only when TCP keep-alive gave up, minutes later, while the
+ * view still called itself fresh.
+ */
+export interface WatchTiming {
+  /** Backoff ceiling after failures (jittered: each wait is between half and all of the step). */
+  maxBackoffMs: number;
+  /** A watch that stayed up this long was healthy: the next re-list comes at once and the backoff starts over. */
+  healthyMs: number;
+  /**
+   * No event for this long — bookmarks included, which the watches ask for and the API server's
+   * watch cache sends about once a minute — and the connection is taken for dead and replaced.
+   */
+  idleMs: number;
+  /** [0, 1): the jitter's source (tests pin it). */
+  random: () => number;
+}
+
+export const DEFAULT_WATCH_TIMING: WatchTiming = {
+  maxBackoffMs: 10_000,
+  healthyMs: 60_000,
+  // Two and a half bookmark periods: one late bookmark is not a dead connection.
+  idleMs: 150_000,
+  random: Math.random,
+};
+
+/** The wait before attempt `attempt` (0: the first retry): 200 ms doubling to the ceiling, jittered into its upper half. */
+export function backoffMs(attempt: number, timing: Pick<WatchTiming, 'maxBackoffMs' | 'random'>): number {
+  const step = Math.min(200 * 2 ** Math.min(attempt, 30), timing.maxBackoffMs);
+  return Math.round(step / 2 + (timing.random() * step) / 2);
+}
+
+/**
  * One list-then-watch loop: list, report, watch from the list's resourceVersion; when the watch
- * ends, mark stale and start over (at once after a clean close, with backoff after an error).
+ * ends, mark stale and start over — at once after a healthy watch, else after a jittered backoff
+ * that grows with every short-lived or failed cycle. Each cycle ends exactly once (watch end, list
+ * failure, or the idle watchdog), so a failure reported twice never starts two loops.
  */
 class ListWatch {
   fresh = false;
   private handle: WatchHandle | undefined;
+  /** The cycle in progress; callbacks of an older one are ignored. */
+  private cycle = 0;
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly name: string,
     private readonly list: () => Promise<string | undefined>,
-    private readonly watch: (resourceVersion: string | undefined, onDone: (err: unknown) => void) => Promise<WatchHandle>,
+    private readonly watch: (
+      resourceVersion: string | undefined,
+      alive: () => void,
+      onDone: (err: unknown) => void,
+    ) => Promise<WatchHandle>,
     private readonly view: NodeView,
   ) {}
 
   async run(attempt: number): Promise<void> {
     if (this.view.stopped) return;
+    const cycle = ++this.cycle;
     try {
       this.view.apiRequests++;
       const rv = await this.list();
+      if (cycle !== this.cycle || this.view.stopped) return;
       this.fresh = true;
       this.view.changed();
       this.view.apiRequests++;
-      this.handle = await this.watch(rv, (err) => {
-        // The watch ended (timeout, apiserver restart, network): keep what we know, re-list.
-        this.fresh = false;
-        this.handle = undefined;
-        if (err) this.view.log(`${this.name} watch ended: ${errorLine(err)}`);
-        this.view.later(() => void this.run(err ? attempt + 1 : 0), err ? this.view.backoff(attempt) : 0);
-      });
-      if (this.view.stopped) this.stop();
+      // A watch may end before its start resolves (a failed connect reports both ways).
+      let since = monotonicMs();
+      const handle = await this.watch(
+        rv,
+        () => this.alive(cycle),
+        (err) => this.ended(cycle, attempt, since, err),
+      );
+      since = monotonicMs();
+      if (cycle !== this.cycle || this.view.stopped) {
+        handle.stop();
+        return;
+      }
+      this.handle = handle;
+      this.alive(cycle);
     } catch (e) {
-      this.fresh = false;
-      this.view.log(`${this.name} list failed (retrying): ${errorLine(e)}`);
-      this.view.later(() => void this.run(attempt + 1), this.view.backoff(attempt));
+      this.restart(cycle, attempt + 1, `list failed (retrying): ${errorLine(e)}`);
     }
   }
 
+  /** Something arrived on the watch (an event or a bookmark): the connection lives. */
+  private alive(cycle: number): void {
+    if (cycle !== this.cycle || this.view.stopped) return;
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => {
+      this.restart(cycle, 0, `watch silent for ${Math.round(this.view.timing.idleMs / 1000)} s: reconnecting`);
+    }, this.view.timing.idleMs);
+  }
+
+  /** The watch ended (timeout, API server restart, network). */
+  private ended(cycle: number, attempt: number, since: number, err: unknown): void {
+    // Only a watch that stayed up long enough resets the backoff: a server or proxy that closes
+    // every watch at once, cleanly or not, must not make this loop spin.
+    const healthy = monotonicMs() - since >= this.view.timing.healthyMs;
+    const next = healthy ? 0 : attempt + 1;
+    this.restart(cycle, next, err ? `watch ended: ${errorLine(err)}` : healthy ? undefined : 'watch ended early', healthy && !err);
+  }
+
+  /** End this cycle (once) and schedule the next: at once, or after the backoff for `attempt`. */
+  private restart(cycle: number, attempt: number, why: string | undefined, atOnce = false): void {
+    if (cycle !== this.cycle || this.view.stopped) return;
+    this.cycle++;
+    clearTimeout(this.watchdog);
+    this.handle?.stop();
+    this.handle = undefined;
+    // Keep what we know but say it is stale: consumers get nothing until the re-list.
+    this.fresh = false;
+    if (why) this.view.log(`${this.name} ${why}`);
+    this.view.later(() => void this.run(attempt), atOnce ? 0 : backoffMs(Math.max(attempt - 1, 0), this.view.timing));
+  }
+
   stop(): void {
+    this.cycle++;
+    clearTimeout(this.watchdog);
     this.handle?.stop();
     this.handle = undefined;
   }
@@ -121,6 +204,7 @@ class ListWatch {
 export class NodeView {
   apiRequests = 0;
   stopped = false;
+  readonly timing: WatchTiming;
   private pods = new Map<string, V1Pod>();
   private nodeObj: V1Node | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -131,8 +215,10 @@ export class NodeView {
     t: NodeViewTarget,
     private readonly onChange: (s: NodeSnapshot) => void,
     readonly log: (line: string) => void = () => undefined,
-    private readonly maxBackoffMs = 10_000,
+    maxBackoffMs = DEFAULT_WATCH_TIMING.maxBackoffMs,
+    timing: Partial<WatchTiming> = {},
   ) {
+    this.timing = { ...DEFAULT_WATCH_TIMING, maxBackoffMs, ...timing };
     const { namespace, node, labelSelector } = t;
     this.loops = [
       new ListWatch(
@@ -142,13 +228,14 @@ export class NodeView {
           this.pods = new Map(list.items.map((p) => [p.metadata!.uid!, p]));
           return list.resourceVersion;
         },
-        (rv, onDone) =>
+        (rv, alive, onDone) =>
           cluster.watchNodePods(
             namespace,
             node,
             labelSelector,
             rv,
             (type, pod) => {
+              alive();
               const uid = pod.metadata?.uid;
               if (!uid || type === 'BOOKMARK') return;
               if (type === 'DELETED') this.pods.delete(uid);
@@ -165,11 +252,13 @@ export class NodeView {
           this.nodeObj = await cluster.readNode(node);
           return undefined;
         },
-        (_rv, onDone) =>
+        (_rv, alive, onDone) =>
           cluster.watchNode(
             node,
             (type, n) => {
-              if (type === 'BOOKMARK') return;
+              alive();
+              // ERROR carries a Status, not a node (client-node passes it through; the stream then ends).
+              if (type === 'BOOKMARK' || type === 'ERROR') return;
               this.nodeObj = type === 'DELETED' ? undefined : n;
               this.changed();
             },
@@ -179,7 +268,6 @@ export class NodeView {
       ),
     ];
   }
-
   get fresh(): boolean {
     return this.loops.every((l) => l.fresh);
   }
@@ -214,11 +302,6 @@ export class NodeView {
       fn();
     }, ms);
     this.timers.add(t);
-  }
-
-  /** @internal for ListWatch */
-  backoff(attempt: number): number {
-    return Math.min(200 * 2 ** attempt, this.maxBackoffMs);
   }
 }
 

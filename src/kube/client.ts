@@ -18,24 +18,29 @@ import { IN_CLUSTER_DIR, SWITCH_KUBECONFIGS } from '../sonic/paths.js';
 import type { ApiSources } from '../settings.js';
 import { ConflictError, type Cluster, type WatchHandle } from './cluster.js';
 import { nodeFieldSelector } from './ids.js';
+import { assertPrivate } from './kubeconfig.js';
 
 export const FIELD_MANAGER = 'kubesonic';
 
-/** --kubeconfig, else in-cluster, else $KUBECONFIG, else the switch's kubeconfigs (sonic/paths.ts). */
+/**
+ * --kubeconfig, else in-cluster, else $KUBECONFIG, else the switch's kubeconfigs (sonic/paths.ts,
+ * never SONiC's admin kubeconfig). The first file that exists is the credential; it and its client
+ * key must be private (assertPrivate: exit 78 otherwise), and a refused one is never passed over
+ * for the next.
+ */
 export function loadKubeConfig(explicit: string | undefined, api: ApiSources): KubeConfig {
   const kc = new KubeConfig();
-  if (explicit) {
-    if (!existsSync(explicit)) throw new Error(`kubeconfig ${explicit} does not exist`);
-    kc.loadFromFile(explicit);
-    return kc;
-  }
-  if (api.inCluster && existsSync(`${IN_CLUSTER_DIR}/token`)) {
+  if (explicit && !existsSync(explicit)) throw new Error(`kubeconfig ${explicit} does not exist`);
+  if (!explicit && api.inCluster && existsSync(`${IN_CLUSTER_DIR}/token`)) {
     kc.loadFromCluster();
     return kc;
   }
-  const file = api.kubeconfigs.find((p) => existsSync(p)) ?? SWITCH_KUBECONFIGS.find((p) => existsSync(p));
+  const file = explicit || (api.kubeconfigs.find((p) => existsSync(p)) ?? SWITCH_KUBECONFIGS.find((p) => existsSync(p)));
   if (!file) throw new Error('no Kubernetes credentials: set --kubeconfig or KUBECONFIG');
+  assertPrivate(file);
   kc.loadFromFile(file);
+  const keyFile = kc.getCurrentUser()?.keyFile;
+  if (keyFile) assertPrivate(keyFile);
   return kc;
 }
 
@@ -162,7 +167,14 @@ export function clientNodeCluster(k: Kube): Cluster {
         onDone,
       ),
     watchNode: (node, onEvent, onDone) =>
-      startWatch(k.kc, '/api/v1/nodes', { fieldSelector: `metadata.name=${node}` }, (type, obj) => onEvent(type, obj as V1Node), onDone),
+      startWatch(
+        k.kc,
+        '/api/v1/nodes',
+        // Bookmarks are the heartbeat the view's idle watchdog listens for (feature/view.ts).
+        { fieldSelector: `metadata.name=${node}`, allowWatchBookmarks: true },
+        (type, obj) => onEvent(type, obj as V1Node),
+        onDone,
+      ),
   };
 }
 

@@ -1,10 +1,37 @@
 // Credentials for the API server without @kubernetes/client-node: memory_checker runs every monit
 // cycle, and client-node costs far more to load than the whole check (see bench/).
-import { readFileSync, existsSync } from 'node:fs';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isObj, type Obj } from '../util/json.js';
+import { ExitError } from '../util/errors.js';
 import { IN_CLUSTER_DIR, SWITCH_KUBECONFIGS } from '../sonic/paths.js';
 import type { ApiSources } from '../settings.js';
+
+/** Exit code of a kubesonic tool that refuses its credentials: sysexits.h EX_CONFIG. */
+export const EXIT_UNSAFE_CREDENTIALS = 78;
+
+/** A credential file that others on the switch can read or change: refused, never used. */
+export class UnsafeCredentials extends ExitError {
+  constructor(message: string) {
+    super(message, EXIT_UNSAFE_CREDENTIALS);
+    this.name = 'UnsafeCredentials';
+  }
+}
+
+/**
+ * Refuse a credential file with any group or other permission bit (mode & 0o077), as ssh refuses
+ * a private key: /etc/sonic is partly world-readable, carried across images and gathered by
+ * `show techsupport`, and a kubeconfig others can write could point root's tools at another
+ * server. Checked on the mode itself, not by trying to read as someone else: root (every tool
+ * here) is never refused by the kernel.
+ */
+export function assertPrivate(path: string): void {
+  const mode = statSync(path).mode & 0o777;
+  if ((mode & 0o077) !== 0)
+    throw new UnsafeCredentials(
+      `${path}: mode ${mode.toString(8).padStart(4, '0')} lets group or others read or change it; refusing it (chmod 600 ${path})`,
+    );
+}
 
 export interface ApiCredentials {
   server: string;
@@ -23,12 +50,15 @@ function named(list: unknown, name: string | undefined, key: string): Obj | unde
   return isObj(entry) && isObj(entry[key]) ? (entry[key] as Obj) : undefined;
 }
 
-function dataOrFile(obj: Obj, dataKey: string, fileKey: string, base: string): Buffer | undefined {
+function dataOrFile(obj: Obj, dataKey: string, fileKey: string, base: string, secret = false): Buffer | undefined {
   const data = obj[dataKey];
   if (typeof data === 'string' && data) return Buffer.from(data, 'base64');
   const file = obj[fileKey];
-  if (typeof file === 'string' && file) return readFileSync(isAbsolute(file) ? file : resolve(base, file));
-  return undefined;
+  if (typeof file !== 'string' || !file) return undefined;
+  const path = isAbsolute(file) ? file : resolve(base, file);
+  // A client key or token file is as secret as the kubeconfig; certificates and CAs are public.
+  if (secret) assertPrivate(path);
+  return readFileSync(path);
 }
 
 /**
@@ -46,13 +76,14 @@ export async function credentialsFromKubeconfig(text: string, path: string): Pro
   const cluster = named(doc.clusters, typeof context.cluster === 'string' ? context.cluster : undefined, 'cluster');
   const user = named(doc.users, typeof context.user === 'string' ? context.user : undefined, 'user') ?? {};
   if (!cluster || typeof cluster.server !== 'string') throw new Error(`${path}: no cluster server in the current context`);
-  const tokenFile = typeof user.tokenFile === 'string' ? user.tokenFile : undefined;
+  const tokenFile = typeof user.tokenFile === 'string' && user.tokenFile ? resolve(base, user.tokenFile) : undefined;
+  if (typeof user.token !== 'string' && tokenFile) assertPrivate(tokenFile);
   return {
     server: cluster.server.replace(/\/+$/, ''),
     ca: dataOrFile(cluster, 'certificate-authority-data', 'certificate-authority', base),
     cert: dataOrFile(user, 'client-certificate-data', 'client-certificate', base),
-    key: dataOrFile(user, 'client-key-data', 'client-key', base),
-    token: typeof user.token === 'string' ? user.token : tokenFile ? readFileSync(resolve(base, tokenFile), 'utf8').trim() : undefined,
+    key: dataOrFile(user, 'client-key-data', 'client-key', base, true),
+    token: typeof user.token === 'string' ? user.token : tokenFile ? readFileSync(tokenFile, 'utf8').trim() : undefined,
     insecureSkipTlsVerify: cluster['insecure-skip-tls-verify'] === true,
     origin: path,
   };
@@ -75,7 +106,11 @@ async function memo(key: string, text: string, parse: () => Promise<ApiCredentia
   return creds;
 }
 
-/** In-cluster, then --kubeconfig / $KUBECONFIG, then the kubelet's own kubeconfig on the switch. */
+/**
+ * --kubeconfig, else in-cluster, else $KUBECONFIG, else the switch's kubeconfigs (kubesonic's own,
+ * then the kubelet's; never SONiC's admin kubeconfig). The first file that exists is the
+ * credential: one others can read is refused (UnsafeCredentials), never passed over for the next.
+ */
 export async function loadCredentials(explicit: string | undefined, api: ApiSources): Promise<ApiCredentials | undefined> {
   const paths: string[] = [];
   if (explicit) paths.push(explicit);
@@ -100,6 +135,7 @@ export async function loadCredentials(explicit: string | undefined, api: ApiSour
       if (path === explicit) throw new Error(`kubeconfig ${path} does not exist`);
       continue;
     }
+    assertPrivate(path);
     const text = readFileSync(path, 'utf8');
     return memo(path, text, () => credentialsFromKubeconfig(text, path));
   }

@@ -129,7 +129,13 @@ export function leanClusterReader(creds: ApiCredentials): ClusterReader {
       return watchJson(creds, `/api/v1/namespaces/${namespace}/pods?${q}`, (type, obj) => onEvent(type, obj as V1Pod), onDone);
     },
     watchNode(node, onEvent, onDone) {
-      const q = query({ watch: 'true', fieldSelector: `metadata.name=${node}`, timeoutSeconds: String(WATCH_SECONDS) });
+      // Bookmarks are the heartbeat the view's idle watchdog listens for (feature/view.ts).
+      const q = query({
+        watch: 'true',
+        fieldSelector: `metadata.name=${node}`,
+        allowWatchBookmarks: 'true',
+        timeoutSeconds: String(WATCH_SECONDS),
+      });
       return watchJson(creds, `/api/v1/nodes?${q}`, (type, obj) => onEvent(type, obj as V1Node), onDone);
     },
   };

@@ -38,7 +38,8 @@ options:
   --namespace NAME     Kubernetes namespace of the feature pods (default: sonic)
   --node NAME          this node's name (default: $NODE_NAME, else the host name)
   --source SOURCE      auto | kube | cgroup | docker (default: auto)
-  --timeout MS         total time budget for remote sources (default: 1800)
+  --timeout MS         the whole check's time budget (default: 1800); the API server
+                       gets 60 % of it, the local steps the rest (all of it with --source kube)
   --kubeconfig PATH    credentials for the API server (default: in-cluster, $KUBECONFIG, kubelet's)
   -h, --help           show this help
   -V, --version        show the version`;

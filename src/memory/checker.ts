@@ -3,12 +3,13 @@
 //   2. containerd  API server unreachable: the container from containerd's local task state
 //   3. docker      not migrated: the Docker container named exactly like the feature
 //                  (or, without an API server, a cri-dockerd container by its labels)
+// within one time budget, of which the API server gets only its share (source.ts, splitBudget).
 import { dockerEngine } from '../host/docker.js';
 import type { CheckerOptions } from './args.js';
 import { containerdSource } from './sources/containerd.js';
 import { dockerSource } from './sources/docker.js';
 import { kubeSource } from './sources/kube.js';
-import { SourceContext, type CheckOutcome, type CheckerSettings, type MemorySource } from './source.js';
+import { SourceContext, splitBudget, type CheckOutcome, type CheckerSettings, type MemorySource } from './source.js';
 
 export type { CheckOutcome, CheckerSettings, HostPaths, Measurement, NotRunning } from './source.js';
 
@@ -19,7 +20,8 @@ export async function checkMemory(
   settings: CheckerSettings,
   sources: readonly MemorySource[] = MEMORY_SOURCES,
 ): Promise<CheckOutcome> {
-  const ctx = new SourceContext(opts, settings, dockerEngine(settings.dockerSocket), Date.now() + opts.timeoutMs);
+  const budget = splitBudget(Date.now(), opts.timeoutMs, opts.source);
+  const ctx = new SourceContext(opts, settings, dockerEngine(settings.dockerSocket), budget);
   try {
     for (const source of sources) {
       if (!source.applies(ctx)) continue;

@@ -32,6 +32,8 @@ export async function runMemoryChecker(argv: readonly string[], settings: () => 
   try {
     const outcome = await checkMemory(options, settings());
     const code = outcome.status === 'measured' ? exitCodeFor(outcome.usage, options.threshold) : EXIT.OK;
+    // stdout stays SONiC's (monit's message, or --json); what needs fixing goes to stderr.
+    for (const w of outcome.warnings ?? []) io.stderr(`memory_checker: ${options.container}: ${w}\n`);
     if (options.json) {
       io.stdout(`${JSON.stringify({ ...outcome, threshold: options.threshold, exitCode: code })}\n`);
     } else if (outcome.status === 'measured' && code === EXIT.OVER_THRESHOLD) {

@@ -2,7 +2,7 @@
 // can come from implements. The checker (checker.ts) walks the sources in order.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CheckerOptions } from './args.js';
+import type { CheckerOptions, SourceChoice } from './args.js';
 import { CheckError } from './errors.js';
 import { detectCgroupFs, memoryCgroupFromProc, readWorkingSet, type CgroupFs } from './cgroup.js';
 import type { Docker } from '../host/docker.js';
@@ -21,12 +21,15 @@ export interface Measurement {
   pod?: string | undefined;
   cgroup?: string | undefined;
   notes: string[];
+  /** What the operator should fix although the check could answer (memory_checker prints each on stderr). */
+  warnings?: string[];
 }
 
 export interface NotRunning {
   status: 'not-running';
   container: string;
   notes: string[];
+  warnings?: string[];
 }
 
 export type CheckOutcome = Measurement | NotRunning;
@@ -37,9 +40,35 @@ export type HostPaths = Pick<Settings, 'cgroupRoot' | 'procRoot' | 'containerdSt
 /** Everything a check needs from the environment: host paths, API credentials' sources, this node. */
 export type CheckerSettings = HostPaths & { api: ApiSources; nodeName: string };
 
-/** One check in progress: its options, deadline, notes, and what the sources before learned. */
+/**
+ * The share of the time budget the API server may use when local sources still follow it. A silent
+ * API server (connections accepted, never answered) used to spend the whole budget, so the Docker
+ * step found no time left and a native container went unchecked. 60 % of the default 1.8 s is
+ * 1.08 s for the API server — 14× the 78 ms a metrics-path check takes on the testbed — and leaves
+ * at least 0.72 s for containerd's files and the Docker socket, which answer in milliseconds.
+ */
+export const KUBE_SHARE = 0.6;
+
+/** Absolute deadlines (Date.now() ms) of one check: the API server's, and the whole check's. */
+export interface Budget {
+  kube: number;
+  total: number;
+}
+
+/**
+ * Split a check's budget. `--source kube` has nothing after the API server, so it gets it all;
+ * otherwise (auto, cgroup) the API server stops at its share and the local steps have the rest,
+ * plus whatever the API server did not use.
+ */
+export function splitBudget(startMs: number, totalMs: number, choice: SourceChoice): Budget {
+  const total = startMs + totalMs;
+  return { kube: choice === 'kube' ? total : startMs + Math.floor(totalMs * KUBE_SHARE), total };
+}
+
+/** One check in progress: its options, deadlines, notes, and what the sources before learned. */
 export class SourceContext {
   readonly notes: string[] = [];
+  readonly warnings: string[] = [];
   /** Set by the kube source once the API server answered: the local kube sources then add nothing. */
   apiReachable = false;
   /** This check's own API connections, closed when it ends (never another check's). */
@@ -50,8 +79,18 @@ export class SourceContext {
     readonly opts: CheckerOptions,
     readonly settings: CheckerSettings,
     readonly docker: Docker,
-    readonly deadline: number,
+    readonly budget: Budget,
   ) {}
+
+  /** The whole check's deadline: what the local steps (containerd's files, Docker) may use. */
+  get deadline(): number {
+    return this.budget.total;
+  }
+
+  /** The API server's deadline: its share, so it can never starve the steps after it. */
+  get kubeDeadline(): number {
+    return this.budget.kube;
+  }
 
   get node(): string {
     return (this.opts.node || this.settings.nodeName).toLowerCase();
@@ -69,11 +108,21 @@ export class SourceContext {
   }
 
   measured(usage: number, source: MeasurementSource, via: Measurement['via'], extra: Partial<Measurement> = {}): Measurement {
-    return { status: 'measured', container: this.opts.container, usage, source, via, notes: this.notes, ...extra };
+    return { status: 'measured', container: this.opts.container, usage, source, via, notes: this.notes, ...this.warned(), ...extra };
   }
 
   notRunning(): NotRunning {
-    return { status: 'not-running', container: this.opts.container, notes: this.notes };
+    return { status: 'not-running', container: this.opts.container, notes: this.notes, ...this.warned() };
+  }
+
+  /** A problem the check works around (it goes on without that source), noted and kept for stderr. */
+  warn(line: string): void {
+    this.notes.push(line);
+    this.warnings.push(line);
+  }
+
+  private warned(): { warnings?: string[] } {
+    return this.warnings.length ? { warnings: this.warnings } : {};
   }
 
   /** undefined: the cgroup vanished while being read (the container stopped or restarted meanwhile). */

@@ -1,6 +1,7 @@
 // The questions every migrate and rollback step asks of the switch and the cluster before it acts,
 // so a rerun after a crash at any point can tell what is already done.
 import { join } from 'node:path';
+import { DockerAbsent, type DockerContainer } from '../host/docker.js';
 import { readOrUndefined } from '../host/files.js';
 import { isHeld } from '../host/hold.js';
 import { readRecord as readHostRecord, type MigrationRecord } from '../host/records.js';
@@ -35,12 +36,21 @@ export const featureUnitActive = (ctx: FlowContext): boolean => unitActive(ctx.s
 export const podRunning = async (ctx: FlowContext): Promise<boolean> => (await runningPod(ctx.cluster, targetOf(ctx))) !== undefined;
 
 /**
- * Whether a native container named like the feature runs. A Docker that does not answer counts as
- * "not running" here (as before): migrate's stop-native step and the gate are what keep the two apart.
+ * The native container named like the feature, if it runs. Only a provably absent Docker means
+ * "none"; any other Docker failure throws (DockerFault): a step must not count "could not see" as
+ * "not running", or the pod could start next to the native container.
  */
-export async function nativeRunning(ctx: FlowContext, timeoutMs = 30_000): Promise<boolean> {
-  return (await ctx.docker.nativeRunning(ctx.spec.feature, Date.now() + timeoutMs).catch(() => undefined)) !== undefined;
+export async function nativeContainer(ctx: FlowContext, timeoutMs = 30_000): Promise<DockerContainer | undefined> {
+  try {
+    return await ctx.docker.nativeRunning(ctx.spec.feature, Date.now() + timeoutMs);
+  } catch (e) {
+    if (e instanceof DockerAbsent) return undefined;
+    throw e;
+  }
 }
+
+export const nativeRunning = async (ctx: FlowContext, timeoutMs = 30_000): Promise<boolean> =>
+  (await nativeContainer(ctx, timeoutMs)) !== undefined;
 
 export const daemonReload = (ctx: FlowContext): void => mustSystemctl(ctx.systemctl, ['daemon-reload']);
 

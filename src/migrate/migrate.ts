@@ -14,10 +14,12 @@ import { dropInPath, hostPlan, nativeLauncherOf } from '../systemd/unit.js';
 import { waitUntil } from '../util/wait.js';
 import { agentObjects, agentServes, usesAgent } from './agent-objects.js';
 import { targetOf, type FlowContext } from './context.js';
+import { ExitError, errorLine } from '../util/errors.js';
 import {
   daemonReload,
   featureUnitActive,
   imageUnitFile,
+  nativeContainer,
   nativeRunning,
   podRunning,
   stubInstalled,
@@ -28,6 +30,22 @@ import {
   unitName,
 } from './facts.js';
 import type { Step } from './steps.js';
+
+/**
+ * Before any step (and in a dry run): Docker must answer whether the native container runs.
+ * Asked here rather than at stop-native, halfway through, so a Docker fault stops migrate with
+ * nothing changed — no FEATURE entry, no taint, no DaemonSet.
+ */
+export async function migratePreflight(ctx: FlowContext, timeoutMs = 30_000): Promise<void> {
+  try {
+    await nativeContainer(ctx, timeoutMs);
+  } catch (e) {
+    throw new ExitError(
+      `migrate ${ctx.spec.feature}: cannot tell whether the native ${ctx.spec.feature} container runs (${errorLine(e)}); nothing changed`,
+      1,
+    );
+  }
+}
 
 export function migrateSteps(ctx: FlowContext): Step[] {
   const f = ctx.spec.feature;
@@ -75,7 +93,8 @@ export function migrateSteps(ctx: FlowContext): Step[] {
       done: async () => (stubInstalled(ctx) || !featureUnitActive(ctx)) && !(await nativeRunning(ctx)),
       apply: async () => {
         if (!stubInstalled(ctx) && featureUnitActive(ctx)) ctx.systemctl.run(['stop', unitName(ctx)]);
-        const native = await ctx.docker.nativeRunning(f, Date.now() + 30_000).catch(() => undefined);
+        // A Docker fault here throws: the node keeps its hold taint, so no pod starts meanwhile.
+        const native = await nativeContainer(ctx);
         if (native) await ctx.docker.stop(native.id, 10, Date.now() + 30_000);
       },
     },

@@ -126,7 +126,9 @@ export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): St
   const native: Step = {
     name: 'native',
     describe: `restart the native ${unitName(ctx)}`,
-    done: async () => featureUnitActive(ctx) && (await nativeRunning(ctx)),
+    // Done only when Docker shows it running: a Docker fault reads as "not done" and the (idempotent)
+    // restart runs; the pod is gone by now, so there is nothing to run next to.
+    done: async () => featureUnitActive(ctx) && (await nativeRunning(ctx).catch(() => false)),
     apply: async () => {
       ctx.systemctl.run(['reset-failed', unitName(ctx)]);
       mustSystemctl(ctx.systemctl, ['restart', unitName(ctx)]);

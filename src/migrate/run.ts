@@ -8,7 +8,7 @@ import { loadSpec } from '../manifest/spec-file.js';
 import type { Settings } from '../settings.js';
 import { UNIT_DIR } from '../sonic/paths.js';
 import type { FlowContext } from './context.js';
-import { migrateSteps } from './migrate.js';
+import { migratePreflight, migrateSteps } from './migrate.js';
 import { rollbackSteps } from './rollback.js';
 import { runSteps } from './steps.js';
 
@@ -38,13 +38,15 @@ export async function runFlow(req: FlowRequest, settings: Settings): Promise<voi
       node: (req.node || settings.nodeName).toLowerCase(),
       cluster: connectCluster(req.kubeconfig, settings.api),
       db,
-      docker: dockerEngine(settings.dockerSocket),
+      // A spec that says the node has no Docker (host.dockerSocket: false) makes Docker provably absent.
+      docker: dockerEngine(spec.host.dockerSocket === undefined ? undefined : settings.dockerSocket),
       systemctl: realSystemctl,
       root: req.hostRoot,
       unitDir: UNIT_DIR,
       timeoutMs: req.timeoutMs,
       out: req.out,
     };
+    if (req.flow === 'migrate') await migratePreflight(ctx);
     const steps = req.flow === 'migrate' ? migrateSteps(ctx) : rollbackSteps(ctx, { nodeOnly: req.nodeOnly });
     await runSteps(steps, {
       dryRun: req.dryRun,

@@ -26,7 +26,7 @@ import {
   type FeatureTarget,
 } from '../kube/cluster.js';
 import { featureContainerName, shortContainerId, VERSION_ANNOTATION } from '../kube/ids.js';
-import type { Docker } from '../host/docker.js';
+import { DockerAbsent, type Docker } from '../host/docker.js';
 import { isHeld, setHold } from '../host/hold.js';
 import { RuntimeUnavailable, runningContainer, type ContainerRuntime, type CriContainer } from '../host/cri.js';
 import { FeatureView } from '../feature/view.js';
@@ -241,6 +241,8 @@ async function stopNative(t: FeatureTarget, o: VerbOptions): Promise<void> {
     await o.docker.stop(native.id, o.graceSeconds ?? 10, Date.now() + 30_000);
     o.out(`${t.feature}: stopped the native container ${native.id.slice(0, 12)} (local fallback)`);
   } catch (e) {
+    // No Docker on this switch at all: nothing native can run.
+    if (e instanceof DockerAbsent) return;
     o.out(`${t.feature}: could not ask Docker about a native ${t.feature}: ${errorLine(e)}`);
   }
 }

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { copyFileSync, chmodSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
@@ -7,3 +8,14 @@ export const fixture = (...parts: string[]): string => join(FIXTURES, ...parts);
 const [POD_UID, KUBE_ID, DOCKER_ID] = readFileSync(fixture('cgroup', 'IDS'), 'utf8').trim().split(/\s+/) as [string, string, string];
 export { POD_UID, KUBE_ID, DOCKER_ID };
 export const readJson = (...parts: string[]): Record<string, unknown> => JSON.parse(readFileSync(fixture(...parts), 'utf8'));
+
+/**
+ * A fixture credential file as the tools accept it (mode 0600): git keeps only the executable bit,
+ * so a checked-out kubeconfig is 0644, which kube/kubeconfig.ts refuses.
+ */
+export function privateFixture(...parts: string[]): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'kubesonic-fixture-')), parts.at(-1)!);
+  copyFileSync(fixture(...parts), path);
+  chmodSync(path, 0o600);
+  return path;
+}

@@ -5,9 +5,10 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkMemory, type CheckerSettings } from '../../src/memory/checker.js';
 import { parseCheckerArgs, type CheckerOptions } from '../../src/memory/args.js';
 import { CheckError } from '../../src/memory/errors.js';
-import { fixture, readJson } from '../helpers/fixtures.js';
+import { fixture, privateFixture, readJson } from '../helpers/fixtures.js';
 
 const API = 'http://apiserver.test:6443';
+const KUBECONFIG = privateFixture('kube', 'kubeconfig-test.yaml');
 const PODS = '/api/v1/namespaces/sonic/pods';
 const METRICS = '/apis/metrics.k8s.io/v1beta1/namespaces/sonic/pods/bmp-q8z4d';
 const CGROUP_WORKING_SET = 524288000 - 104857600; // fixtures/cgroup/v2-systemd, the bmp container
@@ -22,7 +23,7 @@ const paths: CheckerSettings = {
 };
 
 function options(extra: string[] = [], name = 'bmp'): CheckerOptions {
-  const parsed = parseCheckerArgs([name, '838860799', '--node', 'vm', '--kubeconfig', fixture('kube', 'kubeconfig-test.yaml'), ...extra]);
+  const parsed = parseCheckerArgs([name, '838860799', '--node', 'vm', '--kubeconfig', KUBECONFIG, ...extra]);
   if (parsed.kind !== 'run') throw new Error('bad test args');
   return parsed.options;
 }

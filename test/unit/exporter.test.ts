@@ -64,6 +64,7 @@ beforeAll(async () => {
     kubeconfig,
     `apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters: [{name: k, cluster: {server: "https://127.0.0.1:${port}", certificate-authority-data: ${ca}}}]\n` +
       'contexts: [{name: c, context: {cluster: k, user: u}}]\nusers: [{name: u, user: {token: t}}]\n',
+    { mode: 0o600 }, // a credential others can read is refused (kube/kubeconfig.ts)
   );
   settings = {
     cgroupRoot: fixture('cgroup', 'v2-systemd'),

@@ -39,18 +39,55 @@ describe('the gate (pod init container)', () => {
     await expect(gate).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/still running after 0 s$/) });
   });
 
-  it('no Docker on the node: nothing native can run', async () => {
+  it('no Docker on the node (socket path absent): nothing native can run', async () => {
     const docker = new FakeDocker();
-    docker.fault = 'unavailable';
+    docker.fault = 'absent';
     const lines: string[] = [];
     await runGate(docker, { feature: 'bmp', timeoutMs: 1000, pollMs: 5, out: (l) => lines.push(l) });
-    expect(lines).toEqual(['gate bmp: no Docker on this node (docker API: ECONNREFUSED): nothing native can run']);
+    expect(lines).toEqual(['gate bmp: no Docker on this node (docker API /var/run/docker.sock: no such socket): nothing native can run']);
   });
 
-  it('a Docker that answers with an error does not open the gate', async () => {
+  // Every fault but "absent" keeps the gate shut: the pod stays in Init, saying why once.
+  it.each([
+    ['refused', /ECONNREFUSED/],
+    ['error', /HTTP 500/],
+    ['hang', /timed out/],
+  ] as const)('Docker %s: the gate stays shut, says why, and its attempt ends in exit 1', async (fault, why) => {
     const docker = new FakeDocker();
-    docker.fault = 'error';
-    await expect(runGate(docker, { feature: 'bmp', timeoutMs: 1000, pollMs: 5, out: () => undefined })).rejects.toThrow('HTTP 500');
+    docker.fault = fault;
+    const lines: string[] = [];
+    const gate = runGate(docker, { feature: 'bmp', timeoutMs: 120, pollMs: 5, askMs: 20, out: (l) => lines.push(l) });
+    await expect(gate).rejects.toMatchObject({
+      exitCode: 1,
+      message: expect.stringMatching(/Docker gave no answer for 0 s .*the pod stays shut$/),
+    });
+    expect(docker.calls.length).toBeGreaterThan(1); // it kept asking
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^gate bmp: cannot tell whether a native container runs \(.*\); waiting for Docker to answer$/);
+    expect(lines[0]).toMatch(why);
+    expect(lines.join('\n')).not.toMatch(/may start|nothing native/);
+  });
+
+  it('a Docker fault that clears: the gate passes only once Docker answers, and not while the native one runs', async () => {
+    const docker = new FakeDocker();
+    docker.run('bmp');
+    docker.fault = 'refused';
+    const lines: string[] = [];
+    let passed = false;
+    const gate = runGate(docker, { feature: 'bmp', timeoutMs: 5000, pollMs: 5, out: (l) => lines.push(l) }).then(() => {
+      passed = true;
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    docker.fault = undefined; // Docker answers again: the native one still runs
+    await new Promise((r) => setTimeout(r, 30));
+    expect(passed).toBe(false);
+    docker.halt('bmp');
+    await gate;
+    expect(lines.map((l) => l.replace(/[0-9a-f]{12}/, 'ID'))).toEqual([
+      'gate bmp: cannot tell whether a native container runs (docker API /var/run/docker.sock: ECONNREFUSED); waiting for Docker to answer',
+      'gate bmp: native container ID is running; waiting for it to stop',
+      'gate bmp: no native container running, the pod may start',
+    ]);
   });
 });
 

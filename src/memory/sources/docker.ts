@@ -3,21 +3,26 @@
 // cri-dockerd runs, by its CRI labels. Its cgroup comes from /proc/<pid>/cgroup.
 import { readFile } from '../files.js';
 import { join } from 'node:path';
-import { DockerUnavailable, findByExactName, findKubeContainer, isKubeContainer, type DockerContainer } from '../../host/docker.js';
+import { DockerAbsent, findByExactName, findKubeContainer, isKubeContainer, type DockerContainer } from '../../host/docker.js';
 import { errorLine } from '../../util/errors.js';
 import { cgroupDir, dockerCgroupCandidates, findCgroupDir, memoryCgroupFromProc } from '../cgroup.js';
 import { CheckError } from '../errors.js';
 import type { CheckOutcome, MemorySource, SourceContext } from '../source.js';
 
+/**
+ * The running containers; undefined only when Docker is provably absent (its socket does not
+ * exist), as SONiC's checker exits 0 when Docker is not active. Any other failure — a hung or
+ * refusing daemon, or no budget left — is exit 1: a native container may be running unchecked.
+ */
 async function running(ctx: SourceContext): Promise<DockerContainer[] | undefined> {
   try {
     return await ctx.docker.listRunning(ctx.deadline);
   } catch (e) {
-    if (e instanceof DockerUnavailable) {
+    if (e instanceof DockerAbsent) {
       ctx.notes.push(`docker: ${e.message}`);
       return undefined;
     }
-    throw new CheckError(1, errorLine(e));
+    throw new CheckError(1, `docker: ${errorLine(e)}`);
   }
 }
 
@@ -27,7 +32,7 @@ async function measure(ctx: SourceContext, c: DockerContainer): Promise<CheckOut
   try {
     pid = await ctx.docker.inspectPid(c.id, ctx.deadline);
   } catch (e) {
-    throw new CheckError(1, errorLine(e));
+    throw new CheckError(1, `docker: ${errorLine(e)}`);
   }
   if (pid === undefined) {
     ctx.notes.push(`docker: ${ctx.opts.container} stopped while being checked`);
@@ -57,7 +62,7 @@ export const dockerSource: MemorySource = {
   applies: () => true,
   async find(ctx) {
     const containers = await running(ctx);
-    // No Docker API answering (SONiC's checker: docker not active) means nothing native to check.
+    // No Docker on the node (SONiC's checker: docker not active) means nothing native to check.
     if (!containers) return ctx.notRunning();
     const viaLabels = ctx.localKube ? findKubeContainer(containers, ctx.opts.container, ctx.opts.namespace) : undefined;
     if (viaLabels) return measure(ctx, viaLabels);

@@ -3,7 +3,7 @@
 // same container's cgroup, found from the pod status.
 import { parseBytes } from '../../kube/quantity.js';
 import { ApiError, getJson, type ApiConnections } from '../../kube/http.js';
-import { loadCredentials, type ApiCredentials } from '../../kube/kubeconfig.js';
+import { loadCredentials, UnsafeCredentials, type ApiCredentials } from '../../kube/kubeconfig.js';
 import { containerIdOf } from '../../kube/ids.js';
 import { isObj, type Obj } from '../../util/json.js';
 import { errorLine } from '../../util/errors.js';
@@ -93,7 +93,7 @@ async function measurePod(ctx: SourceContext, creds: ApiCredentials, pod: Featur
   const { opts } = ctx;
   if (opts.source !== 'cgroup') {
     try {
-      const usage = await podWorkingSet(creds, opts.namespace, pod.name, opts.container, ctx.deadline, ctx.connections);
+      const usage = await podWorkingSet(creds, opts.namespace, pod.name, opts.container, ctx.kubeDeadline, ctx.connections);
       if (usage !== undefined) return ctx.measured(usage, 'metrics.k8s.io', 'kube', { pod: pod.name });
       ctx.notes.push(`metrics: no ${opts.container} entry for pod ${pod.name} yet`);
     } catch (e) {
@@ -121,7 +121,12 @@ async function fromKube(ctx: SourceContext) {
     creds = await loadCredentials(opts.kubeconfig, ctx.settings.api);
   } catch (e) {
     if (opts.kubeconfig) throw new CheckError(1, errorLine(e));
-    ctx.notes.push(`kube: ${errorLine(e)}`);
+    // A kubeconfig found by default but refused (group/world-readable) or unreadable: the check
+    // goes on without the API server — containerd's files and Docker still find and measure the
+    // container — and says so on stderr. Exit 1 instead would turn monit's memory guard off for
+    // every feature, native ones included, until someone fixed a file mode.
+    if (e instanceof UnsafeCredentials) ctx.warn(`kube source skipped: ${errorLine(e)}`);
+    else ctx.notes.push(`kube: ${errorLine(e)}`);
     return undefined;
   }
   if (!creds) {
@@ -130,7 +135,7 @@ async function fromKube(ctx: SourceContext) {
   }
   let pods: FeaturePod[];
   try {
-    pods = await listFeaturePods(creds, opts.namespace, ctx.node, opts.container, ctx.deadline, ctx.connections);
+    pods = await listFeaturePods(creds, opts.namespace, ctx.node, opts.container, ctx.kubeDeadline, ctx.connections);
   } catch (e) {
     if (!(e instanceof ApiError)) throw e;
     ctx.notes.push(`kube: pod list: ${e.message}`);

@@ -1,0 +1,81 @@
+// The idle watchdog's premise on the real API server (testbed v1.36): both of the agent's watches,
+// asked for bookmarks, get one about once a minute even when nothing changes, so a quiet but
+// healthy watch is never taken for dead (DEFAULT_WATCH_TIMING.idleMs is 2.5 bookmark periods). The
+// same run keeps a NodeView with a watchdog shorter than the default but longer than one period:
+// it must not reconnect.
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_WATCH_TIMING, NodeView } from '../../src/feature/view.js';
+import { loadCredentials } from '../../src/kube/kubeconfig.js';
+import { leanClusterReader } from '../../src/kube/lean.js';
+import type { WatchHandle } from '../../src/kube/cluster.js';
+import { clusterEnv, kubeconfigFor } from '../helpers/cluster.js';
+
+const WINDOW_MS = 80_000;
+
+describe('bookmarks on the real API server', () => {
+  it(
+    'both watches see a bookmark within 80 s of quiet; a view with a 75 s watchdog never reconnects',
+    async () => {
+      const creds = await loadCredentials(kubeconfigFor('admin'), { inCluster: undefined, kubeconfigs: [] });
+      const cluster = leanClusterReader(creds!);
+      const node = clusterEnv().NODE_NAME;
+      const started = performance.now();
+      const seen: Record<'pod' | 'node', number[]> = { pod: [], node: [] };
+      const handles: WatchHandle[] = [];
+      const list = await cluster.listNodePods('sonic', node, 'app=kubesonic-nothing-here');
+      handles.push(
+        await cluster.watchNodePods(
+          'sonic',
+          node,
+          'app=kubesonic-nothing-here',
+          list.resourceVersion,
+          (type) => {
+            if (type === 'BOOKMARK') seen.pod.push(performance.now() - started);
+          },
+          () => undefined,
+        ),
+      );
+      handles.push(
+        await cluster.watchNode(
+          node,
+          (type) => {
+            if (type === 'BOOKMARK') seen.node.push(performance.now() - started);
+          },
+          () => undefined,
+        ),
+      );
+      const log: string[] = [];
+      const view = new NodeView(
+        cluster,
+        { namespace: 'sonic', node, labelSelector: 'app=kubesonic-nothing-here' },
+        () => undefined,
+        (l) => log.push(l),
+      );
+      // 75 s: longer than one bookmark period, shorter than the 80 s window.
+      const quick = new NodeView(
+        cluster,
+        { namespace: 'sonic', node, labelSelector: 'app=kubesonic-nothing-here' },
+        () => undefined,
+        (l) => log.push(`quick ${l}`),
+        10_000,
+        { idleMs: 75_000 },
+      );
+      await Promise.all([view.start(), quick.start()]);
+      await new Promise((r) => setTimeout(r, WINDOW_MS));
+      const fresh = view.fresh && quick.fresh;
+      for (const h of handles) h.stop();
+      view.stop();
+      quick.stop();
+      process.stderr.write(
+        `[watch-bookmarks] bookmarks at (s): pod ${seen.pod.map((t) => (t / 1000).toFixed(1)).join(', ')}; node ${seen.node.map((t) => (t / 1000).toFixed(1)).join(', ')}\n`,
+      );
+      expect(seen.pod.length).toBeGreaterThanOrEqual(1);
+      expect(seen.node.length).toBeGreaterThanOrEqual(1);
+      expect(Math.max(seen.pod[0]!, seen.node[0]!)).toBeLessThan(DEFAULT_WATCH_TIMING.idleMs / 2);
+      expect(log).toEqual([]);
+      expect(quick.apiRequests).toBe(4); // one list and one watch per loop: no reconnect
+      expect(fresh).toBe(true);
+    },
+    WINDOW_MS + 30_000,
+  );
+});
