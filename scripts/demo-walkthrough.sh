@@ -73,6 +73,12 @@ show redis-cli -s "$REDIS_SOCK" -n 4 HSET 'FEATURE|bmp' state enabled
 show systemctl start bmp.service
 show kubesonic systemd bmp status
 
+step "restart in place: systemctl restart bmp (the same pod, restartCount + 1; no newer template)"
+cols='custom-columns=POD:.metadata.name,UID:.metadata.uid,RESTARTS:.status.containerStatuses[0].restartCount'
+show kubectl get pods -n sonic -l app=bmp -o "$cols"
+show systemctl restart bmp.service
+show kubectl get pods -n sonic -l app=bmp -o "$cols"
+
 step "disable from the Kubernetes side: kubectl taint node … bmp=disabled:NoSchedule"
 show kubectl taint node "$(hostname)" bmp=disabled:NoSchedule
 show kubectl delete pod -n sonic -l app=bmp --wait=true

@@ -2,6 +2,7 @@
 // containerd + runc, metrics-server behind the aggregation layer, DaemonSet controller, scheduler.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
   clusterEnv,
@@ -18,7 +19,8 @@ import {
   waitFeatureRunning,
 } from '../helpers/cluster.js';
 import { sleep, waitUntil } from '../../src/util/wait.js';
-import { KUBESONIC, run, runChecker } from '../helpers/procs.js';
+import { podContainerRunning } from '../../src/kube/cluster.js';
+import { KUBESONIC, run, runChecker, testbedBin } from '../helpers/procs.js';
 
 const MiB = 1024 * 1024;
 const spec = testbedSpec('bmp');
@@ -131,17 +133,22 @@ describe('bmp DaemonSet on a real kubelet', () => {
     await waitFeatureRunning(k, spec);
   });
 
-  it("monit's new action, kubesonic restart bmp, restarts the Kubernetes-run container (a new pod)", async () => {
-    const before = (await podsOf(k, 'bmp', clusterEnv().NODE_NAME))[0]!.metadata!.name;
-    const r = run(process.execPath, [KUBESONIC, 'restart', 'bmp', '--process', 'openbmpd', '--timeout', '90'], {
+  it("monit's action, kubesonic restart bmp, restarts the Kubernetes-run container in place (same pod, restartCount + 1)", async () => {
+    const pod = (await podsOf(k, 'bmp', clusterEnv().NODE_NAME))[0]!;
+    const restarts = pod.status!.containerStatuses!.find((c) => c.name === 'bmp')!.restartCount;
+    const r = run(process.execPath, [KUBESONIC, 'restart', 'bmp', '--timeout', '90'], {
       ...process.env,
       ...clusterEnv(),
-      KUBECONFIG: kubeconfigFor('operator'),
+      KUBESONIC_CRICTL: join(testbedBin(), 'crictl'),
+      CONTAINER_RUNTIME_ENDPOINT: 'unix:///run/kubesonic-containerd/containerd.sock',
       DOCKER_HOST: 'unix:///nonexistent.sock',
     });
     expect(r.code, r.stderr).toBe(0);
-    const after = await waitFeatureRunning(k, spec, 90_000, before);
-    expect(after.metadata!.name).not.toBe(before);
+    const after = await waitUntil('bmp restarted in place', 90_000, async () => {
+      const p = (await podsOf(k, 'bmp', clusterEnv().NODE_NAME)).find((q) => podContainerRunning(q, 'bmp'));
+      return p && p.status!.containerStatuses!.find((c) => c.name === 'bmp')!.restartCount > restarts ? p : undefined;
+    });
+    expect(after.metadata!.uid).toBe(pod.metadata!.uid);
   });
 
   it('taint bmp=disabled:NoSchedule + delete pod → no new pod; untaint → pod back', async () => {
