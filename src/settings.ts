@@ -46,7 +46,15 @@ export interface Settings {
   podNamespace: string | undefined;
   /** $KUBESONIC_FAULT_AFTER_STEP: crash tests end migrate/rollback right after this step, as a power cut would. */
   faultAfterStep: string | undefined;
+  /**
+   * $KUBESONIC_MEMORY_CHECKER_SYSLOG: what memory_checker sends to syslog. `rare` (default): the
+   * usage line above the threshold, and errors; `all`: also SONiC's per-run INFO trail (a `logger`
+   * spawn every run); `off`: nothing. Anything else reads as the default.
+   */
+  memoryCheckerSyslog: MemoryCheckerSyslog;
 }
+
+export type MemoryCheckerSyslog = 'rare' | 'all' | 'off';
 
 function redisTarget(env: Env): RedisTarget {
   if (env.KUBESONIC_REDIS_HOST) return { host: env.KUBESONIC_REDIS_HOST, port: Number(env.KUBESONIC_REDIS_PORT || 6379) };
@@ -83,5 +91,9 @@ export function readSettings(env: Env = process.env): Settings {
     migrationVersionRaw: env.KUBESONIC_MIGRATION_VERSION || undefined,
     podNamespace: env.POD_NAMESPACE || undefined,
     faultAfterStep: env.KUBESONIC_FAULT_AFTER_STEP || undefined,
+    memoryCheckerSyslog:
+      env.KUBESONIC_MEMORY_CHECKER_SYSLOG === 'all' || env.KUBESONIC_MEMORY_CHECKER_SYSLOG === 'off'
+        ? env.KUBESONIC_MEMORY_CHECKER_SYSLOG
+        : 'rare',
   };
 }

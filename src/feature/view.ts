@@ -15,7 +15,7 @@ import {
 } from '../kube/cluster.js';
 import { featureSelector, shortContainerId } from '../kube/ids.js';
 import { errorLine } from '../util/errors.js';
-import type { Observation } from './state.js';
+import type { Observation, OomKill } from './state.js';
 
 /** An image's version as `show feature status` shows it: its tag ("docker-sonic-bmp:4.1.0" → "4.1.0"), else its digest's start. */
 export function imageVersion(image: string | undefined): string | undefined {
@@ -31,14 +31,39 @@ export function imageVersion(image: string | undefined): string | undefined {
   return colon === -1 ? 'latest' : name.slice(colon + 1);
 }
 
+/**
+ * The feature container's last termination if the kernel OOM-killed it (the kubelet's reason
+ * "OOMKilled"). The killed container's id names the kill: a restarted agent, or the next status
+ * update of the same pod, shows the same id and it is not counted again.
+ */
+export function oomKillOf(feature: string, pod: V1Pod): OomKill | undefined {
+  const cs = pod.status?.containerStatuses?.find((c) => c.name === feature);
+  const t = cs?.lastState?.terminated;
+  if (!cs || t?.reason !== 'OOMKilled') return undefined;
+  const finishedAt = t.finishedAt ? new Date(t.finishedAt) : undefined;
+  const id = shortContainerId(t.containerID) || (finishedAt ? finishedAt.toISOString() : `${pod.metadata?.uid ?? ''}/${cs.restartCount}`);
+  const limit = pod.spec?.containers.find((c) => c.name === feature)?.resources?.limits?.memory;
+  return {
+    id,
+    finishedAt,
+    restartCount: cs.restartCount,
+    pod: pod.metadata?.name ?? '',
+    limit: limit === undefined ? undefined : String(limit),
+  };
+}
+
 export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | undefined): Observation {
   let running = false;
   let containerId: string | undefined;
   let containerVersion: string | undefined;
   let podPresent = false;
+  let lastOomKill: OomKill | undefined;
   for (const pod of pods) {
     if (pod.metadata?.labels?.app !== feature) continue;
     podPresent = true;
+    const oom = oomKillOf(feature, pod);
+    // Two pods of one feature on a node only happen mid-rollout: the newer kill is the one to count.
+    if (oom && (!lastOomKill || (oom.finishedAt?.getTime() ?? 0) > (lastOomKill.finishedAt?.getTime() ?? 0))) lastOomKill = oom;
     if (podContainerRunning(pod, feature)) {
       running = true;
       const cs = pod.status?.containerStatuses?.find((c) => c.name === feature);
@@ -53,6 +78,7 @@ export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | u
     podPresent,
     disabledByTaint: node ? hasTaint(node, disableTaint(feature)) : false,
     stoppedByUnit: node ? hasTaint(node, stopTaint(feature)) : false,
+    ...(lastOomKill ? { lastOomKill } : {}),
   };
 }
 

@@ -54,7 +54,7 @@ describe('FEATURE sync', () => {
     await sync.start();
     const id = pod!.status!.containerStatuses![0]!.containerID!.replace('containerd://', '').slice(0, 12);
     await eventually('state written', () => (stateOf(db).container_id === id ? true : undefined));
-    expect(stateOf(db)).toMatchObject({ state: 'enabled', container_id: id, current_owner: 'kube', remote_state: 'running' });
+    expect(stateOf(db)).toMatchObject({ state: 'enabled', container_id: id, current_owner: 'local', remote_state: 'none' });
     expect(stateOf(db).update_time).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     expect(db.writes.filter((w) => w.db === 'config')).toEqual([]);
   });
@@ -62,7 +62,7 @@ describe('FEATURE sync', () => {
   it("an operator's disable taint: once the pod is gone, disabled in both databases, nothing else in CONFIG_DB; untaint: enabled", async () => {
     const { cluster, db, sync } = world();
     await sync.start();
-    await eventually('running', () => (stateOf(db).current_owner === 'kube' ? true : undefined));
+    await eventually('running', () => (stateOf(db).current_owner === 'local' ? true : undefined));
     await setTaint(cluster, NODE, disableTaint('bmp'), true);
     for (const p of cluster.podsOf('bmp', NODE)) await cluster.deletePod('sonic', p.metadata!.name!);
     await eventually('disabled', () => (db.get('config', 'bmp').state === 'disabled' ? true : undefined));
@@ -82,21 +82,21 @@ describe('FEATURE sync', () => {
   it("the unit's own stop (restart, config reload, a hand systemctl stop): no CONFIG_DB write at all", async () => {
     const { cluster, db, sync } = world();
     await sync.start();
-    await eventually('running', () => (stateOf(db).current_owner === 'kube' ? true : undefined));
+    await eventually('running', () => (stateOf(db).current_owner === 'local' ? true : undefined));
     await stop(cluster, target, { timeoutMs: 500, out: () => undefined, pollMs: 5 }, false);
     await eventually('stopped', () => (stateOf(db).remote_state === 'stopped' ? true : undefined));
     expect(stateOf(db)).toMatchObject({ state: 'enabled', container_id: '', current_owner: 'none' });
     // systemctl start: the hold released, the DaemonSet's pod back.
     await setTaint(cluster, NODE, stopTaint('bmp'), false);
     cluster.addPod('bmp', NODE, { running: true });
-    await eventually('running again', () => (stateOf(db).current_owner === 'kube' ? true : undefined));
+    await eventually('running again', () => (stateOf(db).current_owner === 'local' ? true : undefined));
     expect(db.writes.filter((w) => w.db === 'config')).toEqual([]);
   });
 
   it('an agent started on a node without the taint writes no "enabled" over an operator\'s CONFIG_DB "disabled"', async () => {
     const { db, sync } = world({ config: 'disabled' });
     await sync.start();
-    await eventually('running', () => (stateOf(db).current_owner === 'kube' ? true : undefined));
+    await eventually('running', () => (stateOf(db).current_owner === 'local' ? true : undefined));
     await sleep(30);
     expect(db.get('config', 'bmp').state).toBe('disabled');
   });
@@ -121,7 +121,7 @@ describe('FEATURE sync', () => {
   it('a broken watch: keeps the last state, writes nothing while stale, catches up after the re-list', async () => {
     const { cluster, db, sync } = world();
     await sync.start();
-    await eventually('running', () => (stateOf(db).current_owner === 'kube' ? true : undefined));
+    await eventually('running', () => (stateOf(db).current_owner === 'local' ? true : undefined));
     const writes = db.writes.length;
     cluster.down = true;
     cluster.breakWatches();
@@ -131,7 +131,7 @@ describe('FEATURE sync', () => {
     node.spec = { taints: [disableTaint('bmp')] };
     await sleep(60);
     expect(db.writes.length).toBe(writes);
-    expect(stateOf(db).current_owner).toBe('kube');
+    expect(stateOf(db).current_owner).toBe('local');
     cluster.down = false;
     await eventually('caught up', () => (stateOf(db).state === 'disabled' ? true : undefined));
   });

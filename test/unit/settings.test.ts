@@ -17,6 +17,7 @@ describe('readSettings', () => {
       migrationVersionRaw: undefined,
       podNamespace: undefined,
       faultAfterStep: undefined,
+      memoryCheckerSyslog: 'rare',
     });
   });
 
@@ -36,6 +37,9 @@ describe('readSettings', () => {
       { KUBESONIC_HOST_ROOT: '/host', POD_NAMESPACE: 'sonic', KUBESONIC_FAULT_AFTER_STEP: 'stub' },
       { hostRoot: '/host', podNamespace: 'sonic', faultAfterStep: 'stub' },
     ],
+    [{ KUBESONIC_MEMORY_CHECKER_SYSLOG: 'all' }, { memoryCheckerSyslog: 'all' }],
+    [{ KUBESONIC_MEMORY_CHECKER_SYSLOG: 'off' }, { memoryCheckerSyslog: 'off' }],
+    [{ KUBESONIC_MEMORY_CHECKER_SYSLOG: 'loud' }, { memoryCheckerSyslog: 'rare' }],
   ])('%j', (env, expected) => {
     expect(readSettings(env)).toMatchObject(expected);
   });
