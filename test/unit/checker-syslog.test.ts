@@ -27,7 +27,12 @@ async function check(args: string[], trail = false, settings = paths) {
   const code = await runMemoryChecker(
     args,
     () => settings,
-    { stdout: (t) => void (stdout += t), stderr: () => undefined },
+    {
+      stdout: (t) => {
+        stdout += t;
+      },
+      stderr: () => undefined,
+    },
     { syslog, trail },
   );
   return { code, stdout, lines: syslog.lines, flushes: syslog.flushes };
@@ -81,7 +86,12 @@ describe('memory_checker to syslog', () => {
     const code = await runMemoryChecker(
       ['bmp', '1'],
       () => paths,
-      { stdout: (t) => void (stdout += t), stderr: () => undefined },
+      {
+        stdout: (t) => {
+          stdout += t;
+        },
+        stderr: () => undefined,
+      },
       { syslog, trail: false },
     );
     expect(code).toBe(3);
