@@ -129,8 +129,8 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/Kubernetes-managed/);
     const checker = JSON.parse(onSwitch(['memory_checker', '--json', 'bmp', '1'], env).stdout) as { via: string; pod: string };
-    expect(checker.via).toBe('kube');
-    await waitFor('FEATURE mirrors the pod', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'kube', 60_000);
+    expect(checker.via).toBe('local');
+    await waitFor('FEATURE mirrors the pod', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'local', 60_000);
     expect(await config.hgetall('FEATURE|bmp')).toEqual(SONIC_BMP_FEATURE);
   });
 
@@ -174,7 +174,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     const start = systemctl('start', 'bmp.service');
     expect(start.code, start.stderr).toBe(0);
     expect(await podRunning()).toBe(true);
-    await waitFor('STATE_DB: running', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'kube', 30_000);
+    await waitFor('STATE_DB: running', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'local', 30_000);
     expect(configWrites.slice(writesBefore)).toEqual([]);
     expect(await config.hgetall('FEATURE|bmp')).toEqual(SONIC_BMP_FEATURE);
   });
@@ -209,7 +209,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     await config.hset('FEATURE|bmp', 'state', 'enabled');
     expect(systemctl('start', 'bmp.service').code).toBe(0);
     expect(await podRunning()).toBe(true);
-    await waitFor('STATE_DB: running', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'kube', 30_000);
+    await waitFor('STATE_DB: running', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'local', 30_000);
     // Only the test's own (featured's trigger) writes: one after the stop, none from kubesonic.
     expect(configWrites.slice(writesBefore).map((w) => w.join(' '))).toEqual(['hset FEATURE|bmp state enabled']);
   });

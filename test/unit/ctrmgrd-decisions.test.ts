@@ -196,7 +196,8 @@ const OBSERVATIONS: [string, Observation][] = [
     },
   ],
 ];
-const written = (o: Observation): StateDbFields => desiredFeatureState(o).stateDb;
+const written = (o: Observation): Record<string, string> =>
+  ({ ...desiredFeatureState(o).stateDb }) as StateDbFields & Record<string, string>;
 
 /** What STATE_DB may hold when the agent takes over: nothing, the native wrapper's start or stop (container:202-300), or 0.x kubesonic's. */
 const BEFORE: [string, Fields][] = [
