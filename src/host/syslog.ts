@@ -3,9 +3,8 @@
 // in the image too), one process for all the lines of a run: `--prio-prefix` carries each line's
 // priority, `-t` the tag SONiC's scripts log under (Python's syslog.syslog without openlog uses the
 // script's name, no pid). A spawn costs a few ms (docs/design.md#syslog), so callers log only on
-// the paths where SONiC's own scripts do and the common path spawns nothing.
-import { spawn } from 'node:child_process';
-
+// the paths where SONiC's own scripts do and the common path spawns nothing — and loads nothing:
+// node:child_process is imported on the first flush (importing it costs about 2 ms at start).
 export type SyslogSeverity = 'err' | 'warning' | 'notice' | 'info';
 
 /** RFC 5424 severities; the facility is user (1), as Python's syslog module defaults to. */
@@ -52,10 +51,11 @@ export function loggerSyslog(opts: LoggerOptions): Syslog {
     log(severity, message) {
       queued.push({ severity, message });
     },
-    flush() {
-      if (!queued.length) return Promise.resolve();
+    async flush() {
+      if (!queued.length) return;
       const input = prioPrefixed(queued);
       queued = [];
+      const { spawn } = await import('node:child_process');
       return new Promise<void>((resolve, reject) => {
         const child = spawn(opts.command ?? 'logger', ['--prio-prefix', '-t', opts.tag], {
           stdio: ['pipe', 'ignore', opts.detached ? 'ignore' : 'pipe'],
