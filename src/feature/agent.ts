@@ -59,11 +59,14 @@ export interface AgentPorts {
   syslog?: Syslog | undefined;
 }
 
-/** The syslog line of one OOM kill (tag kubesonic-agent, priority err). */
+/**
+ * The syslog line of one OOM kill (tag kubesonic-agent, priority err). No restart count: the status
+ * that shows a kill may come before or after the kubelet counted the restart.
+ */
 export function oomKillLine(feature: string, oom: NonNullable<WriteResult['oomKill']>): string {
   const { kill, count } = oom;
   const limit = kill.limit ? `, memory limit ${kill.limit}` : '';
-  return `Container '${feature}' was OOM-killed (pod ${kill.pod}, container ${kill.id}${limit}, restart count ${kill.restartCount}); ${count} OOM kill(s) of ${feature} on this node`;
+  return `Container '${feature}' was OOM-killed (pod ${kill.pod}, container ${kill.id}${limit}); ${count} OOM kill(s) of ${feature} on this node`;
 }
 
 export interface AgentStats {
