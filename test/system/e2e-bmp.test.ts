@@ -129,7 +129,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/Kubernetes-managed/);
     const checker = JSON.parse(onSwitch(['memory_checker', '--json', 'bmp', '1'], env).stdout) as { via: string; pod: string };
-    expect(checker.via).toBe('local');
+    expect(checker.via).toBe('kube');
     await waitFor('FEATURE mirrors the pod', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'local', 60_000);
     expect(await config.hgetall('FEATURE|bmp')).toEqual(SONIC_BMP_FEATURE);
   });
