@@ -51,7 +51,7 @@ show kubesonic systemd bmp status
 show systemctl status bmp.service --no-pager --lines=0
 show memory_checker --json bmp 838860800
 show memory_checker bmp 10485760
-for _ in $(seq 1 60); do [ "$(redis-cli -s "$REDIS_SOCK" -n 6 HGET 'FEATURE|bmp' current_owner)" = kube ] && break; sleep 0.5; done
+for _ in $(seq 1 60); do [ "$(redis-cli -s "$REDIS_SOCK" -n 6 HGET 'FEATURE|bmp' current_owner)" = local ] && break; sleep 0.5; done
 echo "# the node agent's view of the pod, in STATE_DB (what container_checker and 'show feature status' read):"
 show redis-cli -s "$REDIS_SOCK" -n 6 HGETALL 'FEATURE|bmp'
 

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(redis-server monit prometheus containerd runc docker.io containernetworking-plugins
   busybox-static iproute2 openssl curl procps psmisc util-linux systemd debootstrap hyperfine shellcheck
-  qemu-system-x86 e2fsprogs mmdebstrap lintian wrk)
+  qemu-system-x86 e2fsprogs mmdebstrap lintian wrk rsyslog)
 missing=()
 for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -19,7 +19,7 @@ fi
 # Services the packages may have started on install would only compete with the tests' own
 # instances: stop them through their init scripts (pid files), never by name.
 if [ ${#missing[@]} -gt 0 ]; then
-  for svc in redis-server monit prometheus containerd docker; do
+  for svc in redis-server monit prometheus containerd docker rsyslog; do
     service "$svc" stop >/dev/null 2>&1 || true
   done
 fi

@@ -57,7 +57,15 @@ export interface Settings {
   faultAfterStep: string | undefined;
   /** The container runtime on the switch: $KUBESONIC_CRICTL (default `crictl` on PATH) and $CONTAINER_RUNTIME_ENDPOINT (crictl's own variable). */
   cri: { crictl: string; endpoint: string };
+  /**
+   * $KUBESONIC_MEMORY_CHECKER_SYSLOG: what memory_checker sends to syslog. `rare` (default): the
+   * usage line above the threshold, and errors; `all`: also SONiC's per-run INFO trail (a `logger`
+   * spawn every run); `off`: nothing. Anything else reads as the default.
+   */
+  memoryCheckerSyslog: MemoryCheckerSyslog;
 }
+
+export type MemoryCheckerSyslog = 'rare' | 'all' | 'off';
 
 function redisTarget(env: Env): RedisTarget {
   if (env.KUBESONIC_REDIS_HOST) return { host: env.KUBESONIC_REDIS_HOST, port: Number(env.KUBESONIC_REDIS_PORT || 6379) };
@@ -95,5 +103,9 @@ export function readSettings(env: Env = process.env): Settings {
     podNamespace: env.POD_NAMESPACE || undefined,
     faultAfterStep: env.KUBESONIC_FAULT_AFTER_STEP || undefined,
     cri: { crictl: env.KUBESONIC_CRICTL || 'crictl', endpoint: env.CONTAINER_RUNTIME_ENDPOINT || CRI_ENDPOINT },
+    memoryCheckerSyslog:
+      env.KUBESONIC_MEMORY_CHECKER_SYSLOG === 'all' || env.KUBESONIC_MEMORY_CHECKER_SYSLOG === 'off'
+        ? env.KUBESONIC_MEMORY_CHECKER_SYSLOG
+        : 'rare',
   };
 }

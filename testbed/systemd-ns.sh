@@ -34,6 +34,11 @@ inner() { # runs as PID 1 of the new namespaces
   # The switch's /run/kubesonic is where the node agent (a pod, outside) writes the unit state files.
   mkdir -p "$TEST_ROOT/switch-run/kubesonic" "$ROOT/run/kubesonic"
   mount --bind "$TEST_ROOT/switch-run/kubesonic" "$ROOT/run/kubesonic"
+  # The switch's journald sockets (its /dev/log points at /run/systemd/journal/dev-log) on a host
+  # directory too, so a pod can log to the switch's syslog (the node agent's syslogSocket hostPath).
+  # journald and rsyslog start only where a test starts them (systemctl start in the switch).
+  mkdir -p "$TEST_ROOT/switch-run/journal" "$ROOT/run/systemd/journal"
+  mount --bind "$TEST_ROOT/switch-run/journal" "$ROOT/run/systemd/journal"
   mount -t tmpfs -o mode=1777 tmpfs "$ROOT/tmp"
   # SONiC's Redis socket where a switch has it (redis-cli's, and the unit's fallback, default).
   mkdir -p "$ROOT/run/redis"
@@ -52,6 +57,8 @@ inner() { # runs as PID 1 of the new namespaces
 
 prepare_root() {
   mkdir -p "$B/layers" "$ROOT"
+  # No socket of a previous boot's journald left for this boot's services to connect to.
+  rm -rf "$TEST_ROOT/switch-run/journal"
   mountpoint -q "$B/layers" || mount -t tmpfs -o mode=755 tmpfs "$B/layers"
   mkdir -p "$B/layers/upper" "$B/layers/work"
   # Shared propagation is fine here: the overlay must be visible to the kubelet's hostPath volumes.

@@ -5,6 +5,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { checkMemory, type CheckOutcome, type CheckerSettings } from '../memory/checker.js';
 import type { CheckerOptions } from '../memory/args.js';
 import type { FeatureDb } from '../feature/db.js';
+import { OOM_FIELDS } from '../feature/state.js';
 import { MONIT_THRESHOLDS } from '../sonic/paths.js';
 import { ExitError } from '../util/errors.js';
 
@@ -34,6 +35,8 @@ interface FeatureResult {
   seconds: number;
   /** STATE_DB container_id; null: not read (no db, or Redis failed). */
   containerId: string | undefined | null;
+  /** STATE_DB oom_kill_count (the node agent's record); undefined: none recorded or not read. */
+  oomKills: number | undefined;
 }
 
 export class MemoryExporter {
@@ -86,6 +89,15 @@ export class MemoryExporter {
     labelNames: ['feature'],
     registers: [this.registry],
   });
+
+  private readonly oomKills = new Counter({
+    name: 'kubesonic_feature_oom_kills_total',
+    help: 'OOM kills of the feature container on this node, as the node agent counted them in STATE_DB FEATURE|<f> oom_kill_count',
+    labelNames: ['feature'],
+    registers: [this.registry],
+  });
+  /** The oom_kill_count last exported per feature: the counter moves by the difference. */
+  private readonly oomSeen = new Map<string, number>();
 
   /** The collection running now: the background loop and every scrape share it (one at a time). */
   private inFlight: Promise<void> | undefined;
@@ -193,18 +205,34 @@ export class MemoryExporter {
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     let containerId: string | undefined | null = null;
+    let oomKills: number | undefined;
     if (this.opts.db) {
       try {
-        containerId = (await this.opts.db.read('state', f.feature)).container_id;
+        const state = await this.opts.db.read('state', f.feature);
+        containerId = state.container_id;
+        const n = Number.parseInt(state[OOM_FIELDS.count] ?? '', 10);
+        oomKills = Number.isSafeInteger(n) && n >= 0 ? n : undefined;
       } catch {
         containerId = null;
       }
     }
-    return { f, outcome, seconds, containerId };
+    return { f, outcome, seconds, containerId, oomKills };
   }
 
-  private publish({ f, outcome, seconds, containerId }: FeatureResult): void {
+  /** STATE_DB's count as a counter: up by the difference; below the last (STATE_DB emptied): a counter reset. */
+  private publishOomKills(feature: string, count: number | undefined): void {
+    const labels = { feature };
+    const last = this.oomSeen.get(feature);
+    const now = count ?? last ?? 0;
+    if (last !== undefined && now < last) this.oomKills.remove(labels);
+    this.oomKills.inc(labels, last !== undefined && now >= last ? now - last : now);
+    this.oomSeen.set(feature, now);
+  }
+
+  private publish({ f, outcome, seconds, containerId, oomKills }: FeatureResult): void {
     const feature = { feature: f.feature };
+    // Redis unreadable: keep the last count (a counter never goes down for missing information).
+    if (this.opts.db && containerId !== null) this.publishOomKills(f.feature, oomKills);
     this.threshold.set(feature, f.threshold);
     this.checkSeconds.set(feature, seconds);
     const isRunning = outcome ? outcome.status === 'measured' : undefined;

@@ -1,5 +1,6 @@
 // kubesonic-agent's whole run: arguments and settings → the agent with its real ports → exit code.
 import { dockerEngine } from '../host/docker.js';
+import { loggerSyslog } from '../host/syslog.js';
 import { loadCredentials } from '../kube/kubeconfig.js';
 import { FEATURE_POD_SELECTOR, featureSelector } from '../kube/ids.js';
 import { leanClusterReader } from '../kube/lean.js';
@@ -43,7 +44,8 @@ export async function agentMain(argv: readonly string[], settings: Settings, io:
     };
     // Only the per-feature sidecar may reach Docker (its pod mounts the socket for v2's clean-up).
     const docker = args.only ? dockerEngine(settings.dockerSocket) : undefined;
-    await runAgent(opts, { cluster: leanClusterReader(creds), db, docker }, io.stop);
+    const syslog = loggerSyslog({ tag: 'kubesonic-agent', detached: false });
+    await runAgent(opts, { cluster: leanClusterReader(creds), db, docker, syslog }, io.stop);
     return 0;
   } finally {
     db.close();

@@ -12,6 +12,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Docker } from '../host/docker.js';
+import type { Syslog } from '../host/syslog.js';
 import { applyHostFiles, requestReload } from '../host/files.js';
 import { isHeld } from '../host/hold.js';
 import { isMigrated, migratedFeatures } from '../host/records.js';
@@ -20,7 +21,7 @@ import { VERSION_ANNOTATION } from '../kube/ids.js';
 import { HOLD_DIR, RELOAD_REQUEST, VERSIONS, type MigrationVersion } from '../sonic/paths.js';
 import { featurePlan } from '../systemd/unit.js';
 import { errorLine } from '../util/errors.js';
-import type { FeatureDb } from './db.js';
+import type { FeatureDb, WriteResult } from './db.js';
 import { disableReasonOf, readUnitState, unitStateOf, writeUnitState } from './unit-state.js';
 import { NodeView, observe, type NodeSnapshot } from './view.js';
 import { FeatureWriter } from './writer.js';
@@ -57,6 +58,18 @@ export interface AgentPorts {
   db: FeatureDb;
   /** Docker, where this process may reach it (the sidecar shape); the agent has none. */
   docker?: Docker | undefined;
+  /** The switch's syslog (the host's /dev/log, mounted): one line per OOM kill. */
+  syslog?: Syslog | undefined;
+}
+
+/**
+ * The syslog line of one OOM kill (tag kubesonic-agent, priority err). No restart count: the status
+ * that shows a kill may come before or after the kubelet counted the restart.
+ */
+export function oomKillLine(feature: string, oom: NonNullable<WriteResult['oomKill']>): string {
+  const { kill, count } = oom;
+  const limit = kill.limit ? `, memory limit ${kill.limit}` : '';
+  return `Container '${feature}' was OOM-killed (pod ${kill.pod}, container ${kill.id}${limit}); ${count} OOM kill(s) of ${feature} on this node`;
 }
 
 export interface AgentStats {
@@ -177,10 +190,21 @@ export class NodeAgent {
           if (desired.configState === 'enabled') this.enableIntent.delete(feature);
           this.markReady();
         },
+        // Counted in STATE_DB first, so a kill reaches syslog once even if the agent restarts here.
+        onOomKill: (oom) => this.oomKilled(feature, oom),
       });
       this.writers.set(feature, w);
     }
     return w;
+  }
+
+  private oomKilled(feature: string, oom: NonNullable<WriteResult['oomKill']>): void {
+    const line = oomKillLine(feature, oom);
+    this.opts.log(`[oom ${feature}] ${line}`);
+    const syslog = this.ports.syslog;
+    if (!syslog) return;
+    syslog.log('err', line);
+    syslog.flush().catch((e: unknown) => this.opts.log(`[oom ${feature}] syslog: ${errorLine(e)}`));
   }
 
   private serves(feature: string): boolean {

@@ -2,7 +2,7 @@
 // the `FeatureDb` port, and the one rule for writing it (writeFeatureState). Two real ones:
 // feature/redis-db.ts (ioredis: migrate, rollback, the exporter) and feature/lean-db.ts (the node
 // agent's small RESP client); test/fakes/feature-db.ts keeps the table in memory and records every write.
-import { mayMirrorConfigState, sonicTimestamp, stateDbChanges, type Desired } from './state.js';
+import { mayMirrorConfigState, OOM_FIELDS, oomKillChanges, sonicTimestamp, stateDbChanges, type Desired, type OomKill } from './state.js';
 
 export type DbName = 'config' | 'state';
 
@@ -30,6 +30,8 @@ export interface FeatureDb {
 export interface WriteResult {
   stateDb: Record<string, string>;
   configState: string | undefined;
+  /** An OOM kill this write counted (once: STATE_DB had not recorded it), with the new count. */
+  oomKill?: { kill: OomKill; count: number } | undefined;
 }
 
 /**
@@ -37,7 +39,10 @@ export interface WriteResult {
  * replaced under WATCH, so a concurrent write by an operator (or golden config) is never overwritten.
  */
 export async function writeFeatureState(db: FeatureDb, feature: string, desired: Desired, now = new Date()): Promise<WriteResult> {
-  const changes = stateDbChanges(await db.read('state', feature), desired.stateDb);
+  const current = await db.read('state', feature);
+  const oom = oomKillChanges(current, desired.oomKill, now);
+  const changes = { ...stateDbChanges(current, desired.stateDb), ...oom };
+  // One HSET: a reader (ctrmgrd's subscriber) never sees current_owner and remote_state half-written.
   if (Object.keys(changes).length) await db.set('state', feature, { ...changes, update_time: sonicTimestamp(now) });
   let configState: string | undefined;
   const next = desired.configState;
@@ -46,5 +51,6 @@ export async function writeFeatureState(db: FeatureDb, feature: string, desired:
     // on it, and the systemctl call it makes moves the taint, which brings us back with fresh facts.
     if ((await db.setConfigStateIf(feature, (cur) => mayMirrorConfigState(cur, next), next)) === 'written') configState = next;
   }
-  return { stateDb: changes, configState };
+  const oomKill = oom && desired.oomKill ? { kill: desired.oomKill, count: Number(oom[OOM_FIELDS.count]) } : undefined;
+  return { stateDb: changes, configState, oomKill };
 }

@@ -2,7 +2,14 @@
 // shows. Pure: the watcher feeds observations in, the writer applies the result.
 //
 // Ownership (the sidecar writes nothing else):
-//   STATE_DB  FEATURE|<f>: state, container_id, container_version, current_owner, remote_state, update_time
+//   STATE_DB  FEATURE|<f>: state, container_id, container_version, current_owner, remote_state, update_time,
+//                          and the OOM-kill record (oom_kill_count, last_oom_kill_id, last_oom_kill_time)
+// current_owner/remote_state are in the values that leave ctrmgrd (sonic-ctrmgrd, KubeSonic v1)
+// nothing to do with set_owner=local, which migrate insists on: running is what SONiC's own
+// `container start` writes for a local start (current_owner=local, remote_state=none); never
+// current_owner=kube (ctrmgrd restarts the unit) nor remote_state=running (ctrmgrd tags the pod's
+// image as the local :latest and removes the native container). The rows, with ctrmgrd's lines:
+// test/unit/ctrmgrd-decisions.test.ts.
 //   CONFIG_DB FEATURE|<f>: state, and only to mirror an operator's intent on the Kubernetes side: the
 //                          disable taint <f>=disabled:NoSchedule put on (→ disabled) or taken off
 //                          (→ enabled); never kubesonic's own stop taint (a restart, a config reload,
@@ -24,34 +31,75 @@ export interface Observation {
   stoppedByUnit?: boolean;
   /** The operator's disable taint was seen and is now gone: an enable (the agent tracks the edge). */
   enabledByOperator?: boolean;
+  /** The feature container's last termination, when the kernel OOM-killed it (kubelet: OOMKilled). */
+  lastOomKill?: OomKill | undefined;
+}
+
+/** One OOM kill of the feature container, as the pod status shows it (lastState.terminated). */
+export interface OomKill {
+  /** What identifies this kill across agent restarts: the killed container's 12-char id (else its finish time). */
+  id: string;
+  /** When it was killed (lastState.terminated.finishedAt); undefined if the status has none. */
+  finishedAt: Date | undefined;
+  /** The container's restartCount when the kill was seen. */
+  restartCount: number;
+  pod: string;
+  /** The container's memory limit as the pod spec has it ("800Mi"), if any. */
+  limit: string | undefined;
 }
 
 export interface StateDbFields {
   state?: 'enabled' | 'disabled';
   container_id: string;
   container_version?: string;
-  current_owner: 'kube' | 'none';
-  remote_state: 'running' | 'pending' | 'stopped';
+  current_owner: 'local' | 'none';
+  remote_state: 'none' | 'pending' | 'stopped';
 }
 
 export interface Desired {
   stateDb: StateDbFields;
   /** CONFIG_DB state to mirror, if any. */
   configState: 'enabled' | 'disabled' | undefined;
+  /** The last OOM kill seen: counted once in STATE_DB unless last_oom_kill_id already names it. */
+  oomKill?: OomKill | undefined;
+}
+
+/** STATE_DB fields of the OOM-kill record (kubesonic's own; rollback removes them). */
+export const OOM_FIELDS = { count: 'oom_kill_count', id: 'last_oom_kill_id', time: 'last_oom_kill_time' } as const;
+
+/**
+ * The OOM-kill record's new fields if `kill` is not the one STATE_DB already counted, else undefined.
+ * The count lives in STATE_DB (not in the agent) so a restarted agent counts each kill once.
+ */
+export function oomKillChanges(
+  current: Readonly<Record<string, string>>,
+  kill: OomKill | undefined,
+  now: Date,
+): Record<string, string> | undefined {
+  if (!kill || current[OOM_FIELDS.id] === kill.id) return undefined;
+  const before = Number.parseInt(current[OOM_FIELDS.count] ?? '0', 10);
+  return {
+    [OOM_FIELDS.count]: String((Number.isFinite(before) && before > 0 ? before : 0) + 1),
+    [OOM_FIELDS.id]: kill.id,
+    [OOM_FIELDS.time]: sonicTimestamp(kill.finishedAt ?? now),
+  };
 }
 
 export function desiredFeatureState(o: Observation): Desired {
   const enable = o.enabledByOperator && !o.disabledByTaint ? ('enabled' as const) : undefined;
+  const oom = o.lastOomKill ? { oomKill: o.lastOomKill } : {};
   if (o.running) {
     return {
       stateDb: {
         state: 'enabled',
         container_id: o.containerId ?? '',
         ...(o.containerVersion ? { container_version: o.containerVersion } : {}),
-        current_owner: 'kube',
-        remote_state: 'running',
+        // The unit on this switch runs the feature (through its pod): to ctrmgrd a local start.
+        current_owner: 'local',
+        remote_state: 'none',
       },
       configState: enable,
+      ...oom,
     };
   }
   if (o.disabledByTaint) {
@@ -59,6 +107,7 @@ export function desiredFeatureState(o: Observation): Desired {
     return {
       stateDb: { state: 'disabled', container_id: '', current_owner: 'none', remote_state: 'stopped' },
       configState: 'disabled',
+      ...oom,
     };
   }
   // Starting, restarting, crash-looping, or stopped by its unit: not running, but nobody disabled
@@ -67,6 +116,7 @@ export function desiredFeatureState(o: Observation): Desired {
   return {
     stateDb: { container_id: '', current_owner: 'none', remote_state: o.podPresent && !o.stoppedByUnit ? 'pending' : 'stopped' },
     configState: enable,
+    ...oom,
   };
 }
 

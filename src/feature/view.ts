@@ -16,7 +16,7 @@ import {
 import { featureSelector, shortContainerId } from '../kube/ids.js';
 import { errorLine } from '../util/errors.js';
 import { monotonicMs } from '../util/wait.js';
-import type { Observation } from './state.js';
+import type { Observation, OomKill } from './state.js';
 
 /** An image's version as `show feature status` shows it: its tag ("docker-sonic-bmp:4.1.0" → "4.1.0"), else its digest's start. */
 export function imageVersion(image: string | undefined): string | undefined {
@@ -33,6 +33,27 @@ export function imageVersion(image: string | undefined): string | undefined {
 }
 
 /**
+ * The feature container's last termination if the kernel OOM-killed it (the kubelet's reason
+ * "OOMKilled"). The killed container's id names the kill: a restarted agent, or the next status
+ * update of the same pod, shows the same id and it is not counted again.
+ */
+export function oomKillOf(feature: string, pod: V1Pod): OomKill | undefined {
+  const cs = pod.status?.containerStatuses?.find((c) => c.name === feature);
+  const t = cs?.lastState?.terminated;
+  if (!cs || t?.reason !== 'OOMKilled') return undefined;
+  const finishedAt = t.finishedAt ? new Date(t.finishedAt) : undefined;
+  const id = shortContainerId(t.containerID) || (finishedAt ? finishedAt.toISOString() : `${pod.metadata?.uid ?? ''}/${cs.restartCount}`);
+  const limit = pod.spec?.containers.find((c) => c.name === feature)?.resources?.limits?.memory;
+  return {
+    id,
+    finishedAt,
+    restartCount: cs.restartCount,
+    pod: pod.metadata?.name ?? '',
+    limit: limit === undefined ? undefined : String(limit),
+  };
+}
+
+/**
  * What the FEATURE table and the unit should say of `feature`. `held`: the host-side hold
  * (host/hold.ts), where this process sees the host's files: when on, whatever the pod says, the
  * feature's daemon does not run (its container waits); when off, the unit was not stopped, whatever
@@ -44,9 +65,13 @@ export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | u
   let containerId: string | undefined;
   let containerVersion: string | undefined;
   let podPresent = false;
+  let lastOomKill: OomKill | undefined;
   for (const pod of pods) {
     if (pod.metadata?.labels?.app !== feature) continue;
     podPresent = true;
+    const oom = oomKillOf(feature, pod);
+    // Two pods of one feature on a node only happen mid-rollout: the newer kill is the one to count.
+    if (oom && (!lastOomKill || (oom.finishedAt?.getTime() ?? 0) > (lastOomKill.finishedAt?.getTime() ?? 0))) lastOomKill = oom;
     if (!held && podContainerRunning(pod, feature)) {
       running = true;
       const cs = pod.status?.containerStatuses?.find((c) => c.name === feature);
@@ -61,6 +86,7 @@ export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | u
     podPresent,
     disabledByTaint: node ? hasTaint(node, disableTaint(feature)) : false,
     stoppedByUnit: held ?? (node ? hasTaint(node, stopTaint(feature)) : false),
+    ...(lastOomKill ? { lastOomKill } : {}),
   };
 }
 

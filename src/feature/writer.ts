@@ -4,7 +4,7 @@
 // CONFIG_DB) so a Redis that came back empty is complete again within that time.
 import { errorLine } from '../util/errors.js';
 import { monotonicMs } from '../util/wait.js';
-import { writeFeatureState, type FeatureDb } from './db.js';
+import { writeFeatureState, type FeatureDb, type WriteResult } from './db.js';
 import { desiredFeatureState, type Desired, type Observation } from './state.js';
 
 export interface WriterOptions {
@@ -17,6 +17,8 @@ export interface WriterOptions {
   resyncMs?: number | undefined;
   /** Asked before every write: false once the feature is no longer this writer's to write. */
   active?: () => boolean;
+  /** Called once per OOM kill, after STATE_DB counted it (the agent's syslog line). */
+  onOomKill?: (oom: NonNullable<WriteResult['oomKill']>) => void;
 }
 
 export interface WriterStats {
@@ -111,6 +113,7 @@ export class FeatureWriter {
         const config = result.configState ? `, CONFIG_DB state=${result.configState}` : '';
         this.log(`${resync ? 'restored' : 'wrote'} STATE_DB ${JSON.stringify(result.stateDb)}${config}`);
       }
+      if (result.oomKill) this.opts.onOomKill?.(result.oomKill);
       this.opts.onWrite?.(desired, this.lastLatencyMs);
     } catch (e) {
       // Redis unreachable: keep the desired state and try again with backoff.

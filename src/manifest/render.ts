@@ -17,6 +17,7 @@ import {
   RUN_DIR,
   STATE_DIR,
   SYNC_READY_FILE,
+  SYSLOG_SOCKET,
   UNIT_DIR,
   UNIT_STATE_DIR,
 } from '../sonic/paths.js';
@@ -120,6 +121,12 @@ function syncerBase(spec: FeatureSpec, dropInDirs: readonly string[]) {
       hostPath: { path: `${spec.host.unitDir}/${f}.service.d`, type: 'DirectoryOrCreate' },
     })),
   ];
+  if (spec.host.syslogSocket) {
+    // The switch's syslog, for the OOM-kill lines (`logger` writes to /dev/log). Socket: the pod does
+    // not start on a host without one rather than log into a directory the kubelet made up.
+    mounts.push({ name: 'kubesonic-syslog', mountPath: SYSLOG_SOCKET });
+    volumes.push({ name: 'kubesonic-syslog', hostPath: { path: spec.host.syslogSocket, type: 'Socket' } });
+  }
   return { env, mounts, volumes };
 }
 

@@ -6,6 +6,7 @@ import { parseBytes, parseMillicores } from '../kube/quantity.js';
 import {
   DEFAULT_FALLBACK_SECONDS,
   DOCKER_SOCKET,
+  SYSLOG_SOCKET,
   FEATURE_NAMESPACE,
   REDIS_SOCKET_DIR,
   RUN_DIR,
@@ -77,8 +78,9 @@ export interface FeatureSpec {
   /**
    * Host directories the sidecar manages, and the Docker socket the gate checks (SONiC's by default).
    * dockerSocket undefined: the node has no Docker (the gate passes, v2 has nothing to clean up).
+   * syslogSocket: the host's syslog socket the agent logs OOM kills to; undefined: none mounted.
    */
-  host: { unitDir: string; stateDir: string; runDir: string; dockerSocket: string | undefined };
+  host: { unitDir: string; stateDir: string; runDir: string; dockerSocket: string | undefined; syslogSocket: string | undefined };
 }
 
 export class SpecError extends Error {
@@ -322,12 +324,13 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
   if (doc.memoryThreshold !== undefined && !memoryThreshold) throw new SpecError(`${p}.memoryThreshold: must be a positive quantity`);
   const hostDoc = doc.host ?? {};
   if (!isObj(hostDoc)) throw new SpecError(`${p}.host: must be a mapping`);
-  allowOnly(hostDoc, `${p}.host`, ['unitDir', 'stateDir', 'runDir', 'dockerSocket']);
+  allowOnly(hostDoc, `${p}.host`, ['unitDir', 'stateDir', 'runDir', 'dockerSocket', 'syslogSocket']);
   const host = {
     unitDir: str(hostDoc, 'unitDir', `${p}.host`) ?? UNIT_DIR,
     stateDir: str(hostDoc, 'stateDir', `${p}.host`) ?? STATE_DIR,
     runDir: str(hostDoc, 'runDir', `${p}.host`) ?? RUN_DIR,
     dockerSocket: hostDoc.dockerSocket === false ? undefined : (str(hostDoc, 'dockerSocket', `${p}.host`) ?? DOCKER_SOCKET),
+    syslogSocket: hostDoc.syslogSocket === false ? undefined : (str(hostDoc, 'syslogSocket', `${p}.host`) ?? SYSLOG_SOCKET),
   };
   for (const [k, v] of Object.entries(host))
     if (v !== undefined && !v.startsWith('/')) throw new SpecError(`${p}.host.${k}: must be an absolute path`);

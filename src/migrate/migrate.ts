@@ -8,7 +8,7 @@ import { isMigrated, writeRecord } from '../host/records.js';
 import { mustSystemctl } from '../host/systemctl.js';
 import { disableTaint, objectsPresent, runningPod, setTaint, stopTaint } from '../kube/cluster.js';
 import { renderFeature } from '../manifest/render.js';
-import { DEFAULT_FEATURE_ENTRY } from '../sonic/feature-entry.js';
+import { ctrmgrdConflict, DEFAULT_FEATURE_ENTRY } from '../sonic/feature-entry.js';
 import { featureKey } from '../sonic/paths.js';
 import { dropInPath, hostPlan, nativeLauncherOf } from '../systemd/unit.js';
 import { waitUntil } from '../util/wait.js';
@@ -47,6 +47,12 @@ export async function migratePreflight(ctx: FlowContext, timeoutMs = 30_000): Pr
   }
 }
 
+/** ctrmgrd (images with Kubernetes support) would act on the feature: migrate refuses (migrate/ctrmgrd.ts). */
+function refuseCtrmgrdConflict(feature: string, config: Readonly<Record<string, string>>): void {
+  const why = ctrmgrdConflict(feature, config);
+  if (why) throw new ExitError(why, 1);
+}
+
 export function migrateSteps(ctx: FlowContext): Step[] {
   const f = ctx.spec.feature;
   const objs = renderFeature(ctx.spec);
@@ -55,9 +61,15 @@ export function migrateSteps(ctx: FlowContext): Step[] {
     {
       name: 'feature-entry',
       describe: `make sure CONFIG_DB ${featureKey(f)} exists and record its state for rollback`,
-      done: async () => Object.keys(await ctx.db.read('config', f)).length > 0 && isMigrated(ctx.root, f),
+      // Checked first, on every run and on --dry-run: no step runs beside a ctrmgrd that would act.
+      done: async () => {
+        const config = await ctx.db.read('config', f);
+        refuseCtrmgrdConflict(f, config);
+        return Object.keys(config).length > 0 && isMigrated(ctx.root, f);
+      },
       apply: async () => {
         await ctx.db.setMissing('config', f, DEFAULT_FEATURE_ENTRY);
+        refuseCtrmgrdConflict(f, await ctx.db.read('config', f));
         // The record also tells this node's agent to serve the feature (host/records.ts).
         if (!isMigrated(ctx.root, f))
           writeRecord(ctx.root, {

@@ -24,9 +24,25 @@ import {
   unitName,
 } from './facts.js';
 import type { Step } from './steps.js';
+import { OOM_FIELDS } from '../feature/state.js';
 
 /** STATE_DB fields kubesonic owns and hands back to featured. */
-const OWNED_STATE_FIELDS = ['current_owner', 'remote_state', 'container_id', 'container_version'] as const;
+const OWNED_STATE_FIELDS = ['current_owner', 'remote_state', 'container_id', 'container_version', ...Object.values(OOM_FIELDS)] as const;
+
+/**
+ * STATE_DB still holds what kubesonic wrote: a pod's 12-hex container id (the native `container`
+ * wrapper writes the feature's name), remote_state pending/stopped, the OOM record, or 0.x's
+ * current_owner=kube. What the native unit writes once it runs again does not count.
+ */
+function kubesonicStateLeft(feature: string, s: Readonly<Record<string, string>>): boolean {
+  return (
+    (s.container_id !== undefined && s.container_id !== feature && /^[0-9a-f]{12}$/.test(s.container_id)) ||
+    s.remote_state === 'pending' ||
+    s.remote_state === 'stopped' ||
+    s.current_owner === 'kube' ||
+    OOM_FIELDS.count in s
+  );
+}
 
 export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): Step[] {
   const f = ctx.spec.feature;
@@ -113,11 +129,13 @@ export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): St
     describe: `give FEATURE|${f} back to featured: clear kubesonic's STATE_DB fields, restore CONFIG_DB state`,
     done: async () => {
       const before = readRecord(ctx)?.configStateBefore;
-      // kubesonic's owners: kube while its pod runs, none while held or gone (any other is the image's own).
-      const owner = (await ctx.db.read('state', f)).current_owner;
-      return owner !== 'kube' && owner !== 'none' && (!before || (await ctx.db.read('config', f)).state === before);
+      return !kubesonicStateLeft(f, await ctx.db.read('state', f)) && (!before || (await ctx.db.read('config', f)).state === before);
     },
     apply: async () => {
+      // First what a native local start writes, in one HSET, then the removal: ctrmgrd never sees
+      // remote_state leave "stopped" with current_owner other than local, which makes it restart the
+      // unit (ctrmgrd.py:574; test/unit/ctrmgrd-decisions.test.ts).
+      await ctx.db.set('state', f, { current_owner: 'local', remote_state: 'none' });
       await ctx.db.remove('state', f, OWNED_STATE_FIELDS);
       const before = readRecord(ctx)?.configStateBefore;
       if (before) await ctx.db.set('config', f, { state: before });

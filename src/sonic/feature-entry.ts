@@ -13,3 +13,16 @@ export const DEFAULT_FEATURE_ENTRY: Readonly<Record<string, string>> = {
   state: 'enabled',
   support_syslog_rate_limit: 'false',
 };
+
+/**
+ * Why migrate must refuse this CONFIG_DB FEATURE entry, if it must. ctrmgrd (sonic-ctrmgrd, on
+ * images built with Kubernetes) lower-cases what it reads, then with set_owner=kube labels the node
+ * <f>_enabled=true so its own Kubernetes deployment of the feature lands there, and restarts the unit
+ * on remote_state transitions of that flow: a second manager of the same feature. kubesonic's
+ * STATE_DB fields are quiet only beside set_owner=local (test/unit/ctrmgrd-decisions.test.ts).
+ */
+export function ctrmgrdConflict(feature: string, config: Readonly<Record<string, string>>): string | undefined {
+  const owner = config.set_owner;
+  if (owner === undefined || owner.toLowerCase() === 'local') return undefined;
+  return `FEATURE|${feature} has set_owner=${owner}: ctrmgrd would deploy ${feature} from Kubernetes itself and restart ${feature}.service; set it to local first (redis-cli -n 4 HSET 'FEATURE|${feature}' set_owner local)`;
+}

@@ -14,6 +14,8 @@ export const featureKey = (feature: string): string => `FEATURE|${feature}`;
 export const REDIS_SOCKET = '/var/run/redis/redis.sock';
 export const REDIS_SOCKET_DIR = '/var/run/redis';
 export const DOCKER_SOCKET = '/var/run/docker.sock';
+/** The switch's syslog socket (rsyslog's, or journald's forwarding to it). */
+export const SYSLOG_SOCKET = '/dev/log';
 export const CONTAINERD_STATE = '/run/containerd';
 /** The kubelet's container runtime (CRI) on the switch, for crictl: containerd's socket. */
 export const CRI_ENDPOINT = 'unix:///run/containerd/containerd.sock';

@@ -97,6 +97,23 @@ export class FakeCluster implements Cluster {
     this.changed();
   }
 
+  /**
+   * The kernel OOM-kills the feature container and the kubelet restarts it in place: lastState
+   * says OOMKilled with the killed container's id, restartCount + 1, a new container id.
+   */
+  oomKill(pod: V1Pod, finishedAt = new Date()): void {
+    const cs = pod.status!.containerStatuses![0]!;
+    cs.lastState = { terminated: { reason: 'OOMKilled', exitCode: 137, containerID: cs.containerID, finishedAt } };
+    cs.restartCount += 1;
+    this.setRunning(pod);
+    this.emitPod('MODIFIED', pod);
+  }
+
+  /** Any other status update of the pod (a probe flipping readiness): no new kill. */
+  touch(pod: V1Pod): void {
+    this.emitPod('MODIFIED', pod);
+  }
+
   podsOf(feature: string, node: string, namespace = 'sonic'): V1Pod[] {
     return [...this.pods.values()].filter(
       (p) => p.metadata?.labels?.app === feature && p.spec?.nodeName === node && p.metadata?.namespace === namespace,

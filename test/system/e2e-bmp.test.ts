@@ -166,7 +166,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(status.stdout).toMatch(/Kubernetes-managed/);
     const checker = JSON.parse(onSwitch(['memory_checker', '--json', 'bmp', '1'], env).stdout) as { via: string; pod: string };
     expect(checker.via).toBe('kube');
-    await waitFor('FEATURE mirrors the pod', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'kube', 60_000);
+    await waitFor('FEATURE mirrors the pod', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'local', 60_000);
     expect(await config.hgetall('FEATURE|bmp')).toEqual(SONIC_BMP_FEATURE);
   });
 
@@ -220,7 +220,12 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(daemonPids('openbmpd')).toHaveLength(1);
     expect((await bmpPod()).uid).toBe(before.uid);
     expect(hasTaint(await k.core.readNode({ name: node() }), stopTaint('bmp'))).toBe(false);
-    await waitFor('STATE_DB: running', async () => (await state.hget('FEATURE|bmp', 'remote_state')) === 'running', 30_000);
+    await waitFor(
+      'STATE_DB: running',
+      async () =>
+        (await state.hget('FEATURE|bmp', 'current_owner')) === 'local' && (await state.hget('FEATURE|bmp', 'container_id')) !== '',
+      30_000,
+    );
     expect(configWrites.slice(writesBefore)).toEqual([]);
     expect(await config.hgetall('FEATURE|bmp')).toEqual(SONIC_BMP_FEATURE);
   });
@@ -255,7 +260,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     await config.hset('FEATURE|bmp', 'state', 'enabled');
     expect(systemctl('start', 'bmp.service').code).toBe(0);
     await waitFor('bmp running again', podRunning, 30_000);
-    await waitFor('STATE_DB: running', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'kube', 30_000);
+    await waitFor('STATE_DB: running', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'local', 30_000);
     // Only the test's own (featured's trigger) writes: one after the stop, none from kubesonic.
     expect(configWrites.slice(writesBefore).map((w) => w.join(' '))).toEqual(['hset FEATURE|bmp state enabled']);
   });

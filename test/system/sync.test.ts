@@ -72,7 +72,9 @@ describe.each([
     await state.hset('FEATURE|bmp', { state: 'enabled', up_status: 'true' });
     await applyFeature(k, spec);
     await waitFeatureRunning(k, spec, 180_000);
-    await waitUntil('FEATURE sync wrote STATE_DB', 60_000, async () => ((await stateField('current_owner')) === 'kube' ? true : undefined));
+    await waitUntil('FEATURE sync wrote STATE_DB', 60_000, async () =>
+      (await stateField('current_owner')) === 'local' ? true : undefined,
+    );
   });
 
   afterAll(async () => {
@@ -89,8 +91,8 @@ describe.each([
       const st = await state.hgetall('FEATURE|bmp');
       expect(st).toMatchObject({
         state: 'enabled',
-        current_owner: 'kube',
-        remote_state: 'running',
+        current_owner: 'local',
+        remote_state: 'none',
         up_status: 'true',
         container_version: '1',
       });
@@ -156,7 +158,7 @@ describe.each([
     });
 
     it('Redis restarted empty (no persistence): STATE_DB FEATURE complete again within 5 s, no pod or taint event needed', async () => {
-      await waitUntil('settled', 10_000, async () => ((await stateField('current_owner')) === 'kube' ? true : undefined));
+      await waitUntil('settled', 10_000, async () => ((await stateField('current_owner')) === 'local' ? true : undefined));
       const before = await state.hgetall('FEATURE|bmp');
       await state.flushdb();
       const emptiedAt = Date.now();
@@ -167,7 +169,7 @@ describe.each([
         100,
       );
       expect(Date.now() - emptiedAt).toBeLessThan(5_500);
-      expect(await state.hgetall('FEATURE|bmp')).toMatchObject({ state: 'enabled', current_owner: 'kube', remote_state: 'running' });
+      expect(await state.hgetall('FEATURE|bmp')).toMatchObject({ state: 'enabled', current_owner: 'local', remote_state: 'none' });
       expect(await config.hgetall('FEATURE|bmp')).toEqual(CONFIG_SEED);
       // What kubesonic does not own is not its to restore.
       await state.hset('FEATURE|bmp', 'up_status', 'true');
@@ -214,7 +216,7 @@ describe.each([
         (await config.hget('FEATURE|bmp', 'state')) === 'enabled' ? true : undefined,
       );
       expect(await config.hgetall('FEATURE|bmp')).toEqual(CONFIG_SEED);
-      expect(await stateField('current_owner')).toBe('kube');
+      expect(await stateField('current_owner')).toBe('local');
     });
 
     it('v0: the unit is given back (drop-in removed)', async () => {

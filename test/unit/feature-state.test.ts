@@ -17,7 +17,7 @@ describe('FEATURE state from what Kubernetes shows', () => {
     [
       'running',
       obs({ running: true, podPresent: true, containerId: 'abcdef012345' }),
-      { state: 'enabled', container_id: 'abcdef012345', current_owner: 'kube', remote_state: 'running' },
+      { state: 'enabled', container_id: 'abcdef012345', current_owner: 'local', remote_state: 'none' },
       undefined,
     ],
     [
@@ -77,9 +77,9 @@ describe('FEATURE state from what Kubernetes shows', () => {
     expect(
       stateDbChanges(
         { state: 'enabled', container_id: 'a', up_status: 'true' },
-        { state: 'enabled', container_id: 'b', current_owner: 'kube', remote_state: 'running' },
+        { state: 'enabled', container_id: 'b', current_owner: 'local', remote_state: 'none' },
       ),
-    ).toEqual({ container_id: 'b', current_owner: 'kube', remote_state: 'running' });
+    ).toEqual({ container_id: 'b', current_owner: 'local', remote_state: 'none' });
   });
 
   it('formats ids and times as SONiC does', () => {

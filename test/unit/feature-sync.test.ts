@@ -58,7 +58,7 @@ describe('FEATURE sync', () => {
     await sync.start();
     const id = pod!.status!.containerStatuses![0]!.containerID!.replace('containerd://', '').slice(0, 12);
     await eventually('state written', () => (stateOf(db).container_id === id ? true : undefined));
-    expect(stateOf(db)).toMatchObject({ state: 'enabled', container_id: id, current_owner: 'kube', remote_state: 'running' });
+    expect(stateOf(db)).toMatchObject({ state: 'enabled', container_id: id, current_owner: 'local', remote_state: 'none' });
     expect(stateOf(db).update_time).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     expect(db.writes.filter((w) => w.db === 'config')).toEqual([]);
   });
@@ -66,7 +66,7 @@ describe('FEATURE sync', () => {
   it("an operator's disable taint: once the pod is gone, disabled in both databases, nothing else in CONFIG_DB; untaint: enabled", async () => {
     const { cluster, db, sync } = world();
     await sync.start();
-    await eventually('running', () => (stateOf(db).current_owner === 'kube' ? true : undefined));
+    await eventually('running', () => (stateOf(db).current_owner === 'local' ? true : undefined));
     await setTaint(cluster, NODE, disableTaint('bmp'), true);
     for (const p of cluster.podsOf('bmp', NODE)) await cluster.deletePod('sonic', p.metadata!.name!);
     await eventually('disabled', () => (db.get('config', 'bmp').state === 'disabled' ? true : undefined));
@@ -89,7 +89,7 @@ describe('FEATURE sync', () => {
     const ports = { cluster, runtime: new FakeRuntime(cluster, NODE) };
     const o = { timeoutMs: 500, out: () => undefined, pollMs: 5, holdDir: join(hostRoot, HOLD_DIR) };
     await sync.start();
-    await eventually('running', () => (stateOf(db).current_owner === 'kube' ? true : undefined));
+    await eventually('running', () => (stateOf(db).current_owner === 'local' ? true : undefined));
     await stop(ports, target, o, false);
     // The pod stays (its container waits in the hold): STATE_DB says stopped all the same.
     expect(cluster.podsOf('bmp', NODE)).toHaveLength(1);
@@ -97,7 +97,7 @@ describe('FEATURE sync', () => {
     expect(stateOf(db)).toMatchObject({ state: 'enabled', container_id: '', current_owner: 'none' });
     // systemctl start: the hold taken off; no pod event follows, the agent sees it all the same.
     await start(ports, target, o);
-    await eventually('running again', () => (stateOf(db).current_owner === 'kube' ? true : undefined));
+    await eventually('running again', () => (stateOf(db).current_owner === 'local' ? true : undefined));
     expect(db.writes.filter((w) => w.db === 'config')).toEqual([]);
   });
 
@@ -120,7 +120,7 @@ describe('FEATURE sync', () => {
   it('an agent started on a node without the taint writes no "enabled" over an operator\'s CONFIG_DB "disabled"', async () => {
     const { db, sync } = world({ config: 'disabled' });
     await sync.start();
-    await eventually('running', () => (stateOf(db).current_owner === 'kube' ? true : undefined));
+    await eventually('running', () => (stateOf(db).current_owner === 'local' ? true : undefined));
     await sleep(30);
     expect(db.get('config', 'bmp').state).toBe('disabled');
   });
@@ -145,7 +145,7 @@ describe('FEATURE sync', () => {
   it('a broken watch: keeps the last state, writes nothing while stale, catches up after the re-list', async () => {
     const { cluster, db, sync } = world();
     await sync.start();
-    await eventually('running', () => (stateOf(db).current_owner === 'kube' ? true : undefined));
+    await eventually('running', () => (stateOf(db).current_owner === 'local' ? true : undefined));
     const writes = db.writes.length;
     cluster.down = true;
     cluster.breakWatches();
@@ -155,7 +155,7 @@ describe('FEATURE sync', () => {
     node.spec = { taints: [disableTaint('bmp')] };
     await sleep(60);
     expect(db.writes.length).toBe(writes);
-    expect(stateOf(db).current_owner).toBe('kube');
+    expect(stateOf(db).current_owner).toBe('local');
     cluster.down = false;
     await eventually('caught up', () => (stateOf(db).state === 'disabled' ? true : undefined));
   });

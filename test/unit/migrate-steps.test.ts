@@ -36,8 +36,8 @@ async function migrated(): Promise<FakeSwitch> {
   await runSteps(migrateSteps(sw.ctx), quiet);
   sw.db.seed('state', 'bmp', {
     state: 'enabled',
-    current_owner: 'kube',
-    remote_state: 'running',
+    current_owner: 'local',
+    remote_state: 'none',
     container_id: 'abcdef012345',
     container_version: '1',
     up_status: 'true',

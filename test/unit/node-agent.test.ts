@@ -64,7 +64,7 @@ describe('the node agent', () => {
     const { db, agent } = world({ features: FEATURES.slice(0, n) });
     await agent.start();
     for (const f of FEATURES.slice(0, n))
-      await eventually(`${f} written`, () => (db.get('state', f).current_owner === 'kube' ? true : undefined));
+      await eventually(`${f} written`, () => (db.get('state', f).current_owner === 'local' ? true : undefined));
     expect(agent.stats.apiRequests).toBe(4);
     expect(agent.stats.features.sort()).toEqual(FEATURES.slice(0, n).sort());
   });
@@ -72,7 +72,7 @@ describe('the node agent', () => {
   it('writes nothing for a feature not migrated on this node (its pod waits at the gate next to the native one)', async () => {
     const { db, agent } = world({ features: ['bmp', 'telemetry'], migrated: ['bmp'] });
     await agent.start();
-    await eventually('bmp written', () => (db.get('state', 'bmp').current_owner === 'kube' ? true : undefined));
+    await eventually('bmp written', () => (db.get('state', 'bmp').current_owner === 'local' ? true : undefined));
     await sleep(30);
     expect(db.writes.filter((w) => w.feature === 'telemetry')).toEqual([]);
   });
@@ -103,19 +103,19 @@ describe('the node agent', () => {
   it('a Redis that came back empty is complete again within the resync period, CONFIG_DB untouched', async () => {
     const { db, agent } = world({ features: ['bmp'], resyncMs: 50 });
     await agent.start();
-    await eventually('written', () => (db.get('state', 'bmp').current_owner === 'kube' ? true : undefined));
+    await eventually('written', () => (db.get('state', 'bmp').current_owner === 'local' ? true : undefined));
     const before = db.get('state', 'bmp');
     db.tables.state.clear(); // redis-server restarted without persistence
     db.seed('config', 'bmp', { state: 'disabled' }); // an operator's write meanwhile stands
-    await eventually('restored', () => (db.get('state', 'bmp').current_owner === 'kube' ? true : undefined));
-    expect(db.get('state', 'bmp')).toMatchObject({ state: before.state, container_id: before.container_id, remote_state: 'running' });
+    await eventually('restored', () => (db.get('state', 'bmp').current_owner === 'local' ? true : undefined));
+    expect(db.get('state', 'bmp')).toMatchObject({ state: before.state, container_id: before.container_id, remote_state: 'none' });
     expect(db.get('config', 'bmp').state).toBe('disabled');
   });
 
   it('stops writing a feature the moment its record is retired (rollback), even on the resync', async () => {
     const { db, hostRoot, agent } = world({ features: ['bmp'], resyncMs: 20 });
     await agent.start();
-    await eventually('written', () => (db.get('state', 'bmp').current_owner === 'kube' ? true : undefined));
+    await eventually('written', () => (db.get('state', 'bmp').current_owner === 'local' ? true : undefined));
     const { retireRecord } = await import('../../src/host/records.js');
     retireRecord(hostRoot, 'bmp');
     const writes = db.writes.length;

@@ -18,6 +18,7 @@ describe('readSettings', () => {
       podNamespace: undefined,
       faultAfterStep: undefined,
       cri: { crictl: 'crictl', endpoint: 'unix:///run/containerd/containerd.sock' },
+      memoryCheckerSyslog: 'rare',
     });
   });
 
@@ -37,6 +38,9 @@ describe('readSettings', () => {
       { KUBESONIC_HOST_ROOT: '/host', POD_NAMESPACE: 'sonic', KUBESONIC_FAULT_AFTER_STEP: 'stub' },
       { hostRoot: '/host', podNamespace: 'sonic', faultAfterStep: 'stub' },
     ],
+    [{ KUBESONIC_MEMORY_CHECKER_SYSLOG: 'all' }, { memoryCheckerSyslog: 'all' }],
+    [{ KUBESONIC_MEMORY_CHECKER_SYSLOG: 'off' }, { memoryCheckerSyslog: 'off' }],
+    [{ KUBESONIC_MEMORY_CHECKER_SYSLOG: 'loud' }, { memoryCheckerSyslog: 'rare' }],
   ])('%j', (env, expected) => {
     expect(readSettings(env)).toMatchObject(expected);
   });

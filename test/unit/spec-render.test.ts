@@ -170,6 +170,22 @@ describe('render, the node agent', () => {
   it('needs the sidecar block for its image', () => {
     expect(() => renderAgent(parseFeatureSpec(`${minimal}sidecar: false\n`), ['bmp'])).toThrow(/needs the spec's sidecar block/);
   });
+
+  it("mounts the switch's syslog socket at /dev/log (OOM-kill lines), another path, or none", () => {
+    const syslogOf = (text: string) => {
+      const p = (renderAgent(parseFeatureSpec(text), ['bmp']) as Obj[]).find((o) => o.kind === 'DaemonSet')!.spec.template.spec;
+      return {
+        volume: p.volumes.find((v: Obj) => v.name === 'kubesonic-syslog')?.hostPath,
+        mount: p.containers[0].volumeMounts.find((m: Obj) => m.name === 'kubesonic-syslog')?.mountPath,
+      };
+    };
+    expect(syslogOf(bmp)).toEqual({ volume: { path: '/dev/log', type: 'Socket' }, mount: '/dev/log' });
+    expect(syslogOf(`${bmp}host: { syslogSocket: /run/x/dev-log }\n`)).toEqual({
+      volume: { path: '/run/x/dev-log', type: 'Socket' },
+      mount: '/dev/log',
+    });
+    expect(syslogOf(`${bmp}host: { syslogSocket: false }\n`)).toEqual({ volume: undefined, mount: undefined });
+  });
 });
 
 describe("render, the seed's per-feature sidecar shape", () => {
