@@ -34,3 +34,8 @@ export function mustSystemctl(systemctl: Systemctl, args: readonly string[]): vo
   if (r.code !== 0)
     throw new Error(`systemctl ${args.join(' ')} exited ${r.code}${r.output.trim() ? `: ${r.output.trim().split('\n')[0]}` : ''}`);
 }
+
+/** featured's disable masks the unit (`systemctl mask`): it must not be started until unmasked. */
+export function unitMasked(systemctl: Systemctl, unit: string): boolean {
+  return systemctl.run(['is-enabled', unit]).output.trim() === 'masked';
+}

@@ -3,7 +3,7 @@
 // run together. --node-only keeps the DaemonSet for other nodes and holds this one with the taint.
 import { applyHostFiles } from '../host/files.js';
 import { setHold } from '../host/hold.js';
-import { mustSystemctl } from '../host/systemctl.js';
+import { mustSystemctl, unitMasked } from '../host/systemctl.js';
 import { deleteFeaturePodsAndWait, disableTaint, featurePods, objectsAbsent, setTaint, stopTaint } from '../kube/cluster.js';
 import { objectName } from '../manifest/spec.js';
 import { agentFeatures, renderFeature } from '../manifest/render.js';
@@ -143,10 +143,11 @@ export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): St
   };
   const native: Step = {
     name: 'native',
-    describe: `restart the native ${unitName(ctx)}`,
+    describe: `restart the native ${unitName(ctx)} (left stopped if featured masked it: the feature is disabled)`,
     // Done only when Docker shows it running: a Docker fault reads as "not done" and the (idempotent)
-    // restart runs; the pod is gone by now, so there is nothing to run next to.
-    done: async () => featureUnitActive(ctx) && (await nativeRunning(ctx).catch(() => false)),
+    // restart runs; the pod is gone by now, so there is nothing to run next to. A masked unit is
+    // featured's disable: the image's unit is handed back as featured left it, not started.
+    done: async () => unitMasked(ctx.systemctl, unitName(ctx)) || (featureUnitActive(ctx) && (await nativeRunning(ctx).catch(() => false))),
     apply: async () => {
       ctx.systemctl.run(['reset-failed', unitName(ctx)]);
       mustSystemctl(ctx.systemctl, ['restart', unitName(ctx)]);

@@ -9,6 +9,8 @@ export class FakeSystemctl implements Systemctl {
   systemState = 'running';
   /** Units whose start fails (exit 1). */
   readonly failing = new Set<string>();
+  /** Units masked (featured's disable): start refuses them. */
+  readonly masked = new Set<string>();
   onStart: (unit: string) => void = () => undefined;
   onStop: (unit: string) => void = () => undefined;
 
@@ -22,7 +24,16 @@ export class FakeSystemctl implements Systemctl {
         return this.active.has(unit) ? { code: 0, output: 'active\n' } : { code: 3, output: 'inactive\n' };
       case 'is-system-running':
         return { code: this.systemState === 'running' ? 0 : 1, output: `${this.systemState}\n` };
+      case 'is-enabled':
+        return this.masked.has(unit) ? { code: 1, output: 'masked\n' } : { code: 0, output: 'enabled\n' };
+      case 'mask':
+        this.masked.add(unit);
+        return ok;
+      case 'unmask':
+        this.masked.delete(unit);
+        return ok;
       case 'start':
+        if (this.masked.has(unit)) return { code: 1, output: `Failed to start ${unit}: Unit ${unit} is masked.\n` };
         if (this.failing.has(unit)) return { code: 1, output: `Job for ${unit} failed.\n` };
         if (!this.active.has(unit)) {
           this.active.add(unit);

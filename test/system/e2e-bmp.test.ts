@@ -265,6 +265,21 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(configWrites.slice(writesBefore).map((w) => w.join(' '))).toEqual(['hset FEATURE|bmp state enabled']);
   });
 
+  it("featured's own calls on the migrated unit: stop, disable, mask — then unmask, enable, start; nothing written back", async () => {
+    const writesBefore = configWrites.length;
+    // featured's disable (its systemctl calls, in its order); a unit without [Install] only warns on disable/enable.
+    for (const verb of ['stop', 'disable', 'mask']) expect(systemctl(verb, 'bmp.service').code, verb).toBe(0);
+    await waitFor('no bmp daemon', async () => daemonPids('openbmpd').length === 0, 30_000);
+    expect(systemctl('is-enabled', 'bmp.service').stdout.trim()).toBe('masked');
+    expect(systemctl('start', 'bmp.service').code).not.toBe(0);
+    expect(daemonPids('openbmpd')).toEqual([]);
+    // featured's enable.
+    for (const verb of ['unmask', 'enable', 'start']) expect(systemctl(verb, 'bmp.service').code, verb).toBe(0);
+    await waitFor('bmp running again', podRunning, 60_000);
+    expect(unitActive()).toBe('active');
+    expect(configWrites.slice(writesBefore)).toEqual([]);
+  });
+
   it('systemctl restart bmp: the same pod (UID, image), restartCount + 1 — even after the template moved to a new image', async () => {
     // An operator's rollout control (OnDelete) and a new image in the template: a restart must not upgrade.
     mustRun('ctr', [

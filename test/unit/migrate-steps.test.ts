@@ -193,6 +193,21 @@ describe('rollback, step by step', () => {
     );
   });
 
+  it('a unit featured masked (the feature disabled): handed back masked and not started; no native container', async () => {
+    const sw = await migrated();
+    // featured's disable: stop, disable, mask.
+    sw.systemctl.run(['stop', 'bmp.service']);
+    sw.systemctl.run(['mask', 'bmp.service']);
+    await runSteps(rollbackSteps(sw.ctx, { nodeOnly: false }), quiet);
+    expect(facts(sw)).toMatchObject({ native: false, pod: 0, unit: false, stub: false, daemonSet: false });
+    expect(sw.systemctl.masked.has('bmp.service')).toBe(true);
+    // featured's enable later: unmask, enable, start: the image's unit runs the native container.
+    sw.systemctl.run(['unmask', 'bmp.service']);
+    sw.systemctl.run(['start', 'bmp.service']);
+    expect(facts(sw)).toMatchObject({ native: true, unit: true });
+    expect(sw.violations).toEqual([]);
+  });
+
   it('--node-only keeps the DaemonSet and holds this node with the taint', async () => {
     const sw = await migrated();
     await runSteps(rollbackSteps(sw.ctx, { nodeOnly: true }), quiet);
