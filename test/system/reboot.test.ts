@@ -199,8 +199,10 @@ describe('a migrated switch reboots with the API server away', () => {
     );
   }, 300_000);
 
-  it('never both: the monitor never saw two bmp daemons on the machine', () => {
+  it('never both: the monitor never saw two bmp daemons on the machine; CONFIG_DB FEATURE|bmp as configured', async () => {
     expect(samples).toBeGreaterThan(100);
     expect(bothSeen).toEqual([]);
+    // No reboot, fallback or hand-back wrote the operator's table (the test's own flag is gone again).
+    expect(await config.hgetall('FEATURE|bmp')).toEqual(SONIC_BMP_FEATURE);
   });
 });
