@@ -38,10 +38,11 @@ describe('kubesonic render → apiserver', () => {
   it.each([
     [
       'requests above limits',
-      'feature: bmp\nimage: x\nresources: { requests: { memory: 1Gi }, limits: { memory: 800Mi } }\n',
+      'feature: bmp\nimage: x\ncommand: [/x]\nresources: { requests: { memory: 1Gi }, limits: { memory: 800Mi } }\n',
       /requests.memory 1Gi is above limits.memory 800Mi/,
     ],
-    ['unknown field', 'feature: bmp\nimage: x\nreplicas: 3\n', /replicas: unknown field/],
+    ['unknown field', 'feature: bmp\nimage: x\ncommand: [/x]\nreplicas: 3\n', /replicas: unknown field/],
+    ['no command (the hold wraps it)', 'feature: bmp\nimage: x\n', /command: required/],
   ])('render refuses %s with one line and exit 1', (_label, text, message) => {
     const file = join('/tmp', `kubesonic-bad-${process.pid}.yaml`);
     writeFileSync(file, text);
