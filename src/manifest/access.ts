@@ -75,7 +75,7 @@ const taintValue = (t: string) => `(has(${t}.value) ? ${t}.value : '')`;
 const sameTaint = (a: string, b: string) => `${a}.key == ${b}.key && ${a}.effect == ${b}.effect && ${taintValue(a)} == ${taintValue(b)}`;
 
 /** The taints a switch may add or remove: the operator's disable and kubesonic's stop (kube/cluster.ts). */
-export const ALLOWED_TAINT = (t: string): string =>
+const allowedTaint = (t: string): string =>
   `${t}.effect == 'NoSchedule' && ((${t}.key.matches('^${FEATURE_RE}$') && ${taintValue(t)} == 'disabled') || ` +
   `(${t}.key.matches('^${PREFIX_RE}stopped-${FEATURE_RE}$') && ${taintValue(t)} == 'unit'))`;
 
@@ -142,7 +142,7 @@ export function nodePolicy(): KubernetesObject[] {
       messageExpression: `'switch ' + variables.me + ' may change only the labels ${KUBESONIC_KEY_PREFIX}<feature>=enabled, not ' + variables.changedLabels.join(', ')`,
     },
     {
-      expression: `variables.changedTaints.all(t, ${ALLOWED_TAINT('t')})`,
+      expression: `variables.changedTaints.all(t, ${allowedTaint('t')})`,
       message: `a switch may add or remove only the taints <feature>=disabled:NoSchedule and ${KUBESONIC_KEY_PREFIX}stopped-<feature>=unit:NoSchedule`,
     },
     {

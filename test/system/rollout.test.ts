@@ -1,6 +1,6 @@
 // Canary targeting on the real cluster: a feature DaemonSet whose spec selects a node label the
 // node lacks gets no pod there; labelling the node brings one; the rollout strategy is as rendered.
-import type { KubernetesObject } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { renderFeature } from '../../src/manifest/render.js';
 import { parseFeatureSpec } from '../../src/manifest/spec.js';
@@ -18,9 +18,10 @@ const spec = parseFeatureSpec(
 const objs: KubernetesObject[] = renderFeature(spec);
 
 async function label(value: string | null): Promise<void> {
-  await admin.core.patchNode({ name: node, body: { metadata: { labels: { [CANARY]: value } } } }, {
-    headers: { 'Content-Type': 'application/merge-patch+json' },
-  } as never);
+  await admin.core.patchNode(
+    { name: node, body: { metadata: { labels: { [CANARY]: value } } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
 }
 
 afterAll(async () => {
