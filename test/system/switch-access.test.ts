@@ -3,7 +3,7 @@
 // with the admin kubeconfig, and every request A makes is answered by the server itself. Node B is
 // a plain Node object (no kubelet); its pod stays Pending, which is all a delete test needs.
 import { request } from 'node:https';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -136,6 +136,8 @@ afterAll(async () => {
       .catch(() => undefined);
   await admin.core.deleteNode({ name: B }).catch(() => undefined);
   await asCluster(admin).delete(applied);
+  // Its ServiceAccount is gone, so the token is dead; the file goes too.
+  rmSync(kubeconfigA, { force: true });
   await waitUntil(`namespace ${SWITCH_NAMESPACE} gone`, 90_000, async () =>
     (await asCluster(admin).exists({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: SWITCH_NAMESPACE } })) ? undefined : true,
   );
@@ -196,7 +198,7 @@ describe("switch A's identity: denied by the API server (403)", () => {
     ['delete all pods at once', 'DELETE', `/api/v1/namespaces/${NS}/pods`, undefined, 'RBAC'],
     ['delete a pod on node B', 'DELETE', `/api/v1/namespaces/${NS}/pods/${podOn(B)}`, undefined, POD_POLICY],
     ['read pods in kube-system', 'GET', '/api/v1/namespaces/kube-system/pods', undefined, 'RBAC'],
-  ])('%s: 403 (%s)', async (_what, method, path, body, by) => {
+  ])('%s: 403', async (_what, method, path, body, by) => {
     const r = await asA(method, path, body);
     expect(r.status).toBe(403);
     // Which layer said no: RBAC's "cannot <verb>", or the named policy.
