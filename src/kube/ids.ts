@@ -28,3 +28,15 @@ export const VERSION_ANNOTATION = 'kubesonic.sonic-net.github.io/migration-versi
 
 /** The feature container's name in its pod (Kubernetes names allow no `_`: sflow_agent → sflow-agent). */
 export const featureContainerName = (feature: string): string => feature.replace(/_/g, '-');
+
+/** kubesonic's label and taint keys share this prefix (a DNS subdomain the project owns). */
+export const KUBESONIC_KEY_PREFIX = 'kubesonic.sonic-net.github.io/';
+
+/**
+ * A switch's opt-in to a feature: the node label `kubesonic.sonic-net.github.io/<f>=enabled`. The
+ * switch sets it on its own node; a DaemonSet can select on it so the feature lands only where asked.
+ */
+export const optInLabel = (feature: string): { key: string; value: string } => ({
+  key: `${KUBESONIC_KEY_PREFIX}${feature}`,
+  value: 'enabled',
+});

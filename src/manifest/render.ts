@@ -164,6 +164,13 @@ function readerRbac(name: string, ns: string, labels: Record<string, string>): K
   ];
 }
 
+/** The spec's rollout as a DaemonSet updateStrategy (RollingUpdate, one switch at a time, unless it says otherwise). */
+export function updateStrategy(spec: Pick<FeatureSpec, 'rollout'>): Obj {
+  return spec.rollout.strategy === 'OnDelete'
+    ? { type: 'OnDelete' }
+    : { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: spec.rollout.maxUnavailable } };
+}
+
 export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
   if (spec.command.length === 0)
     throw new Error(`${spec.feature}: the spec needs \`command\` (the image's entrypoint): the host-side hold wraps it`);
@@ -244,13 +251,14 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
     metadata: { name, namespace: ns, labels },
     spec: {
       selector: { matchLabels: { app: spec.feature } },
-      updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } },
+      updateStrategy: updateStrategy(spec),
       template: {
         // The agent reads the version the host side follows from the pod it watches.
         metadata: { labels: podLabels, annotations: spec.sidecar ? { [VERSION_ANNOTATION]: spec.sidecar.version } : undefined },
         spec: defined({
           hostNetwork: spec.hostNetwork,
           dnsPolicy: spec.hostNetwork ? 'ClusterFirstWithHostNet' : 'ClusterFirst',
+          nodeSelector: Object.keys(spec.nodeSelector).length ? spec.nodeSelector : undefined,
           serviceAccountName: withSidecar ? syncServiceAccountName(spec) : undefined,
           // Only the seed's sidecar talks to the API server; the feature itself needs no token.
           automountServiceAccountToken: withSidecar,

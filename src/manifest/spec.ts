@@ -41,6 +41,13 @@ export interface Resources {
   limits: { memory?: string; cpu?: string };
 }
 
+/**
+ * How a new pod template reaches the switches: OnDelete (a switch takes it only when its pod is
+ * deleted, e.g. by `systemctl restart <f>` there) or RollingUpdate, at most maxUnavailable switches
+ * without the feature at once (an integer, or a percent of the selected switches).
+ */
+export type Rollout = { strategy: 'OnDelete' } | { strategy: 'RollingUpdate'; maxUnavailable: number | string };
+
 export interface FeatureSpec {
   feature: string;
   namespace: string;
@@ -81,6 +88,9 @@ export interface FeatureSpec {
    * syslogSocket: the host's syslog socket the agent logs OOM kills to; undefined: none mounted.
    */
   host: { unitDir: string; stateDir: string; runDir: string; dockerSocket: string | undefined; syslogSocket: string | undefined };
+  rollout: Rollout;
+  /** Node labels the DaemonSet's pods need (a canary label, the hwsku): the feature runs only there. */
+  nodeSelector: Record<string, string>;
 }
 
 export class SpecError extends Error {
@@ -191,6 +201,55 @@ function probe(v: unknown, path: string, mainProcess: string | undefined, dflt: 
   return p;
 }
 
+/** Kubernetes' qualified label key: an optional DNS-subdomain prefix and a name of at most 63 characters. */
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_PREFIX = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+export function isLabelKey(key: string): boolean {
+  const slash = key.lastIndexOf('/');
+  const name = slash < 0 ? key : key.slice(slash + 1);
+  const prefix = slash < 0 ? undefined : key.slice(0, slash);
+  return LABEL_NAME.test(name) && (prefix === undefined || (prefix.length <= 253 && LABEL_PREFIX.test(prefix)));
+}
+
+function nodeSelector(v: unknown, path: string): Record<string, string> {
+  if (v === undefined) return {};
+  if (!isObj(v)) throw new SpecError(`${path}: must be a mapping of node label to value`);
+  const out: Record<string, string> = {};
+  for (const [k, raw] of Object.entries(v)) {
+    if (!isLabelKey(k)) throw new SpecError(`${path}.${k}: not a valid label key`);
+    // YAML reads `canary: true` as a boolean; a label value is always a string.
+    if (typeof raw !== 'string' && typeof raw !== 'number' && typeof raw !== 'boolean')
+      throw new SpecError(`${path}.${k}: must be a string`);
+    const value = String(raw);
+    if (!LABEL_VALUE.test(value)) throw new SpecError(`${path}.${k}: ${JSON.stringify(value)} is not a valid label value`);
+    out[k] = value;
+  }
+  return out;
+}
+
+function rollout(v: unknown, path: string): Rollout {
+  if (v === undefined) return { strategy: 'RollingUpdate', maxUnavailable: 1 };
+  if (!isObj(v)) throw new SpecError(`${path}: must be a mapping`);
+  allowOnly(v, path, ['strategy', 'maxUnavailable']);
+  const strategy = v.strategy ?? 'RollingUpdate';
+  if (strategy === 'OnDelete') {
+    if (v.maxUnavailable !== undefined) throw new SpecError(`${path}.maxUnavailable: only with strategy RollingUpdate`);
+    return { strategy };
+  }
+  if (strategy !== 'RollingUpdate') throw new SpecError(`${path}.strategy: OnDelete or RollingUpdate`);
+  const m = v.maxUnavailable ?? 1;
+  if (typeof m === 'number') {
+    // 0 would never update a pod: the rollout would hang (the API server refuses it too).
+    if (!Number.isInteger(m) || m < 1) throw new SpecError(`${path}.maxUnavailable: a positive integer or a percent like "10%"`);
+    return { strategy, maxUnavailable: m };
+  }
+  const pct = typeof m === 'string' ? /^([1-9][0-9]?|100)%$/.exec(m) : null;
+  if (!pct) throw new SpecError(`${path}.maxUnavailable: a positive integer or a percent like "10%"`);
+  return { strategy, maxUnavailable: m as string };
+}
+
 const PULL = ['Always', 'IfNotPresent', 'Never'] as const;
 function pullPolicy(v: unknown, path: string): (typeof PULL)[number] {
   if (v === undefined) return 'IfNotPresent';
@@ -228,6 +287,8 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
     'fallbackSeconds',
     'host',
     'sync',
+    'rollout',
+    'nodeSelector',
   ]);
   const feature = str(doc, 'feature', p, true)!;
   if (!FEATURE_NAME.test(feature)) throw new SpecError(`${p}.feature: ${JSON.stringify(feature)} must match ${FEATURE_NAME.source}`);
@@ -362,5 +423,7 @@ export function parseFeatureSpec(text: string, source = 'spec'): FeatureSpec {
     memoryThreshold,
     fallbackSeconds: int(doc.fallbackSeconds, `${p}.fallbackSeconds`, 0, 86_400, DEFAULT_FALLBACK_SECONDS),
     host,
+    rollout: rollout(doc.rollout, `${p}.rollout`),
+    nodeSelector: nodeSelector(doc.nodeSelector, `${p}.nodeSelector`),
   };
 }

@@ -54,11 +54,16 @@ export const MARKER = '# Managed by kubesonic';
 /** Service-account credentials inside a pod. */
 export const IN_CLUSTER_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /**
- * kubesonic's credentials first, then the kubelet's (kubeadm join and the KubeSonic images). Never
+ * The switch's own identity (docs/fleet.md): root-only, outside /etc/sonic, which feature
+ * containers mount and `show techsupport` gathers.
+ */
+export const SWITCH_KUBECONFIG = '/etc/kubesonic/switch.kubeconfig';
+/**
+ * The switch's own identity first, then kubesonic's older credentials, then the kubelet's (kubeadm join and the KubeSonic images). Never
  * SONiC's /etc/sonic/kube_admin.conf: a tool that found nothing else would silently run as
  * cluster-admin. Whoever means it says so with --kubeconfig or $KUBECONFIG.
  */
-export const SWITCH_KUBECONFIGS = [KUBESONIC_KUBECONFIG, '/etc/kubernetes/kubelet.conf', '/var/lib/kubelet/kubeconfig'];
+export const SWITCH_KUBECONFIGS = [SWITCH_KUBECONFIG, KUBESONIC_KUBECONFIG, '/etc/kubernetes/kubelet.conf', '/var/lib/kubelet/kubeconfig'];
 
 /** Run-time state on the switch (tmpfs: gone after a reboot, which is what its readers expect). */
 export const RUN_DIR = '/run/kubesonic';

@@ -111,7 +111,7 @@ describe('the client-node loader (kubesonic migrate, systemd, restart)', () => {
 describe('no silent admin fallback', () => {
   it("the switch's default kubeconfigs never include SONiC's admin kubeconfig", () => {
     expect(SWITCH_KUBECONFIGS.filter((p) => /admin/.test(p))).toEqual([]);
-    expect(SWITCH_KUBECONFIGS[0]).toBe('/etc/sonic/kubesonic/kubeconfig');
+    expect(SWITCH_KUBECONFIGS.slice(0, 2)).toEqual(['/etc/kubesonic/switch.kubeconfig', '/etc/sonic/kubesonic/kubeconfig']);
   });
 });
 

@@ -7,11 +7,16 @@ import { gateCommand } from './gate.js';
 import { restartCommand } from './restart.js';
 import { migrateCommand, rollbackCommand } from './migrate.js';
 import { exporterCommand } from './exporter.js';
+import { renderClusterAccessCommand, renderSwitchAccessCommand } from './render-access.js';
+import { switchCredentialCommand } from './switch-credential.js';
 
 // yargs command modules differ in their argument types; the list only hands them over.
 export const commands = [
   renderCommand,
   renderAgentCommand,
+  renderClusterAccessCommand,
+  renderSwitchAccessCommand,
+  switchCredentialCommand,
   migrateCommand,
   rollbackCommand,
   systemdCommand,
