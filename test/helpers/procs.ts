@@ -1,7 +1,7 @@
 // Starting and stopping the real services tests talk to. Every process started here is
 // recorded so the global teardown can stop anything a failed test left behind, by pid.
 import { spawn, spawnSync, type SpawnOptions } from 'node:child_process';
-import { appendFileSync, mkdirSync, openSync, readFileSync, existsSync } from 'node:fs';
+import { appendFileSync, mkdirSync, openSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -121,4 +121,18 @@ export function testbedBin(): string {
     .pop()!;
   if (!existsSync(join(out, 'memhog'))) throw new Error(`testbed build did not produce ${out}/memhog`);
   return out;
+}
+
+/** Every process on the machine named exactly `comm` (a feature's daemon, in whichever container runs it). */
+export function pidsNamed(comm: string): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === comm) pids.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
 }

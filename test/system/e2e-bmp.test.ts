@@ -3,7 +3,7 @@
 // `kubesonic migrate` onto the real cluster, disable/enable through systemctl (taint), restart,
 // and `kubesonic rollback`. The native container and the pod are never seen running together.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -20,7 +20,7 @@ import {
 import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
 import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
-import { mustRun, REPO, testbedBin, waitFor } from '../helpers/procs.js';
+import { mustRun, pidsNamed, REPO, testbedBin, waitFor } from '../helpers/procs.js';
 import { FEATURE_REF } from '../../testbed/image.js';
 import { sleep } from '../../src/util/wait.js';
 import { disableTaint, hasTaint, podContainerRunning, stopTaint } from '../../src/kube/cluster.js';
@@ -57,19 +57,6 @@ async function bmpPod(): Promise<{ uid: string; restarts: number; image: string 
     restarts: cs?.restartCount ?? -1,
     image: p?.spec?.containers.find((c) => c.name === 'bmp')?.image ?? '',
   };
-}
-/** Every process on the machine named exactly `comm` (the feature's daemon, in whichever container). */
-function daemonPids(comm: string): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === comm;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 beforeAll(async () => {
@@ -205,7 +192,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(hasTaint({ spec: { taints } }, disableTaint('bmp'))).toBe(false);
     // The kubelet restarts the container; its command waits in the hold: no daemon, same pod.
     await waitFor('the container restarted, held', async () => (await bmpPod()).restarts === before.restarts + 1, 60_000);
-    expect(daemonPids('openbmpd')).toEqual([]);
+    expect(pidsNamed('openbmpd')).toEqual([]);
     expect((await bmpPod()).uid).toBe(before.uid);
     expect(unitActive()).toBe('inactive');
     expect(kubesonic('systemd', 'bmp', 'status').code).toBe(3);
@@ -213,11 +200,11 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(await state.hgetall('FEATURE|bmp')).toMatchObject({ state: 'enabled', container_id: '' });
     expect(await nativeUp()).toBe(false);
     await sleep(5000);
-    expect(daemonPids('openbmpd')).toEqual([]);
+    expect(pidsNamed('openbmpd')).toEqual([]);
     const start = systemctl('start', 'bmp.service');
     expect(start.code, start.stderr).toBe(0);
     await waitFor('bmp running again', podRunning, 30_000);
-    expect(daemonPids('openbmpd')).toHaveLength(1);
+    expect(pidsNamed('openbmpd')).toHaveLength(1);
     expect((await bmpPod()).uid).toBe(before.uid);
     expect(hasTaint(await k.core.readNode({ name: node() }), stopTaint('bmp'))).toBe(false);
     await waitFor(
@@ -255,7 +242,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     await config.hset('FEATURE|bmp', 'state', 'disabled');
     const writesBefore = configWrites.length;
     expect(systemctl('stop', 'bmp.service').code).toBe(0);
-    await waitFor('no bmp daemon', async () => daemonPids('openbmpd').length === 0, 30_000);
+    await waitFor('no bmp daemon', async () => pidsNamed('openbmpd').length === 0, 30_000);
     await waitFor('STATE_DB: stopped', async () => (await state.hget('FEATURE|bmp', 'remote_state')) === 'stopped', 30_000);
     await config.hset('FEATURE|bmp', 'state', 'enabled');
     expect(systemctl('start', 'bmp.service').code).toBe(0);
@@ -269,10 +256,10 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     const writesBefore = configWrites.length;
     // featured's disable (its systemctl calls, in its order); a unit without [Install] only warns on disable/enable.
     for (const verb of ['stop', 'disable', 'mask']) expect(systemctl(verb, 'bmp.service').code, verb).toBe(0);
-    await waitFor('no bmp daemon', async () => daemonPids('openbmpd').length === 0, 30_000);
+    await waitFor('no bmp daemon', async () => pidsNamed('openbmpd').length === 0, 30_000);
     expect(systemctl('is-enabled', 'bmp.service').stdout.trim()).toBe('masked');
     expect(systemctl('start', 'bmp.service').code).not.toBe(0);
-    expect(daemonPids('openbmpd')).toEqual([]);
+    expect(pidsNamed('openbmpd')).toEqual([]);
     // featured's enable.
     for (const verb of ['unmask', 'enable', 'start']) expect(systemctl(verb, 'bmp.service').code, verb).toBe(0);
     await waitFor('bmp running again', podRunning, 60_000);
@@ -333,10 +320,10 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
       expect(stop.code, stop.stderr).toBe(0);
       expect(Date.now() - started).toBeLessThan(30_000);
       await sleep(10_000);
-      expect(daemonPids('openbmpd')).toEqual([]);
+      expect(pidsNamed('openbmpd')).toEqual([]);
       // The kubelet keeps restarting nothing into a daemon: still none a minute later.
       await sleep(50_000);
-      expect(daemonPids('openbmpd')).toEqual([]);
+      expect(pidsNamed('openbmpd')).toEqual([]);
       expect(kubesonic('systemd', 'bmp', 'status').code).toBe(3);
       expect(onSwitch(['ls', '/run/kubesonic/taint-pending']).stdout.trim()).toBe('bmp');
     } finally {
@@ -348,7 +335,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     try {
       const start = systemctl('start', 'bmp.service');
       expect(start.code, start.stderr).toBe(0);
-      await waitFor('bmp daemon again', async () => daemonPids('openbmpd').length === 1, 30_000);
+      await waitFor('bmp daemon again', async () => pidsNamed('openbmpd').length === 1, 30_000);
       expect(unitActive()).toBe('active');
     } finally {
       startComponent('kube-apiserver');

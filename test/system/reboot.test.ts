@@ -8,7 +8,7 @@
 //     its gate while the native container runs, the unit stops the native one, the pod starts;
 //   - a 250 ms monitor counts the feature's daemons on the machine the whole time: never two.
 import { join } from 'node:path';
-import { readdirSync, readFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import {
@@ -24,7 +24,7 @@ import {
 import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
 import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
-import { mustRun, REPO, run, testbedBin, waitFor } from '../helpers/procs.js';
+import { mustRun, pidsNamed, REPO, run, testbedBin, waitFor } from '../helpers/procs.js';
 import { podContainerRunning } from '../../src/kube/cluster.js';
 import { dockerEngine } from '../../src/host/docker.js';
 import { sleep } from '../../src/util/wait.js';
@@ -56,19 +56,8 @@ const podStartedSince = async (ms: number) =>
     return podContainerRunning(p, 'bmp') && started !== undefined && new Date(started).getTime() >= ms;
   });
 
-/** Every process on the machine named exactly `comm`: the native container's and the pod's daemon alike. */
-function daemons(comm = 'openbmpd'): number {
-  let n = 0;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === comm) n++;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return n;
-}
+/** The feature's daemons on the machine: the native container's and the pod's alike. */
+const daemons = (): number => pidsNamed('openbmpd').length;
 
 /** The switch and its node power-cycled; the API server stays as the test left it. */
 async function reboot(): Promise<void> {

@@ -2,7 +2,6 @@
 // `kubesonic restart bmp --process openbmpd` runs the same `supervisorctl restart openbmpd` SONiC's
 // action runs, inside the running container through the switch's container runtime (crictl exec on
 // the real containerd): the process is replaced, the container and the pod are not.
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -15,7 +14,7 @@ import {
   testbedSpec,
   waitFeatureRunning,
 } from '../helpers/cluster.js';
-import { KUBESONIC, run, testbedBin, waitFor } from '../helpers/procs.js';
+import { KUBESONIC, pidsNamed, run, testbedBin, waitFor } from '../helpers/procs.js';
 
 const k = kube();
 const spec = testbedSpec('bmp-supervisord');
@@ -31,19 +30,6 @@ const kubesonic = (...args: string[]) =>
     DOCKER_HOST: 'unix:///nonexistent/docker.sock',
   });
 
-function pidsOf(comm: string): number[] {
-  return readdirSync('/proc')
-    .filter((d) => /^\d+$/.test(d))
-    .filter((d) => {
-      try {
-        return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === comm;
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
-
 async function container(): Promise<{ id: string; restarts: number; uid: string }> {
   const [p] = await podsOf(k, 'bmp', node());
   const cs = p?.status?.containerStatuses?.find((c) => c.name === 'bmp');
@@ -54,7 +40,7 @@ beforeAll(async () => {
   setFeatureMiB('bmp', 16);
   await applyFeature(k, spec);
   await waitFeatureRunning(k, spec);
-  await waitFor('openbmpd under supervisord', async () => pidsOf('openbmpd').length === 1, 60_000);
+  await waitFor('openbmpd under supervisord', async () => pidsNamed('openbmpd').length === 1, 60_000);
 }, 180_000);
 
 afterAll(async () => {
@@ -63,13 +49,13 @@ afterAll(async () => {
 
 describe('kubesonic restart <f> --process (monit action) on a supervisord image', () => {
   it('restarts the process inside the running container: new pid, same container, same restartCount', async () => {
-    const [pid] = pidsOf('openbmpd');
+    const [pid] = pidsNamed('openbmpd');
     const before = await container();
     const r = kubesonic('restart', 'bmp', '--process', 'openbmpd');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^bmp: supervisorctl restart openbmpd in container [0-9a-f]{12} of pod bmp-/m);
-    await waitFor('a new openbmpd', async () => pidsOf('openbmpd').some((p) => p !== pid), 30_000);
-    expect(pidsOf('openbmpd')).toHaveLength(1);
+    await waitFor('a new openbmpd', async () => pidsNamed('openbmpd').some((p) => p !== pid), 30_000);
+    expect(pidsNamed('openbmpd')).toHaveLength(1);
     expect(await container()).toEqual(before);
   });
 
