@@ -162,7 +162,7 @@ describe('MemoryExporter collections', () => {
     await sleep(120); // the next collection has started and waits for bmp's metrics
     const t0 = performance.now();
     const text = await e.scrape();
-    expect(performance.now() - t0).toBeLessThan(50); // not the 400 ms the collection takes
+    expect(performance.now() - t0).toBeLessThan(200); // not the 400 ms the collection takes (a loaded CI: tens of ms)
     expect(bmpBytes(text)).toBe(1 * MiB);
     await e.idle();
     expect(bmpBytes(await e.scrape())).toBe(9 * MiB);
@@ -179,7 +179,7 @@ describe('MemoryExporter collections', () => {
       const t0 = performance.now();
       const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`);
       const text = await res.text();
-      expect(performance.now() - t0).toBeLessThan(100);
+      expect(performance.now() - t0).toBeLessThan(250); // not the 500 ms snmp's metrics take
       expect(res.status).toBe(200);
       expect(bmpBytes(text)).toBe(1 * MiB);
     } finally {

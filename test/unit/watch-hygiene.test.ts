@@ -122,7 +122,7 @@ describe('the watch loop on a real HTTP server', () => {
     expect(lists.length).toBeLessThanOrEqual(8);
     const g = gaps(lists);
     expect(g[0]!).toBeGreaterThanOrEqual(140);
-    expect(Math.max(...g)).toBeLessThan(800 + 100);
+    expect(Math.max(...g)).toBeLessThan(800 + 300); // the ceiling, plus what a loaded CI adds to a timer
     expect(g.at(-1)!).toBeGreaterThanOrEqual(590); // grew to the (jittered) ceiling and stays there
     expect(of(hits, 'node-get').length).toBeLessThanOrEqual(8); // the node's loop backs off the same way
   });
