@@ -136,7 +136,7 @@ export async function followTaints(ports: VerbPorts, t: FeatureTarget, o: VerbOp
   }
 }
 
-/** The feature container's runtime view; undefined when the runtime cannot be asked. */
+/** The feature containers the runtime knows on this node, running or not; RuntimeUnavailable when it cannot be asked. */
 async function runtimeContainers(ports: VerbPorts, t: FeatureTarget): Promise<CriContainer[]> {
   return ports.runtime.containers(t.namespace, featureContainerName(t.feature));
 }
