@@ -17,9 +17,11 @@ import {
   kube,
   kubeconfigFor,
   podsOf,
+  removeFeature,
   setFeatureMiB,
   startComponent,
   stopComponent,
+  testbedSpec,
 } from '../helpers/cluster.js';
 import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
@@ -111,7 +113,12 @@ afterAll(async () => {
   clearInterval(monitor);
   startComponent('kube-apiserver');
   await config?.hdel('FEATURE|bmp', 'no_fallback_to_local');
-  onSwitch(['kubesonic', 'rollback', 'bmp', '--spec', SPEC, '--timeout', '180'], env ?? {});
+  const rolledBack = onSwitch(['kubesonic', 'rollback', 'bmp', '--spec', SPEC, '--timeout', '180'], env ?? {});
+  if (rolledBack.code !== 0) {
+    // Say why, and leave the cluster clean for the next file all the same (its pods must not be ours).
+    process.stderr.write(`[reboot] rollback exited ${rolledBack.code}:\n${rolledBack.stdout}${rolledBack.stderr}\n`);
+    await removeFeature(k, testbedSpec('bmp-e2e')).catch((e: unknown) => process.stderr.write(`[reboot] clean-up: ${String(e)}\n`));
+  }
   try {
     systemdDown();
   } finally {

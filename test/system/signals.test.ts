@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryExporter } from '../../src/exporter/exporter.js';
 import { redisFeatureDb } from '../../src/feature/redis-db.js';
 import { podContainerRunning } from '../../src/kube/cluster.js';
-import { clusterEnv, kube, kubeconfigFor, podsOf, setFeatureMiB } from '../helpers/cluster.js';
+import { clusterEnv, kube, kubeconfigFor, podsOf, removeFeature, setFeatureMiB, testbedSpec } from '../helpers/cluster.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
 import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
 import { sleep } from '../../src/util/wait.js';
@@ -33,6 +33,9 @@ const bmpPod = async (): Promise<V1Pod | undefined> => (await podsOf(k, 'bmp', c
 const bmpStatus = async () => (await bmpPod())?.status?.containerStatuses?.find((c) => c.name === 'bmp');
 
 beforeAll(async () => {
+  // A bmp DaemonSet an earlier file left behind (another spec, another memory limit) would be the pod
+  // this file measures: start from none.
+  await removeFeature(k, testbedSpec('bmp-signals'));
   redis = await startRedis();
   state = redis.db(6);
   await redis.db(4).flushall();
