@@ -19,3 +19,18 @@ export function privateFixture(...parts: string[]): string {
   chmodSync(path, 0o600);
   return path;
 }
+
+/**
+ * memory_checker's settings on the fixture switch: the bmp container of fixtures/cgroup/v2-systemd,
+ * found through containerd's state; no Docker; no API server unless `kubeconfigs` names one.
+ */
+export function fixtureCheckerSettings(kubeconfigs: string[] = []) {
+  return {
+    cgroupRoot: fixture('cgroup', 'v2-systemd'),
+    procRoot: fixture('proc'),
+    containerdState: fixture('containerd'),
+    dockerSocket: '/nonexistent/docker.sock',
+    api: { inCluster: undefined, kubeconfigs },
+    nodeName: 'vm',
+  };
+}

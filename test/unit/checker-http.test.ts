@@ -5,7 +5,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkMemory, type CheckerSettings } from '../../src/memory/checker.js';
 import { parseCheckerArgs, type CheckerOptions } from '../../src/memory/args.js';
 import { CheckError } from '../../src/memory/errors.js';
-import { fixture, privateFixture, readJson } from '../helpers/fixtures.js';
+import { fixture, fixtureCheckerSettings, privateFixture, readJson } from '../helpers/fixtures.js';
 
 const API = 'http://apiserver.test:6443';
 const KUBECONFIG = privateFixture('kube', 'kubeconfig-test.yaml');
@@ -13,14 +13,7 @@ const PODS = '/api/v1/namespaces/sonic/pods';
 const METRICS = '/apis/metrics.k8s.io/v1beta1/namespaces/sonic/pods/bmp-q8z4d';
 const CGROUP_WORKING_SET = 524288000 - 104857600; // fixtures/cgroup/v2-systemd, the bmp container
 
-const paths: CheckerSettings = {
-  cgroupRoot: fixture('cgroup', 'v2-systemd'),
-  procRoot: fixture('proc'),
-  containerdState: fixture('containerd'),
-  dockerSocket: '/nonexistent/docker.sock',
-  api: { inCluster: undefined, kubeconfigs: [] },
-  nodeName: 'vm',
-};
+const paths: CheckerSettings = fixtureCheckerSettings();
 
 function options(extra: string[] = [], name = 'bmp'): CheckerOptions {
   const parsed = parseCheckerArgs([name, '838860799', '--node', 'vm', '--kubeconfig', KUBECONFIG, ...extra]);

@@ -8,18 +8,11 @@ import { describe, expect, it } from 'vitest';
 import { loggerSyslog, prioPrefixed } from '../../src/host/syslog.js';
 import { runMemoryChecker, SYSLOG_TEXT } from '../../src/memory/main.js';
 import { FakeSyslog } from '../fakes/syslog.js';
-import { fixture } from '../helpers/fixtures.js';
+import { fixtureCheckerSettings } from '../helpers/fixtures.js';
 
 // The bmp container of fixtures/cgroup/v2-systemd, found through containerd's state (no API server).
 const USAGE = 419430400;
-const paths = {
-  cgroupRoot: fixture('cgroup', 'v2-systemd'),
-  procRoot: fixture('proc'),
-  containerdState: fixture('containerd'),
-  dockerSocket: '/nonexistent/docker.sock',
-  api: { inCluster: undefined, kubeconfigs: [] },
-  nodeName: 'vm',
-};
+const paths = fixtureCheckerSettings();
 
 async function check(args: string[], trail = false, settings = paths) {
   const syslog = new FakeSyslog();

@@ -4,16 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryExporter } from '../../src/exporter/exporter.js';
 import { FakeFeatureDb } from '../fakes/feature-db.js';
-import { fixture } from '../helpers/fixtures.js';
+import { fixtureCheckerSettings } from '../helpers/fixtures.js';
 
-const settings = {
-  cgroupRoot: fixture('cgroup', 'v2-systemd'),
-  procRoot: fixture('proc'),
-  containerdState: fixture('containerd'),
-  dockerSocket: '/nonexistent/docker.sock',
-  api: { inCluster: undefined, kubeconfigs: [] },
-  nodeName: 'vm',
-};
+const settings = fixtureCheckerSettings();
 
 async function oomKills(e: MemoryExporter): Promise<number | undefined> {
   await e.collect();

@@ -13,7 +13,7 @@ import { CHECKS_AT_ONCE, MemoryExporter, parseCacheMs, type ExporterOptions } fr
 import { checkMemory, type CheckerSettings } from '../../src/memory/checker.js';
 import { parseCheckerArgs, type CheckerOptions } from '../../src/memory/args.js';
 import { ExitError } from '../../src/util/errors.js';
-import { fixture } from '../helpers/fixtures.js';
+import { fixture, fixtureCheckerSettings } from '../helpers/fixtures.js';
 
 const FEATURES = ['bmp', 'snmp', 'telemetry'];
 const MiB = 1024 * 1024;
@@ -66,14 +66,7 @@ beforeAll(async () => {
       'contexts: [{name: c, context: {cluster: k, user: u}}]\nusers: [{name: u, user: {token: t}}]\n',
     { mode: 0o600 }, // a credential others can read is refused (kube/kubeconfig.ts)
   );
-  settings = {
-    cgroupRoot: fixture('cgroup', 'v2-systemd'),
-    procRoot: fixture('proc'),
-    containerdState: fixture('containerd'),
-    dockerSocket: '/nonexistent/docker.sock',
-    api: { inCluster: undefined, kubeconfigs: [kubeconfig] },
-    nodeName: 'vm',
-  };
+  settings = fixtureCheckerSettings([kubeconfig]);
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 beforeEach(() => {
