@@ -115,6 +115,9 @@ export interface WatchTiming {
   /**
    * No event for this long — bookmarks included, which the watches ask for and the API server's
    * watch cache sends about once a minute — and the connection is taken for dead and replaced.
+   * A bookmark is sent only when the cache's revision moved past the watch's start (some pod, some
+   * node, anywhere in the cluster changed): in a fleet always; in a cluster where nothing of that
+   * kind changes the watch is replaced once per idleMs (one small list, one watch), harmlessly.
    */
   idleMs: number;
   /** [0, 1): the jitter's source (tests pin it). */

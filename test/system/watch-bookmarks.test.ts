@@ -1,16 +1,62 @@
 // The idle watchdog's premise on the real API server (testbed v1.36): both of the agent's watches,
-// asked for bookmarks, get one about once a minute even when nothing changes, so a quiet but
-// healthy watch is never taken for dead (DEFAULT_WATCH_TIMING.idleMs is 2.5 bookmark periods). The
-// same run keeps a NodeView with a watchdog shorter than the default but longer than one period:
-// it must not reconnect.
-import { describe, expect, it } from 'vitest';
+// asked for bookmarks, get one about once a minute while the objects the agent watches stay
+// unchanged, so a quiet but healthy watch is never taken for dead (DEFAULT_WATCH_TIMING.idleMs is
+// 2.5 bookmark periods). The same run keeps a NodeView with a watchdog shorter than the default but
+// longer than one period: it must not reconnect.
+//
+// What "quiet" means, read in the API server's cacher (apiserver v0.36 cache_watcher.go): a bookmark
+// carries the resource's watch-cache revision, and a watcher never gets one that is not newer than
+// the revision it started from. So bookmarks come when *some* pod (some node) in the cluster changed
+// since the watch began — in a fleet, always — and never in a cluster where no pod changes at all;
+// there the watchdog replaces the watch once per idleMs (unit: watch-hygiene.test.ts). A CI
+// run once fell into that second case (no pod anywhere changed for 80 s). The test therefore keeps
+// the cluster as a fleet is: a pacer pod and a pacer node, neither of them watched by the agent, get
+// an annotation changed every 10 s.
+import { type CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_WATCH_TIMING, NodeView } from '../../src/feature/view.js';
 import { loadCredentials } from '../../src/kube/kubeconfig.js';
 import { leanClusterReader } from '../../src/kube/lean.js';
 import type { WatchHandle } from '../../src/kube/cluster.js';
-import { clusterEnv, kubeconfigFor } from '../helpers/cluster.js';
+import { clusterEnv, kube, kubeconfigFor } from '../helpers/cluster.js';
 
 const WINDOW_MS = 80_000;
+const PACER = 'kubesonic-bookmark-pacer';
+const admin = kube('admin');
+let pacing: NodeJS.Timeout | undefined;
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const ignoreConflict = (e: unknown) => {
+  if ((e as { code?: number }).code !== 409) throw e;
+};
+
+async function pace(core: CoreV1Api, n: number): Promise<void> {
+  const body = { metadata: { annotations: { 'kubesonic.test/pace': String(n) } } };
+  await core.patchNode({ name: PACER, body }, mergePatch);
+  await core.patchNamespacedPod({ name: PACER, namespace: 'default', body }, mergePatch);
+}
+
+beforeAll(async () => {
+  await admin.core.createNode({ body: { metadata: { name: PACER } } }).catch(ignoreConflict);
+  // Never scheduled (no such scheduler), never run: an object that changes, nothing more.
+  await admin.core
+    .createNamespacedPod({
+      namespace: 'default',
+      body: {
+        metadata: { name: PACER },
+        spec: { schedulerName: 'kubesonic-none', containers: [{ name: 'pause', image: 'localhost/kubesonic/pause:1' }] },
+      },
+    })
+    .catch(ignoreConflict);
+  let n = 0;
+  pacing = setInterval(() => void pace(admin.core, ++n).catch(() => undefined), 10_000);
+});
+
+afterAll(async () => {
+  clearInterval(pacing);
+  await admin.core.deleteNamespacedPod({ name: PACER, namespace: 'default', gracePeriodSeconds: 0 }).catch(() => undefined);
+  await admin.core.deleteNode({ name: PACER }).catch(() => undefined);
+});
 
 describe('bookmarks on the real API server', () => {
   it(
