@@ -13,6 +13,7 @@ const K8S = '/var/lib/kubesonic-test/k8s';
 const HOST = '/var/lib/kubesonic-test/bench-host';
 const FEATURES = ['bmp', 'telemetry', 'gnmi', 'snmp', 'radv'];
 const STEADY_S = Number(process.env.BENCH_STEADY_S ?? 20);
+const NODE_NAME = /^NODE_NAME=(.*)$/m.exec(spawnSync('bash', [join(REPO, 'testbed/cluster.sh'), 'env'], { encoding: 'utf8' }).stdout)?.[1];
 const kubectl = (args, input) => spawnSync('kubectl', ['--kubeconfig', `${K8S}/admin.kubeconfig`, ...args], { encoding: 'utf8', input });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const lines = [];
@@ -123,6 +124,15 @@ async function scenario(shape, n) {
   if (shape === 'agent') manifests += render(['render-agent', ...features, '--spec', files[0]]);
   const applied = kubectl(['apply', '-f', '-'], manifests);
   if (applied.status !== 0) throw new Error(`bench: kubectl apply: ${applied.stderr}`);
+  // The node opted in to each feature, as its switch's migrate does (the DaemonSets select only such nodes).
+  const labelled = kubectl([
+    'label',
+    'node',
+    '--overwrite',
+    NODE_NAME,
+    ...features.map((f) => `kubesonic.sonic-net.github.io/${f}=enabled`),
+  ]);
+  if (labelled.status !== 0) throw new Error(`bench: kubectl label: ${labelled.stderr}`);
   await waitFor(`${n} feature pods ready`, () => readyPods('kubesonic.sonic-net.github.io/role=feature').length === n);
   if (shape === 'agent') await waitFor('the agent ready', () => readyPods('app=kubesonic-agent').length === 1);
   await waitFor('FEATURE written for every feature', () =>

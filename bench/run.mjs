@@ -50,6 +50,10 @@ const say = (s = '') => {
 sh(
   `node ${REPO}/dist/kubesonic.mjs render bmp --spec ${REPO}/testbed/features/bmp.yaml | kubectl --kubeconfig ${K8S}/admin.kubeconfig apply -f - >/dev/null`,
 );
+// The node opted in, as its switch's migrate does: the DaemonSet selects only such nodes.
+sh(
+  `kubectl --kubeconfig ${K8S}/admin.kubeconfig label node --overwrite ${envEnv.NODE_NAME} kubesonic.sonic-net.github.io/bmp=enabled >/dev/null`,
+);
 for (let i = 0; i < 120; i++) {
   const r = sh(`kubectl --kubeconfig ${K8S}/admin.kubeconfig top pod -n sonic -l app=bmp --containers --no-headers`);
   if (r.status === 0 && /bmp/.test(r.stdout)) break;

@@ -43,6 +43,12 @@ show systemctl start bmp.service
 show docker ps --filter name=^bmp$ --format '{{.Names}} {{.Status}}'
 show memory_checker --json bmp 838860800
 
+step "cluster side, once for the fleet, as a cluster admin: kubesonic cluster apply bmp"
+echo "\$ kubesonic cluster apply bmp --kubeconfig admin.kubeconfig"
+node "$REPO/dist/kubesonic.mjs" cluster apply bmp --spec "$SPEC" --kubeconfig "$T/k8s/admin.kubeconfig"
+echo "# the DaemonSet selects only nodes that opted in (none yet):"
+show kubectl get daemonset -n sonic bmp -o jsonpath='{.spec.template.spec.nodeSelector} desired={.status.desiredNumberScheduled}'; echo
+
 step "kubesonic migrate bmp --dry-run"
 show kubesonic migrate bmp --spec "$SPEC" --dry-run
 step "kubesonic migrate bmp"
@@ -96,4 +102,8 @@ show kubesonic rollback bmp --spec "$SPEC"
 show docker ps --filter name=^bmp$ --format '{{.Names}} {{.Status}}'
 show systemctl show bmp.service --property=ExecStart
 show memory_checker --json bmp 838860800
-step "done: the walk-through ran migrate -> disable -> enable -> rollback on real parts"
+echo "# this switch opted out; the cluster side stays for the others until an admin removes it:"
+show kubectl get node "$(hostname)" -o jsonpath='{.metadata.labels}'; echo
+step "cluster side: kubesonic cluster remove bmp (refused while a node is opted in; none is now)"
+node "$REPO/dist/kubesonic.mjs" cluster remove bmp --spec "$SPEC" --kubeconfig "$T/k8s/admin.kubeconfig"
+step "done: the walk-through ran cluster apply -> migrate -> disable -> enable -> rollback -> cluster remove on real parts"

@@ -104,6 +104,16 @@ export function clientNodeCluster(k: Kube): Cluster {
       const list = await k.core.listNamespacedPod({ namespace, labelSelector, fieldSelector: nodeFieldSelector(node) });
       return { items: list.items, resourceVersion: list.metadata?.resourceVersion };
     },
+    async setNodeLabel(node, key, value) {
+      await k.core.patchNode(
+        { name: node, body: { metadata: { labels: { [key]: value } } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    },
+    async listNodeNames(labelSelector) {
+      const list = await k.core.listNode({ labelSelector });
+      return list.items.map((n) => n.metadata?.name ?? '').filter(Boolean);
+    },
     async deletePod(namespace, name) {
       try {
         await k.core.deleteNamespacedPod({ name, namespace });

@@ -44,6 +44,10 @@ export interface Cluster extends ClusterReader {
    * to other taints is never overwritten). Throws ConflictError when the node changed meanwhile.
    */
   replaceNodeTaints(node: V1Node, taints: V1Taint[]): Promise<void>;
+  /** Set (value) or remove (null) one label of the node (a merge patch: no other label is touched). */
+  setNodeLabel(node: string, key: string, value: string | null): Promise<void>;
+  /** Names of the nodes matching an equality label selector ("k=v"). */
+  listNodeNames(labelSelector: string): Promise<string[]>;
   /** false: the pod was already gone. */
   deletePod(namespace: string, name: string): Promise<boolean>;
   exists(obj: KubernetesObject): Promise<boolean>;
@@ -178,4 +182,22 @@ export async function deleteFeaturePodsAndWait(
     pollMs,
   );
   return deleted;
+}
+
+/** The node carries the label `key=value`. */
+export const hasLabel = (node: V1Node, label: { key: string; value: string }): boolean =>
+  node.metadata?.labels?.[label.key] === label.value;
+
+/** Set or remove one node label; true if the node changed. */
+export async function setLabel(
+  cluster: Cluster,
+  nodeName: string,
+  label: { key: string; value: string },
+  present: boolean,
+): Promise<boolean> {
+  const node = await cluster.readNode(nodeName);
+  const has = node.metadata?.labels?.[label.key];
+  if (present ? has === label.value : has === undefined) return false;
+  await cluster.setNodeLabel(nodeName, label.key, present ? label.value : null);
+  return true;
 }

@@ -40,3 +40,9 @@ export const optInLabel = (feature: string): { key: string; value: string } => (
   key: `${KUBESONIC_KEY_PREFIX}${feature}`,
   value: 'enabled',
 });
+
+/**
+ * The cluster side's record (migrate/cluster-side.ts): a ConfigMap in the features' namespace with a
+ * key per feature applied for the fleet. Switches may read it, by name, and nothing else of its kind.
+ */
+export const CLUSTER_RECORD = 'kubesonic-cluster';

@@ -10,7 +10,7 @@
 // match only the switches' users, so the kubelet, controllers and admins are never in their way.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { dump } from 'js-yaml';
-import { KUBESONIC_KEY_PREFIX, MANAGED_BY } from '../kube/ids.js';
+import { CLUSTER_RECORD, KUBESONIC_KEY_PREFIX, MANAGED_BY } from '../kube/ids.js';
 import { FEATURE_NAMESPACE } from '../sonic/paths.js';
 import { FEATURE_NAME } from './spec.js';
 
@@ -190,7 +190,13 @@ export function renderClusterAccess(opts: ClusterAccessOptions = {}): Kubernetes
       metadata: { name: SWITCH_ROLE, namespace: ns, labels },
       // Reading the feature pods (the unit waits for its own) and deleting them (stop, restart);
       // which pods may be deleted is the pod policy's to narrow. No create, patch, deletecollection.
-      rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'delete'] }],
+      rules: [
+        { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'delete'] },
+        // Whether the cluster side of a feature was applied: migrate reads it before any change.
+        { apiGroups: [''], resources: ['configmaps'], resourceNames: [CLUSTER_RECORD], verbs: ['get'] },
+        // memory_checker on the switch: its feature pod's working set (kubectl top's number).
+        { apiGroups: ['metrics.k8s.io'], resources: ['pods'], verbs: ['get'] },
+      ],
     } as KubernetesObject,
     {
       apiVersion: RBAC,

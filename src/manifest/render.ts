@@ -7,7 +7,7 @@
 //   renderAgent    the per-node agent (sync: agent, the default): one small DaemonSet that keeps
 //                  FEATURE and the units of every migrated feature on its node
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { FEATURE_POD_LABEL, featureContainerName, MANAGED_BY, VERSION_ANNOTATION } from '../kube/ids.js';
+import { FEATURE_POD_LABEL, featureContainerName, MANAGED_BY, optInLabel, VERSION_ANNOTATION } from '../kube/ids.js';
 import {
   DOCKER_SOCKET,
   HOLD_MOUNT,
@@ -258,7 +258,8 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
         spec: defined({
           hostNetwork: spec.hostNetwork,
           dnsPolicy: spec.hostNetwork ? 'ClusterFirstWithHostNet' : 'ClusterFirst',
-          nodeSelector: Object.keys(spec.nodeSelector).length ? spec.nodeSelector : undefined,
+          // Only nodes that opted in (their switch's `kubesonic migrate`), and of those the spec's targets.
+          nodeSelector: { [optInLabel(spec.feature).key]: optInLabel(spec.feature).value, ...spec.nodeSelector },
           serviceAccountName: withSidecar ? syncServiceAccountName(spec) : undefined,
           // Only the seed's sidecar talks to the API server; the feature itself needs no token.
           automountServiceAccountToken: withSidecar,
@@ -298,6 +299,18 @@ export function renderAgent(base: FeatureSpec, features: readonly string[]): Kub
           hostNetwork: true,
           dnsPolicy: 'ClusterFirstWithHostNet',
           serviceAccountName: AGENT_NAME,
+          // Only on nodes opted in to at least one served feature (the terms are ORed).
+          affinity: sorted.length
+            ? {
+                nodeAffinity: {
+                  requiredDuringSchedulingIgnoredDuringExecution: {
+                    nodeSelectorTerms: sorted.map((f) => ({
+                      matchExpressions: [{ key: optInLabel(f).key, operator: 'In', values: [optInLabel(f).value] }],
+                    })),
+                  },
+                },
+              }
+            : undefined,
           // A node agent: it must run where a feature is disabled by its taint, to say so.
           tolerations: [{ operator: 'Exists' }],
           terminationGracePeriodSeconds: 30,

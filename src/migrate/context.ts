@@ -21,6 +21,8 @@ export interface FlowContext {
   /** How often waits re-check (tests use a short one). */
   pollMs?: number;
   out: (line: string) => void;
+  /** The user the credentials claim (kube/identity.ts), when known: a switch's names its node. */
+  identity?: string | undefined;
 }
 
 export const targetOf = (ctx: FlowContext): FeatureTarget => ({ feature: ctx.spec.feature, namespace: ctx.spec.namespace, node: ctx.node });

@@ -6,13 +6,14 @@ import { applyHostFiles } from '../host/files.js';
 import { setHold } from '../host/hold.js';
 import { isMigrated, writeRecord } from '../host/records.js';
 import { mustSystemctl } from '../host/systemctl.js';
-import { disableTaint, objectsPresent, runningPod, setTaint, stopTaint } from '../kube/cluster.js';
-import { renderFeature } from '../manifest/render.js';
+import { disableTaint, hasLabel, runningPod, setLabel, setTaint, stopTaint } from '../kube/cluster.js';
+import { optInLabel } from '../kube/ids.js';
+import { SWITCH_USER_PREFIX } from '../manifest/access.js';
 import { ctrmgrdConflict, DEFAULT_FEATURE_ENTRY } from '../sonic/feature-entry.js';
 import { featureKey } from '../sonic/paths.js';
 import { dropInPath, hostPlan, nativeLauncherOf } from '../systemd/unit.js';
 import { waitUntil } from '../util/wait.js';
-import { agentObjects, agentServes, usesAgent } from './agent-objects.js';
+import { appliedFeatures, CLUSTER_RECORD } from './cluster-side.js';
 import { targetOf, type FlowContext } from './context.js';
 import { ExitError, errorLine } from '../util/errors.js';
 import {
@@ -37,6 +38,8 @@ import type { Step } from './steps.js';
  * nothing changed — no FEATURE entry, no taint, no DaemonSet.
  */
 export async function migratePreflight(ctx: FlowContext, timeoutMs = 30_000): Promise<void> {
+  refuseOtherSwitch(ctx, 'migrate');
+  await refuseWithoutClusterSide(ctx);
   try {
     await nativeContainer(ctx, timeoutMs);
   } catch (e) {
@@ -47,6 +50,37 @@ export async function migratePreflight(ctx: FlowContext, timeoutMs = 30_000): Pr
   }
 }
 
+/** A switch's credential names its node: one naming another node is refused before any change. */
+export function refuseOtherSwitch(ctx: FlowContext, flow: 'migrate' | 'rollback'): void {
+  const id = ctx.identity;
+  if (!id?.startsWith(SWITCH_USER_PREFIX)) return;
+  const owner = id.slice(SWITCH_USER_PREFIX.length);
+  if (owner !== ctx.node)
+    throw new ExitError(
+      `${flow} ${ctx.spec.feature}: the kubeconfig is switch ${owner}'s identity, this node is ${ctx.node}; nothing changed`,
+      1,
+    );
+}
+
+/** The switch side needs the cluster side (a cluster admin's `kubesonic cluster apply <f>`). */
+async function refuseWithoutClusterSide(ctx: FlowContext): Promise<void> {
+  const f = ctx.spec.feature;
+  let applied: Record<string, string>;
+  try {
+    applied = await appliedFeatures(ctx.cluster, ctx.spec.namespace);
+  } catch (e) {
+    throw new ExitError(
+      `migrate ${f}: cannot read ConfigMap ${ctx.spec.namespace}/${CLUSTER_RECORD} (${errorLine(e)}); nothing changed`,
+      1,
+    );
+  }
+  if (!(f in applied))
+    throw new ExitError(
+      `migrate ${f}: the cluster side of ${f} is not applied in namespace ${ctx.spec.namespace} (a cluster admin runs \`kubesonic cluster apply ${f}\`); nothing changed`,
+      1,
+    );
+}
+
 /** ctrmgrd (images with Kubernetes support) would act on the feature: migrate refuses (migrate/ctrmgrd.ts). */
 function refuseCtrmgrdConflict(feature: string, config: Readonly<Record<string, string>>): void {
   const why = ctrmgrdConflict(feature, config);
@@ -55,7 +89,7 @@ function refuseCtrmgrdConflict(feature: string, config: Readonly<Record<string, 
 
 export function migrateSteps(ctx: FlowContext): Step[] {
   const f = ctx.spec.feature;
-  const objs = renderFeature(ctx.spec);
+  const optIn = optInLabel(f);
   return [
     // make sure CONFIG_DB FEATURE|<f> exists; remember its state for rollback
     {
@@ -89,13 +123,13 @@ export function migrateSteps(ctx: FlowContext): Step[] {
         await setTaint(ctx.cluster, ctx.node, stopTaint(f), true);
       },
     },
-    // the DaemonSet (and its RBAC, or the node agent serving it)
+    // opt this node in: the cluster's DaemonSet (applied once by an admin) selects it from now on
     {
-      name: 'apply',
-      describe: `server-side apply ${objs.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ')}${usesAgent(ctx) ? `, and the node agent serving ${f}` : ''}`,
-      done: async () => (await objectsPresent(ctx.cluster, objs)) && (!usesAgent(ctx) || (await agentServes(ctx))),
+      name: 'opt-in',
+      describe: `label ${ctx.node} ${optIn.key}=${optIn.value} so the cluster's ${f} DaemonSet selects it (held until the native container is stopped)`,
+      done: async () => hasLabel(await ctx.cluster.readNode(ctx.node), optIn),
       apply: async () => {
-        await ctx.cluster.apply([...objs, ...(usesAgent(ctx) ? await agentObjects(ctx, 'add') : [])]);
+        await setLabel(ctx.cluster, ctx.node, optIn, true);
       },
     },
     // the image's unit stops the native container; nothing named <f> left running in Docker

@@ -1,14 +1,14 @@
-// Rollback: give the feature back to the image's systemd unit, as a recipe of idempotent steps.
-// The pod is gone before the drop-in is removed and the native unit restarted, so the two never
-// run together. --node-only keeps the DaemonSet for other nodes and holds this one with the taint.
+// Rollback: give the feature back to the image's systemd unit, on this switch only, as a recipe of
+// idempotent steps. The node is held and opted out, so the cluster's DaemonSet keeps no pod here;
+// the pod is gone before the drop-in is removed and the native unit restarted, so the two never run
+// together. Other switches and the cluster side are untouched (the fleet-wide removal is the admin's
+// `kubesonic cluster remove`, migrate/cluster-side.ts).
 import { applyHostFiles } from '../host/files.js';
 import { setHold } from '../host/hold.js';
 import { mustSystemctl, unitMasked } from '../host/systemctl.js';
-import { deleteFeaturePodsAndWait, disableTaint, featurePods, objectsAbsent, setTaint, stopTaint } from '../kube/cluster.js';
-import { objectName } from '../manifest/spec.js';
-import { agentFeatures, renderFeature } from '../manifest/render.js';
+import { deleteFeaturePodsAndWait, disableTaint, featurePods, hasLabel, setLabel, setTaint, stopTaint } from '../kube/cluster.js';
+import { optInLabel } from '../kube/ids.js';
 import { forgetRecord, isMigrated, retireRecord } from '../host/records.js';
-import { agentObjects, agentServes, usesAgent } from './agent-objects.js';
 import { dropInPath, hostPlan } from '../systemd/unit.js';
 import { targetOf, type FlowContext } from './context.js';
 import {
@@ -44,11 +44,9 @@ function kubesonicStateLeft(feature: string, s: Readonly<Record<string, string>>
   );
 }
 
-export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): Step[] {
+export function rollbackSteps(ctx: FlowContext): Step[] {
   const f = ctx.spec.feature;
-  const objs = renderFeature(ctx.spec);
-  const daemonSet = objs.filter((o) => o.kind === 'DaemonSet');
-  const others = objs.filter((o) => o.kind !== 'DaemonSet');
+  const optIn = optInLabel(f);
 
   const retire: Step = {
     name: 'retire',
@@ -58,17 +56,22 @@ export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): St
   };
   const hold: Step = {
     name: 'hold',
-    describe: `hold ${ctx.node} (taint ${stopTaint(f).key}) so the DaemonSet keeps no pod here`,
-    done: () => held(ctx),
+    describe: `hold ${ctx.node} (taint ${stopTaint(f).key}) so no pod of ${f} starts here meanwhile`,
+    // Not needed once the node is opted out with no pod left (a rerun after a whole rollback).
+    done: async () =>
+      (await held(ctx)) ||
+      (!hasLabel(await ctx.cluster.readNode(ctx.node), optIn) && (await featurePods(ctx.cluster, targetOf(ctx))).length === 0),
     apply: async () => {
       await setTaint(ctx.cluster, ctx.node, stopTaint(f), true);
     },
   };
-  const deleteDaemonSet: Step = {
-    name: 'delete-daemonset',
-    describe: `delete DaemonSet ${ctx.spec.namespace}/${objectName(f)} (every node)`,
-    done: () => objectsAbsent(ctx.cluster, daemonSet),
-    apply: () => ctx.cluster.delete(daemonSet),
+  const optOut: Step = {
+    name: 'opt-out',
+    describe: `remove label ${optIn.key} from ${ctx.node}: the cluster's ${f} DaemonSet no longer selects it`,
+    done: async () => !hasLabel(await ctx.cluster.readNode(ctx.node), optIn),
+    apply: async () => {
+      await setLabel(ctx.cluster, ctx.node, optIn, false);
+    },
   };
   const podsGone: Step = {
     name: 'pods-gone',
@@ -91,22 +94,6 @@ export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): St
       daemonReload(ctx);
       ctx.systemctl.run(['stop', unitName(ctx)]);
       ctx.systemctl.run(['reset-failed', unitName(ctx)]);
-    },
-  };
-  const deleteObjects: Step = {
-    name: 'delete-objects',
-    describe: `delete ${others.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ')}`,
-    done: () => objectsAbsent(ctx.cluster, others),
-    apply: () => ctx.cluster.delete(others),
-  };
-  const agent: Step = {
-    name: 'agent',
-    describe: `take ${f} out of the node agent (delete the agent with its last feature)`,
-    done: async () => !(await agentServes(ctx)),
-    apply: async () => {
-      const objs = await agentObjects(ctx, 'remove');
-      if (agentFeatures(objs.find((o) => o.kind === 'DaemonSet')).length) await ctx.cluster.apply(objs);
-      else await ctx.cluster.delete(objs);
     },
   };
   const forget: Step = {
@@ -154,17 +141,5 @@ export function rollbackSteps(ctx: FlowContext, opts: { nodeOnly: boolean }): St
     },
   };
 
-  if (opts.nodeOnly) return [retire, hold, podsGone, unstub, featureState, native, forget];
-  return [
-    retire,
-    deleteDaemonSet,
-    podsGone,
-    unstub,
-    ...(others.length ? [deleteObjects] : []),
-    ...(usesAgent(ctx) ? [agent] : []),
-    untaint,
-    featureState,
-    native,
-    forget,
-  ];
+  return [retire, hold, optOut, podsGone, unstub, untaint, featureState, native, forget];
 }

@@ -49,6 +49,11 @@ export class FakeCluster implements Cluster {
   private readonly podWatchers = new Set<PodWatcher>();
   private readonly nodeWatchers = new Set<NodeWatcher>();
 
+  /** Objects already in the cluster (applied by someone else, before the test). */
+  seed(objs: readonly KubernetesObject[]): void {
+    for (const o of objs) this.objects.set(key(o), structuredClone(o));
+  }
+
   addNode(name: string, taints: V1Taint[] = []): V1Node {
     const node: V1Node = { metadata: { name, resourceVersion: String(this.rv++) }, spec: taints.length ? { taints } : {} };
     this.nodes.set(name, node);
@@ -136,8 +141,18 @@ export class FakeCluster implements Cluster {
       if (ds.kind !== 'DaemonSet') continue;
       const feature = (ds as { spec?: { selector?: { matchLabels?: Record<string, string> } } }).spec?.selector?.matchLabels?.app;
       if (!feature) continue;
-      for (const node of this.nodes.keys()) {
+      const selector =
+        (ds as { spec?: { template?: { spec?: { nodeSelector?: Record<string, string> } } } }).spec?.template?.spec?.nodeSelector ?? {};
+      for (const [node, n] of this.nodes) {
         const pods = this.podsOf(feature, node, ds.metadata?.namespace);
+        // A node the DaemonSet no longer selects loses its pod (the controller deletes it).
+        if (!Object.entries(selector).every(([k, v]) => n.metadata?.labels?.[k] === v)) {
+          for (const p of pods) {
+            this.pods.delete(p.metadata!.uid!);
+            this.emitPod('DELETED', p);
+          }
+          continue;
+        }
         if (pods.length === 0 && !this.tainted(feature, node)) this.addPod(feature, node, { namespace: ds.metadata?.namespace ?? 'sonic' });
         for (const p of this.podsOf(feature, node, ds.metadata?.namespace)) {
           if (!p.status?.containerStatuses?.[0]?.state?.running && this.gateOpen(feature, node)) {
@@ -211,6 +226,23 @@ export class FakeCluster implements Cluster {
       (p) => p.metadata?.namespace === namespace && p.spec?.nodeName === node && matchesSelector(p, labelSelector),
     );
     return { items: structuredClone(items), resourceVersion: String(this.rv) };
+  }
+
+  async setNodeLabel(name: string, key: string, value: string | null): Promise<void> {
+    await this.call(`setNodeLabel ${name} ${key}=${value ?? '-'}`);
+    const current = this.nodes.get(name);
+    if (!current) throw Object.assign(new Error(`nodes "${name}" not found`), { code: 404 });
+    const labels = { ...current.metadata?.labels };
+    if (value === null) delete labels[key];
+    else labels[key] = value;
+    current.metadata = { ...current.metadata, labels, resourceVersion: String(this.rv++) };
+    this.emitNode(current);
+    this.changed();
+  }
+
+  async listNodeNames(labelSelector: string): Promise<string[]> {
+    await this.call(`listNodeNames ${labelSelector}`);
+    return [...this.nodes.values()].filter((n) => matchesSelector({ metadata: n.metadata }, labelSelector)).map((n) => n.metadata!.name!);
   }
 
   async deletePod(namespace: string, name: string): Promise<boolean> {

@@ -5,7 +5,11 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { CLUSTER_RECORD } from '../../src/kube/ids.js';
+import { renderAgent, renderFeature } from '../../src/manifest/render.js';
 import { parseFeatureSpec, type FeatureSpec } from '../../src/manifest/spec.js';
+import { recordEntry } from '../../src/migrate/cluster-side.js';
 import type { FlowContext } from '../../src/migrate/context.js';
 import { UNIT_DIR } from '../../src/sonic/paths.js';
 import { dropInPath, stubDropIn } from '../../src/systemd/unit.js';
@@ -38,7 +42,22 @@ export interface FakeSwitch {
   stubInstalled(): boolean;
 }
 
-export function fakeSwitch(specText = BMP_SPEC): FakeSwitch {
+/** What a cluster admin's `kubesonic cluster apply <f>` leaves in the cluster. */
+export function clusterSideObjects(spec: FeatureSpec): KubernetesObject[] {
+  return [
+    ...renderFeature(spec),
+    ...(spec.sync === 'agent' && spec.sidecar ? renderAgent(spec, [spec.feature]) : []),
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: CLUSTER_RECORD, namespace: spec.namespace },
+      data: { [spec.feature]: recordEntry(spec) },
+    } as KubernetesObject,
+  ];
+}
+
+/** A switch in a cluster; the feature's cluster side applied unless `clusterSide` is false. */
+export function fakeSwitch(specText = BMP_SPEC, opts: { clusterSide?: boolean } = {}): FakeSwitch {
   const spec = parseFeatureSpec(specText, 'test-spec');
   const f = spec.feature;
   const root = mkdtempSync(join(tmpdir(), 'kubesonic-switch-'));
@@ -56,6 +75,7 @@ export function fakeSwitch(specText = BMP_SPEC): FakeSwitch {
     }
   };
   cluster.addNode(NODE);
+  if (opts.clusterSide !== false) cluster.seed(clusterSideObjects(spec));
   cluster.controllers = true;
   cluster.gateOpen = (feature) => !docker.isRunning(feature);
   const check = () => {
@@ -91,8 +111,8 @@ export function fakeSwitch(specText = BMP_SPEC): FakeSwitch {
 }
 
 /** A switch running its feature natively, as before any migration. */
-export function nativeSwitch(specText = BMP_SPEC): FakeSwitch {
-  const sw = fakeSwitch(specText);
+export function nativeSwitch(specText = BMP_SPEC, opts: { clusterSide?: boolean } = {}): FakeSwitch {
+  const sw = fakeSwitch(specText, opts);
   sw.systemctl.run(['start', `${sw.spec.feature}.service`]);
   return sw;
 }

@@ -1,17 +1,20 @@
 // Test helper API for the real single-node cluster (testbed/cluster.sh): brought up once per test
 // run by the global setup, used here through @kubernetes/client-node.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { renderClusterAccess, renderSwitchAccess } from '../../src/manifest/access.js';
+import { issueSwitchCredential } from '../../src/kube/switch-credential.js';
 import { join } from 'node:path';
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { clientNodeCluster, kubeClients, loadKubeConfig, type Kube } from '../../src/kube/client.js';
-import { disableTaint, featurePods, podContainerRunning, setTaint, type Cluster } from '../../src/kube/cluster.js';
+import { disableTaint, featurePods, podContainerRunning, setLabel, setTaint, type Cluster } from '../../src/kube/cluster.js';
+import { optInLabel } from '../../src/kube/ids.js';
 import { waitUntil } from '../../src/util/wait.js';
 import { parseFeatureSpec, type FeatureSpec } from '../../src/manifest/spec.js';
 import { renderAgent, renderFeature } from '../../src/manifest/render.js';
 
 /** The node agent serving the feature, when the spec is in the agent shape. */
 const agentOf = (spec: FeatureSpec) => (spec.sync === 'agent' && spec.sidecar ? renderAgent(spec, [spec.feature]) : []);
-import { REPO, TEST_ROOT, mustRun } from './procs.js';
+import { KUBESONIC, REPO, TEST_ROOT, mustRun } from './procs.js';
 
 export const CLUSTER_SCRIPT = join(REPO, 'testbed', 'cluster.sh');
 
@@ -51,13 +54,16 @@ export function testbedSpec(feature = 'bmp'): FeatureSpec {
   return parseFeatureSpec(readFileSync(file, 'utf8'), file);
 }
 
+/** The feature's objects applied and the test node opted in (what `cluster apply` and a switch's migrate do). */
 export async function applyFeature(k: Kube, spec: FeatureSpec): Promise<KubernetesObject[]> {
   const objs = [...renderFeature(spec), ...agentOf(spec)];
   await asCluster(k).apply(objs);
+  await setLabel(asCluster(k), clusterEnv().NODE_NAME, optInLabel(spec.feature), true);
   return objs;
 }
 
 export async function removeFeature(k: Kube, spec: FeatureSpec): Promise<void> {
+  await setLabel(asCluster(k), clusterEnv().NODE_NAME, optInLabel(spec.feature), false);
   await asCluster(k).delete([...renderFeature(spec), ...agentOf(spec)]);
   await waitUntil(`${spec.feature} pods gone`, 90_000, async () =>
     (await featurePods(asCluster(k), onTestNode(spec))).length === 0 ? true : undefined,
@@ -99,3 +105,28 @@ export async function podWorkingSetFromMetrics(k: Kube, namespace: string, pod: 
 /** The feature's pods on a node, through the product's Cluster port. */
 export const podsOf = (k: Kube, feature: string, node = clusterEnv().NODE_NAME, namespace = 'sonic'): Promise<V1Pod[]> =>
   featurePods(asCluster(k), { feature, namespace, node });
+
+/** A cluster admin's `kubesonic cluster apply|remove <f>` (what a switch's migrate needs first). */
+export function clusterSide(action: 'apply' | 'remove', feature: string, specFile: string, ...extra: string[]): string {
+  return mustRun('node', [KUBESONIC, 'cluster', action, feature, '--spec', specFile, '--kubeconfig', kubeconfigFor('admin'), ...extra]);
+}
+
+/**
+ * The test switch's own identity, as docs/fleet.md has an admin issue it: the shared switch access
+ * and this node's (applied idempotently), and a one-hour token. Returns the kubeconfig's text.
+ */
+export async function switchKubeconfigText(node = clusterEnv().NODE_NAME): Promise<string> {
+  const admin = kube('admin');
+  const objs = [...renderClusterAccess(), ...renderSwitchAccess(node)].filter(
+    (o) => !(o.kind === 'Namespace' && o.metadata?.name === 'sonic'),
+  );
+  await asCluster(admin).apply(objs);
+  return (await issueSwitchCredential(admin, node, 3600)).kubeconfig;
+}
+
+/** Install the switch's identity as the test switch's kubeconfig (root-only, as the tools require). */
+export async function installSwitchKubeconfig(root: string, path = 'etc/sonic/kubesonic/kubeconfig'): Promise<void> {
+  mkdirSync(join(root, path, '..'), { recursive: true });
+  writeFileSync(join(root, path), await switchKubeconfigText(), { mode: 0o600 });
+  chmodSync(join(root, path), 0o600);
+}

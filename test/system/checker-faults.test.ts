@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFeatureContainer, startDockerd, type Dockerd } from '../helpers/docker.js';
 import { KUBESONIC, REPO, run, runChecker, testbedBin, waitFor } from '../helpers/procs.js';
-import { clusterEnv, kube, kubeconfigFor } from '../helpers/cluster.js';
+import { clusterEnv, clusterSide, kube, kubeconfigFor } from '../helpers/cluster.js';
 import { DEFAULT_TIMEOUT_MS } from '../../src/memory/args.js';
 
 const MiB = 1024 * 1024;
@@ -145,7 +145,11 @@ describe('dockerd paused (SIGSTOP): unknown, never "not running"', () => {
   it('migrate with dockerd stopped: one line, exit 1, nothing changed on the node or in the cluster', async () => {
     const k = kube('admin');
     const node = clusterEnv().NODE_NAME;
+    const spec = join(REPO, 'testbed', 'features', 'bmp.yaml');
+    // The cluster side is there (an admin applied it): what stops migrate is Docker alone.
+    clusterSide('apply', 'bmp', spec);
     const taintsBefore = (await k.core.readNode({ name: node })).spec?.taints ?? [];
+    const labelsBefore = (await k.core.readNode({ name: node })).metadata?.labels;
     const daemonSet = () =>
       k.apps.readNamespacedDaemonSet({ name: 'bmp', namespace: 'sonic' }).then(
         (ds) => ds.metadata?.resourceVersion,
@@ -156,18 +160,14 @@ describe('dockerd paused (SIGSTOP): unknown, never "not running"', () => {
     let r: ReturnType<typeof run>;
     try {
       const root = mkdtempSync(join(tmpdir(), 'kubesonic-root-'));
-      r = run(
-        process.execPath,
-        [KUBESONIC, 'migrate', 'bmp', '--spec', join(REPO, 'testbed', 'features', 'bmp.yaml'), '--host-root', root],
-        {
-          PATH: process.env.PATH,
-          DOCKER_HOST: d.host,
-          KUBECONFIG: kubeconfigFor('operator'),
-          NODE_NAME: node,
-          KUBESONIC_REDIS_HOST: '127.0.0.1',
-          KUBESONIC_REDIS_PORT: '1', // nothing there: migrate must stop before it needs Redis
-        },
-      );
+      r = run(process.execPath, [KUBESONIC, 'migrate', 'bmp', '--spec', spec, '--host-root', root], {
+        PATH: process.env.PATH,
+        DOCKER_HOST: d.host,
+        KUBECONFIG: kubeconfigFor('operator'),
+        NODE_NAME: node,
+        KUBESONIC_REDIS_HOST: '127.0.0.1',
+        KUBESONIC_REDIS_PORT: '1', // nothing there: migrate must stop before it needs Redis
+      });
     } finally {
       process.kill(d.daemon.pid, 'SIGCONT');
     }
@@ -178,6 +178,8 @@ describe('dockerd paused (SIGSTOP): unknown, never "not running"', () => {
     );
     expect((await k.core.readNode({ name: node })).spec?.taints ?? []).toEqual(taintsBefore);
     expect(await daemonSet()).toBe(daemonSetBefore);
+    expect((await k.core.readNode({ name: node })).metadata?.labels).toEqual(labelsBefore);
+    clusterSide('remove', 'bmp', spec);
   }, 90_000);
 
   it('dockerd stopped cleanly removes its socket: Docker is absent, the gate opens, memory_checker says not running', async () => {

@@ -1,14 +1,17 @@
 // The seed's bmp walk-through, end to end, on real parts: SONiC's bmp.service under a real systemd
 // (own root, own pid/cgroup namespaces) running the native container in a real dockerd; then
-// `kubesonic migrate` onto the real cluster, disable/enable through systemctl (taint), restart,
+// (the cluster side applied by an admin's `kubesonic cluster apply`) `kubesonic migrate` with the
+// switch's own identity (a per-node ServiceAccount token) onto the real cluster, disable/enable through systemctl (taint), restart,
 // and `kubesonic rollback`. The native container and the pod are never seen running together.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import {
   clusterEnv,
+  clusterSide,
+  installSwitchKubeconfig,
   kube,
   kubeconfigFor,
   podsOf,
@@ -20,7 +23,8 @@ import {
 import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
 import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
-import { mustRun, pidsNamed, REPO, testbedBin, waitFor } from '../helpers/procs.js';
+import { KUBESONIC, mustRun, pidsNamed, REPO, run, testbedBin, waitFor } from '../helpers/procs.js';
+import { optInLabel } from '../../src/kube/ids.js';
 import { FEATURE_REF } from '../../testbed/image.js';
 import { sleep } from '../../src/util/wait.js';
 import { disableTaint, hasTaint, podContainerRunning, stopTaint } from '../../src/kube/cluster.js';
@@ -76,8 +80,9 @@ beforeAll(async () => {
   monitor4 = m;
   systemdUp();
   root = systemdRoot();
-  mkdirSync(join(root, 'etc/sonic/kubesonic'), { recursive: true });
-  copyFileSync(kubeconfigFor('operator'), join(root, 'etc/sonic/kubesonic/kubeconfig'));
+  // The switch's own identity (docs/fleet.md), and the cluster side applied once by an admin.
+  await installSwitchKubeconfig(root);
+  clusterSide('apply', 'bmp', SPEC);
   env = {
     KUBECONFIG: '/etc/sonic/kubesonic/kubeconfig',
     KUBESONIC_REDIS_SOCKET: REDIS_SOCKET,
@@ -100,6 +105,7 @@ afterAll(async () => {
   monitor4?.disconnect();
   onSwitch(['kubesonic', 'rollback', 'bmp', '--spec', SPEC], env ?? {});
   await taintDisabled(k, 'bmp', false).catch(() => undefined);
+  run('node', [KUBESONIC, 'cluster', 'remove', 'bmp', '--spec', SPEC, '--kubeconfig', kubeconfigFor('admin'), '--force']);
   try {
     systemdDown();
   } finally {
@@ -346,12 +352,10 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(systemctl('show', 'bmp.service', '--property=NRestarts,Result').stdout).toMatch(/Result=success/);
   });
 
-  it("rollback: pod and DaemonSet gone, unit is SONiC's again and runs the native container", async () => {
+  it("rollback (the switch's identity): this node opted out, its pod gone, unit is SONiC's again and runs the native container", async () => {
     const r = kubesonic('rollback', 'bmp', '--spec', SPEC, '--timeout', '180');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    await expect(k.apps.readNamespacedDaemonSet({ name: 'bmp', namespace: 'sonic' })).rejects.toMatchObject({ code: 404 });
-    // bmp was the agent's last feature: the agent is gone with it.
-    await expect(k.apps.readNamespacedDaemonSet({ name: 'kubesonic-agent', namespace: 'sonic' })).rejects.toMatchObject({ code: 404 });
+    expect((await k.core.readNode({ name: node() })).metadata?.labels?.[optInLabel('bmp').key]).toBeUndefined();
     expect(await podsOf(k, 'bmp', node())).toHaveLength(0);
     expect(existsSync(join(root, 'etc/systemd/system/bmp.service.d/90-kubesonic.conf'))).toBe(false);
     expect(await nativeUp()).toBe(true);
@@ -362,6 +366,18 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect((await state.hgetall('FEATURE|bmp')).current_owner).toBeUndefined();
     const again = kubesonic('rollback', 'bmp', '--spec', SPEC);
     expect(again.stdout.match(/already done/g)?.length).toBe(again.stdout.match(/^\[\d+\/\d+\]/gm)?.length);
+  });
+
+  it('the cluster side stays for other switches until a cluster admin removes it; then DaemonSet and agent are gone', async () => {
+    expect((await k.apps.readNamespacedDaemonSet({ name: 'bmp', namespace: 'sonic' })).metadata?.name).toBe('bmp');
+    // The switch's identity cannot remove it (no DaemonSet access at all).
+    const bySwitch = kubesonic('cluster', 'remove', 'bmp', '--spec', SPEC);
+    expect(bySwitch.code).not.toBe(0);
+    expect(bySwitch.stderr).toMatch(/^kubesonic: .*(403|forbidden)/im);
+    clusterSide('remove', 'bmp', SPEC);
+    await expect(k.apps.readNamespacedDaemonSet({ name: 'bmp', namespace: 'sonic' })).rejects.toMatchObject({ code: 404 });
+    // bmp was the agent's last feature: the agent is gone with it.
+    await expect(k.apps.readNamespacedDaemonSet({ name: 'kubesonic-agent', namespace: 'sonic' })).rejects.toMatchObject({ code: 404 });
   });
 
   it('never both: the native container and the pod were not once seen running together', () => {

@@ -8,12 +8,14 @@
 //     its gate while the native container runs, the unit stops the native one, the pod starts;
 //   - a 250 ms monitor counts the feature's daemons on the machine the whole time: never two.
 import { join } from 'node:path';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import {
   clusterEnv,
   CLUSTER_SCRIPT,
+  clusterSide,
+  installSwitchKubeconfig,
   kube,
   kubeconfigFor,
   podsOf,
@@ -26,7 +28,7 @@ import {
 import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
 import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
-import { mustRun, pidsNamed, REPO, run, testbedBin, waitFor } from '../helpers/procs.js';
+import { KUBESONIC, mustRun, pidsNamed, REPO, run, testbedBin, waitFor } from '../helpers/procs.js';
 import { podContainerRunning } from '../../src/kube/cluster.js';
 import { dockerEngine } from '../../src/host/docker.js';
 import { sleep } from '../../src/util/wait.js';
@@ -89,8 +91,8 @@ beforeAll(async () => {
   await config.flushall();
   await config.hset('FEATURE|bmp', SONIC_BMP_FEATURE);
   systemdUp();
-  mkdirSync(join(systemdRoot(), 'etc/sonic/kubesonic'), { recursive: true });
-  copyFileSync(kubeconfigFor('operator'), join(systemdRoot(), 'etc/sonic/kubesonic/kubeconfig'));
+  await installSwitchKubeconfig(systemdRoot());
+  clusterSide('apply', 'bmp', SPEC);
   env = {
     KUBECONFIG: '/etc/sonic/kubesonic/kubeconfig',
     KUBESONIC_REDIS_SOCKET: REDIS_SOCKET,
@@ -119,6 +121,7 @@ afterAll(async () => {
     process.stderr.write(`[reboot] rollback exited ${rolledBack.code}:\n${rolledBack.stdout}${rolledBack.stderr}\n`);
     await removeFeature(k, testbedSpec('bmp-e2e')).catch((e: unknown) => process.stderr.write(`[reboot] clean-up: ${String(e)}\n`));
   }
+  run('node', [KUBESONIC, 'cluster', 'remove', 'bmp', '--spec', SPEC, '--kubeconfig', kubeconfigFor('admin'), '--force']);
   try {
     systemdDown();
   } finally {

@@ -6,6 +6,7 @@ import { renderFeature } from '../../src/manifest/render.js';
 import { parseFeatureSpec } from '../../src/manifest/spec.js';
 import { waitUntil } from '../../src/util/wait.js';
 import { asCluster, clusterEnv, kube, podsOf } from '../helpers/cluster.js';
+import { optInLabel } from '../../src/kube/ids.js';
 
 const admin = kube('admin');
 const node = clusterEnv().NODE_NAME;
@@ -17,15 +18,18 @@ const spec = parseFeatureSpec(
 );
 const objs: KubernetesObject[] = renderFeature(spec);
 
-async function label(value: string | null): Promise<void> {
+const OPT_IN = optInLabel('canarytest').key;
+
+/** The canary label (the admin's targeting) and the opt-in label (the switch's migrate). */
+async function label(value: string | null, optIn: string | null = 'enabled'): Promise<void> {
   await admin.core.patchNode(
-    { name: node, body: { metadata: { labels: { [CANARY]: value } } } },
+    { name: node, body: { metadata: { labels: { [CANARY]: value, [OPT_IN]: optIn } } } },
     setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
   );
 }
 
 afterAll(async () => {
-  await label(null).catch(() => undefined);
+  await label(null, null).catch(() => undefined);
   await asCluster(admin).delete(objs);
   for (const p of await podsOf(admin, 'canarytest'))
     await admin.core.deleteNamespacedPod({ name: p.metadata!.name!, namespace: 'sonic', gracePeriodSeconds: 0 }).catch(() => undefined);
@@ -37,7 +41,7 @@ describe('nodeSelector and rollout from the spec, on the real scheduler', () => 
     await asCluster(admin).apply(objs);
     const ds = await admin.apps.readNamespacedDaemonSet({ name: 'canarytest', namespace: 'sonic' });
     expect(ds.spec?.updateStrategy).toEqual({ type: 'OnDelete' });
-    expect(ds.spec?.template.spec?.nodeSelector).toEqual({ [CANARY]: 'true' });
+    expect(ds.spec?.template.spec?.nodeSelector).toEqual({ [OPT_IN]: 'enabled', [CANARY]: 'true' });
     // The controller has seen the DaemonSet (observedGeneration) and placed nothing.
     const seen = await waitUntil('the DaemonSet controller to observe the DaemonSet', 30_000, async () => {
       const d = await admin.apps.readNamespacedDaemonSet({ name: 'canarytest', namespace: 'sonic' });

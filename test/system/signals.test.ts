@@ -4,7 +4,7 @@
 // output; each OOM kill gives one syslog line from the node agent (through its /dev/log hostPath),
 // STATE_DB FEATURE|bmp oom_kill_count, and the exporter's counter — once, also across a restart of
 // the agent.
-import { existsSync, mkdirSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
@@ -12,11 +12,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryExporter } from '../../src/exporter/exporter.js';
 import { redisFeatureDb } from '../../src/feature/redis-db.js';
 import { podContainerRunning } from '../../src/kube/cluster.js';
-import { clusterEnv, kube, kubeconfigFor, podsOf, removeFeature, setFeatureMiB, testbedSpec } from '../helpers/cluster.js';
+import {
+  clusterEnv,
+  clusterSide,
+  installSwitchKubeconfig,
+  kube,
+  kubeconfigFor,
+  podsOf,
+  removeFeature,
+  setFeatureMiB,
+  testbedSpec,
+} from '../helpers/cluster.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
 import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
 import { sleep } from '../../src/util/wait.js';
-import { REPO, waitFor } from '../helpers/procs.js';
+import { KUBESONIC, REPO, run, waitFor } from '../helpers/procs.js';
 
 const k = kube();
 const SPEC = join(REPO, 'testbed', 'features', 'bmp-signals.yaml');
@@ -55,8 +65,8 @@ beforeAll(async () => {
   );
   const started = systemctl('start', 'systemd-journald.socket', 'systemd-journald-dev-log.socket', 'rsyslog.service');
   expect(started.code, started.stderr).toBe(0);
-  mkdirSync(join(root, 'etc/sonic/kubesonic'), { recursive: true });
-  copyFileSync(kubeconfigFor('operator'), join(root, 'etc/sonic/kubesonic/kubeconfig'));
+  await installSwitchKubeconfig(root);
+  clusterSide('apply', 'bmp', SPEC);
   env = { KUBECONFIG: '/etc/sonic/kubesonic/kubeconfig', KUBESONIC_REDIS_SOCKET: REDIS_SOCKET, NODE_NAME: clusterEnv().NODE_NAME };
   setFeatureMiB('bmp', 8);
   const migrated = onSwitch(['kubesonic', 'migrate', 'bmp', '--spec', SPEC], env);
@@ -68,6 +78,7 @@ afterAll(async () => {
   // The native unit cannot come back without Docker: rollback ends at its `native` step, after the
   // DaemonSet, the agent and the drop-in are gone, which is all this test needs undone.
   if (env) onSwitch(['kubesonic', 'rollback', 'bmp', '--spec', SPEC], env);
+  run('node', [KUBESONIC, 'cluster', 'remove', 'bmp', '--spec', SPEC, '--kubeconfig', kubeconfigFor('admin'), '--force']);
   try {
     systemdDown();
   } finally {

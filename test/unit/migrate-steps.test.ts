@@ -3,7 +3,10 @@
 // container and the pod never running together. The same flows run on real parts in
 // test/system/e2e-bmp.test.ts.
 import { describe, expect, it } from 'vitest';
-import { migrateSteps } from '../../src/migrate/migrate.js';
+import { migratePreflight, migrateSteps, refuseOtherSwitch } from '../../src/migrate/migrate.js';
+import { appliedFeatures, clusterApplySteps, clusterRemovePreflight, clusterRemoveSteps } from '../../src/migrate/cluster-side.js';
+import { optInLabel } from '../../src/kube/ids.js';
+import { ExitError } from '../../src/util/errors.js';
 import { rollbackSteps } from '../../src/migrate/rollback.js';
 import { runSteps, type Step } from '../../src/migrate/steps.js';
 import { readRecord } from '../../src/migrate/facts.js';
@@ -12,20 +15,8 @@ import { parseFeatureSpec } from '../../src/manifest/spec.js';
 import { migratedFeatures } from '../../src/host/records.js';
 import { BMP_SPEC, fakeSwitch, nativeSwitch, NODE, type FakeSwitch } from '../fakes/switch.js';
 
-const MIGRATE = ['feature-entry', 'hold', 'apply', 'stop-native', 'stub', 'release', 'running', 'unit'];
-const ROLLBACK = ['retire', 'delete-daemonset', 'pods-gone', 'unstub', 'agent', 'untaint', 'feature-state', 'native', 'forget'];
-const ROLLBACK_SIDECAR = [
-  'retire',
-  'delete-daemonset',
-  'pods-gone',
-  'unstub',
-  'delete-objects',
-  'untaint',
-  'feature-state',
-  'native',
-  'forget',
-];
-const ROLLBACK_NODE_ONLY = ['retire', 'hold', 'pods-gone', 'unstub', 'feature-state', 'native', 'forget'];
+const MIGRATE = ['feature-entry', 'hold', 'opt-in', 'stop-native', 'stub', 'release', 'running', 'unit'];
+const ROLLBACK = ['retire', 'hold', 'opt-out', 'pods-gone', 'unstub', 'untaint', 'feature-state', 'native', 'forget'];
 
 const quiet = { dryRun: false, out: () => undefined };
 
@@ -66,6 +57,7 @@ function facts(sw: FakeSwitch) {
     stub: sw.stubInstalled(),
     tainted: sw.cluster.tainted('bmp', NODE),
     daemonSet: [...sw.cluster.objects.keys()].some((k) => k.startsWith('DaemonSet/')),
+    optedIn: sw.cluster.nodes.get(NODE)?.metadata?.labels?.[optInLabel('bmp').key] === 'enabled',
   };
 }
 
@@ -96,14 +88,14 @@ describe('migrate, step by step', () => {
     expect(lines[0]).toBe('[1/8] feature-entry: would make sure CONFIG_DB FEATURE|bmp exists and record its state for rollback');
     expect(lines[3]).toBe('[4/8] stop-native: would stop the native bmp.service and make sure no Docker container named bmp runs');
     expect(sw.db.writes).toEqual([]);
-    expect(sw.cluster.calls.filter((c) => /^(apply|delete|deletePod|replaceNodeTaints)/.test(c))).toEqual([]);
+    expect(sw.cluster.calls.filter((c) => /^(apply|delete|deletePod|replaceNodeTaints|setNodeLabel)/.test(c))).toEqual([]);
     expect(sw.systemctl.calls.filter((c) => !c.startsWith('is-active'))).toEqual(['start bmp.service']);
-    expect(facts(sw)).toMatchObject({ native: true, pod: 0, unit: true, stub: false, tainted: false, daemonSet: false });
+    expect(facts(sw)).toMatchObject({ native: true, pod: 0, unit: true, stub: false, tainted: false, optedIn: false });
   });
 
   it('from a native switch: the pod runs, the native container does not, the unit is the proxy, never both running', async () => {
     const sw = await migrated();
-    expect(facts(sw)).toEqual({ native: false, pod: 1, unit: true, stub: true, tainted: false, daemonSet: true });
+    expect(facts(sw)).toEqual({ native: false, pod: 1, unit: true, stub: true, tainted: false, daemonSet: true, optedIn: true });
     expect(sw.violations).toEqual([]);
     expect(migratedFeatures(sw.root)).toEqual(['bmp']);
     // CONFIG_DB: only fields that were missing were added; the operator's fields stand.
@@ -124,7 +116,7 @@ describe('migrate, step by step', () => {
     await runCrashingAfter(migrateSteps(sw.ctx), crashAfter);
     const reports = await runSteps(migrateSteps(sw.ctx), quiet);
     expect(reports.find((r) => r.name === crashAfter)?.outcome).toBe('already done');
-    expect(facts(sw)).toEqual({ native: false, pod: 1, unit: true, stub: true, tainted: false, daemonSet: true });
+    expect(facts(sw)).toEqual({ native: false, pod: 1, unit: true, stub: true, tainted: false, daemonSet: true, optedIn: true });
     expect(sw.violations).toEqual([]);
   });
 
@@ -156,41 +148,39 @@ describe('migrate, step by step', () => {
   });
 });
 
-describe('rollback, step by step', () => {
-  it.each([
-    ['whole DaemonSet', false, ROLLBACK],
-    ['this node only', true, ROLLBACK_NODE_ONLY],
-  ] as const)('%s: the steps in order', async (_label, nodeOnly, names) => {
-    expect(rollbackSteps(fakeSwitch().ctx, { nodeOnly }).map((s) => s.name)).toEqual(names);
+describe('rollback, step by step (this switch only)', () => {
+  it('the steps in order', () => {
+    expect(rollbackSteps(fakeSwitch().ctx).map((s) => s.name)).toEqual(ROLLBACK);
   });
 
-  it.each([
-    ...ROLLBACK.map((name, i) => [name, i, false] as const),
-    ...ROLLBACK_NODE_ONLY.map((name, i) => [`${name} (--node-only)`, i, true] as const),
-  ])('%s: not done after the steps before it; done after its apply', async (name, i, nodeOnly) => {
-    const sw = await migrated();
-    // untaint has something to do only where the feature was disabled by the taint at rollback time.
-    if (name === 'untaint')
-      await sw.cluster.replaceNodeTaints(await sw.cluster.readNode(NODE), [{ key: 'bmp', value: 'disabled', effect: 'NoSchedule' }]);
-    const steps: Step[] = rollbackSteps(sw.ctx, { nodeOnly });
-    for (const s of steps.slice(0, i)) await s.apply();
-    expect(await steps[i]!.done()).toBe(false);
-    await steps[i]!.apply();
-    expect(await steps[i]!.done()).toBe(true);
-    expect(sw.violations).toEqual([]);
-  });
+  it.each(ROLLBACK.map((name, i) => [name, i] as const))(
+    '%s: not done after the steps before it; done after its apply',
+    async (name, i) => {
+      const sw = await migrated();
+      // untaint has something to do only where the feature was disabled by the taint at rollback time.
+      if (name === 'untaint')
+        await sw.cluster.replaceNodeTaints(await sw.cluster.readNode(NODE), [{ key: 'bmp', value: 'disabled', effect: 'NoSchedule' }]);
+      // The DaemonSet controller takes its time to delete the pod of a node it no longer selects.
+      if (name === 'pods-gone') sw.cluster.controllers = false;
+      const steps: Step[] = rollbackSteps(sw.ctx);
+      for (const s of steps.slice(0, i)) await s.apply();
+      expect(await steps[i]!.done()).toBe(false);
+      await steps[i]!.apply();
+      expect(await steps[i]!.done()).toBe(true);
+      expect(sw.violations).toEqual([]);
+    },
+  );
 
-  it('gives the feature back: native running, no pod, no DaemonSet, FEATURE handed back', async () => {
+  it("gives the feature back: native running, no pod, node opted out, FEATURE handed back; the cluster's DaemonSet stays", async () => {
     const sw = await migrated();
     await sw.db.set('config', 'bmp', { state: 'disabled' }); // what the sidecar mirrored while Kubernetes ran it
-    await runSteps(rollbackSteps(sw.ctx, { nodeOnly: false }), quiet);
-    expect(facts(sw)).toEqual({ native: true, pod: 0, unit: true, stub: false, tainted: false, daemonSet: false });
+    await runSteps(rollbackSteps(sw.ctx), quiet);
+    expect(facts(sw)).toEqual({ native: true, pod: 0, unit: true, stub: false, tainted: false, daemonSet: true, optedIn: false });
     expect(sw.db.get('state', 'bmp')).toEqual({ state: 'enabled', up_status: 'true' });
     expect(sw.db.get('config', 'bmp')).toMatchObject({ state: 'enabled', custom: 'keep' });
     expect(sw.violations).toEqual([]);
-    expect((await runSteps(rollbackSteps(sw.ctx, { nodeOnly: false }), quiet)).map((r) => r.outcome)).toEqual(
-      ROLLBACK.map(() => 'already done'),
-    );
+    expect(sw.cluster.calls.filter((c) => /^(apply|delete )/.test(c))).toEqual([]);
+    expect((await runSteps(rollbackSteps(sw.ctx), quiet)).map((r) => r.outcome)).toEqual(ROLLBACK.map(() => 'already done'));
   });
 
   it('a unit featured masked (the feature disabled): handed back masked and not started; no native container', async () => {
@@ -198,8 +188,8 @@ describe('rollback, step by step', () => {
     // featured's disable: stop, disable, mask.
     sw.systemctl.run(['stop', 'bmp.service']);
     sw.systemctl.run(['mask', 'bmp.service']);
-    await runSteps(rollbackSteps(sw.ctx, { nodeOnly: false }), quiet);
-    expect(facts(sw)).toMatchObject({ native: false, pod: 0, unit: false, stub: false, daemonSet: false });
+    await runSteps(rollbackSteps(sw.ctx), quiet);
+    expect(facts(sw)).toMatchObject({ native: false, pod: 0, unit: false, stub: false, optedIn: false });
     expect(sw.systemctl.masked.has('bmp.service')).toBe(true);
     // featured's enable later: unmask, enable, start: the image's unit runs the native container.
     sw.systemctl.run(['unmask', 'bmp.service']);
@@ -208,76 +198,150 @@ describe('rollback, step by step', () => {
     expect(sw.violations).toEqual([]);
   });
 
-  it('--node-only keeps the DaemonSet and holds this node with the taint', async () => {
-    const sw = await migrated();
-    await runSteps(rollbackSteps(sw.ctx, { nodeOnly: true }), quiet);
-    expect(facts(sw)).toEqual({ native: true, pod: 0, unit: true, stub: false, tainted: true, daemonSet: true });
-    expect(sw.violations).toEqual([]);
-  });
-
   it.each(ROLLBACK)('a crash right after %s, then a rerun: the same end state', async (crashAfter) => {
     const sw = await migrated();
-    await runCrashingAfter(rollbackSteps(sw.ctx, { nodeOnly: false }), crashAfter);
-    await runSteps(rollbackSteps(sw.ctx, { nodeOnly: false }), quiet);
-    expect(facts(sw)).toEqual({ native: true, pod: 0, unit: true, stub: false, tainted: false, daemonSet: false });
+    await runCrashingAfter(rollbackSteps(sw.ctx), crashAfter);
+    await runSteps(rollbackSteps(sw.ctx), quiet);
+    expect(facts(sw)).toEqual({ native: true, pod: 0, unit: true, stub: false, tainted: false, daemonSet: true, optedIn: false });
     expect(sw.violations).toEqual([]);
   });
 });
 
-describe('the node agent across features', () => {
+describe('the cluster side (an admin, once) and the switch side (each switch, its own node)', () => {
   const TELEMETRY = BMP_SPEC.replace('feature: bmp', 'feature: telemetry').replace('mainProcess: openbmpd', 'mainProcess: telemetry');
   const served = async (sw: FakeSwitch) =>
     agentFeatures(
       await sw.cluster.get({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'kubesonic-agent', namespace: 'sonic' } }),
     );
-
-  it('migrate adds its feature to the agent; rollback takes it out, and the last one removes the agent', async () => {
-    const sw = nativeSwitch();
-    const telemetry = { ...sw.ctx, spec: parseFeatureSpec(TELEMETRY, 'telemetry') };
-    await runSteps(migrateSteps(sw.ctx), quiet);
-    expect(await served(sw)).toEqual(['bmp']);
-    await runSteps(migrateSteps(telemetry), quiet);
-    expect(await served(sw)).toEqual(['bmp', 'telemetry']);
-    expect(migratedFeatures(sw.root).sort()).toEqual(['bmp', 'telemetry']);
-    await runSteps(rollbackSteps(sw.ctx, { nodeOnly: false }), quiet);
-    expect(await served(sw)).toEqual(['telemetry']);
-    expect(migratedFeatures(sw.root)).toEqual(['telemetry']);
-    await runSteps(rollbackSteps(telemetry, { nodeOnly: false }), quiet);
-    expect(await served(sw)).toEqual([]);
-    expect([...sw.cluster.objects.keys()].filter((k) => k.includes('kubesonic-agent'))).toEqual([]);
-    expect(sw.violations).toEqual([]);
+  const admin = (sw: FakeSwitch, specText = BMP_SPEC) => ({
+    spec: parseFeatureSpec(specText, 'admin'),
+    cluster: sw.cluster,
+    out: () => undefined,
   });
+  const LEAF2 = 'leaf2';
+  const mutations = (sw: FakeSwitch) => sw.cluster.calls.filter((c) => /^(apply|delete|deletePod|replaceNodeTaints|setNodeLabel)/.test(c));
 
-  it('--node-only rollback keeps the agent serving the feature for other nodes, and retires the record here first', async () => {
-    const sw = await migrated();
-    const steps = rollbackSteps(sw.ctx, { nodeOnly: true });
-    await steps[0]!.apply();
-    // From here on this node's agent writes nothing for bmp: the taint that follows is not a "disable".
-    expect(migratedFeatures(sw.root)).toEqual([]);
+  it('cluster apply: the objects, the agent and the record; idempotent; pods only on opted-in nodes', async () => {
+    const sw = fakeSwitch(BMP_SPEC, { clusterSide: false });
+    sw.cluster.addNode(LEAF2);
+    const steps = clusterApplySteps(admin(sw));
+    expect(steps.map((s) => s.name)).toEqual(['objects', 'record']);
+    for (const s of steps) expect(await s.done()).toBe(false);
     await runSteps(steps, quiet);
     expect(await served(sw)).toEqual(['bmp']);
+    expect(Object.keys(await appliedFeatures(sw.cluster, 'sonic'))).toEqual(['bmp']);
+    expect((await runSteps(clusterApplySteps(admin(sw)), quiet)).map((r) => r.outcome)).toEqual(['already done', 'already done']);
+    expect([NODE, LEAF2].map((n) => sw.cluster.podsOf('bmp', n).length)).toEqual([0, 0]);
+    await sw.cluster.setNodeLabel(LEAF2, optInLabel('bmp').key, 'enabled');
+    expect(sw.cluster.podsOf('bmp', LEAF2)).toHaveLength(1);
+    expect(sw.cluster.podsOf('bmp', NODE)).toHaveLength(0);
+  });
+
+  it('a second feature: the record keeps both keys and the agent serves both; removing one keeps the other', async () => {
+    const sw = fakeSwitch(BMP_SPEC, { clusterSide: false });
+    await runSteps(clusterApplySteps(admin(sw)), quiet);
+    await runSteps(clusterApplySteps(admin(sw, TELEMETRY)), quiet);
+    expect(Object.keys(await appliedFeatures(sw.cluster, 'sonic')).sort()).toEqual(['bmp', 'telemetry']);
+    expect(await served(sw)).toEqual(['bmp', 'telemetry']);
+    await runSteps(clusterRemoveSteps(admin(sw)), quiet);
+    expect(Object.keys(await appliedFeatures(sw.cluster, 'sonic'))).toEqual(['telemetry']);
+    expect(await served(sw)).toEqual(['telemetry']);
+    await runSteps(clusterRemoveSteps(admin(sw, TELEMETRY)), quiet);
+    expect([...sw.cluster.objects.keys()].filter((k) => !k.startsWith('ConfigMap/'))).toEqual([]);
+  });
+
+  it('migrate where the cluster side was never applied: one line, nothing changed', async () => {
+    const sw = nativeSwitch(BMP_SPEC, { clusterSide: false });
+    const err = await migratePreflight(sw.ctx).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(ExitError);
+    expect((err as Error).message).toBe(
+      'migrate bmp: the cluster side of bmp is not applied in namespace sonic (a cluster admin runs `kubesonic cluster apply bmp`); nothing changed',
+    );
+    expect(sw.db.writes).toEqual([]);
+    expect(mutations(sw)).toEqual([]);
+    expect(facts(sw)).toMatchObject({ native: true, pod: 0, unit: true, stub: false, optedIn: false });
+  });
+
+  it.each([
+    ['another switch', 'system:serviceaccount:kubesonic-switches:leaf2', "the kubeconfig is switch leaf2's identity, this node is leaf1"],
+    ['this switch', 'system:serviceaccount:kubesonic-switches:leaf1', undefined],
+    ['an admin or the lab operator', 'system:serviceaccount:sonic:kubesonic-operator', undefined],
+    ['a credential that says nothing (a client certificate)', undefined, undefined],
+  ] as const)('migrate and rollback with the identity of %s', async (_who, identity, refused) => {
+    const sw = nativeSwitch();
+    const ctx = { ...sw.ctx, identity };
+    const m = await migratePreflight(ctx).then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
+    let r: string | undefined;
+    try {
+      refuseOtherSwitch(ctx, 'rollback');
+    } catch (e) {
+      r = (e as Error).message;
+    }
+    expect(m).toBe(refused && `migrate bmp: ${refused}; nothing changed`);
+    expect(r).toBe(refused && `rollback bmp: ${refused}; nothing changed`);
+    expect(mutations(sw)).toEqual([]);
+  });
+
+  it("migrate on one switch puts no pod on another; rollback on it leaves the other's pod alone", async () => {
+    const sw = nativeSwitch();
+    sw.cluster.addNode(LEAF2);
+    await runSteps(migrateSteps(sw.ctx), quiet);
+    expect(sw.cluster.podsOf('bmp', LEAF2)).toHaveLength(0);
+    // leaf2 migrates too (its own switch labels it).
+    await sw.cluster.setNodeLabel(LEAF2, optInLabel('bmp').key, 'enabled');
+    const other = sw.cluster.runningPodsOf('bmp', LEAF2);
+    expect(other).toHaveLength(1);
+    await runSteps(rollbackSteps(sw.ctx), quiet);
+    expect(sw.cluster.runningPodsOf('bmp', LEAF2).map((p) => p.metadata?.uid)).toEqual([other[0]!.metadata?.uid]);
+    expect(sw.cluster.nodes.get(LEAF2)?.metadata?.labels?.[optInLabel('bmp').key]).toBe('enabled');
+    expect(mutations(sw).filter((c) => c.includes(LEAF2) && !c.startsWith('setNodeLabel leaf2'))).toEqual([]);
+    expect(await served(sw)).toEqual(['bmp']);
+  });
+
+  it('cluster remove is refused while a node is opted in (named), nothing changed; --force and after rollbacks it goes', async () => {
+    const sw = nativeSwitch();
+    await runSteps(migrateSteps(sw.ctx), quiet);
+    const before = mutations(sw).length;
+    const err = await clusterRemovePreflight(admin(sw), false).catch((e: Error) => e.message);
+    expect(err).toBe(
+      'cluster remove bmp: 1 node(s) still opted in (leaf1): run `kubesonic rollback bmp` on each, or --force; nothing changed',
+    );
+    expect(mutations(sw).length).toBe(before);
+    const lines: string[] = [];
+    await clusterRemovePreflight({ ...admin(sw), out: (l: string) => lines.push(l) }, true);
+    expect(lines).toEqual(['--force: 1 node(s) still opted in lose their bmp pod (leaf1); roll each back on the switch']);
+    await runSteps(rollbackSteps(sw.ctx), quiet);
+    await clusterRemovePreflight(admin(sw), false);
+    await runSteps(clusterRemoveSteps(admin(sw)), quiet);
+    expect([...sw.cluster.objects.keys()]).toEqual(['ConfigMap/sonic/kubesonic-cluster']);
+    expect(await appliedFeatures(sw.cluster, 'sonic')).toEqual({});
+    expect(facts(sw)).toMatchObject({ native: true, pod: 0, daemonSet: false });
   });
 });
 
 describe("the seed's per-feature sidecar shape", () => {
   const SIDECAR = `${BMP_SPEC}sync: sidecar\n`;
 
-  it('migrate applies the feature with its sidecar and RBAC, no agent; rollback removes them all', async () => {
+  it('the cluster side is the feature with its sidecar and RBAC, no agent; migrate and rollback change only the node', async () => {
     const sw = nativeSwitch(SIDECAR);
-    await runSteps(migrateSteps(sw.ctx), quiet);
     expect([...sw.cluster.objects.keys()].sort()).toEqual([
       'ClusterRole//kubesonic:sonic:bmp-kubesonic',
       'ClusterRoleBinding//kubesonic:sonic:bmp-kubesonic',
+      'ConfigMap/sonic/kubesonic-cluster',
       'DaemonSet/sonic/bmp',
       'Role/sonic/bmp-kubesonic',
       'RoleBinding/sonic/bmp-kubesonic',
       'ServiceAccount/sonic/bmp-kubesonic',
     ]);
-    expect(facts(sw)).toEqual({ native: false, pod: 1, unit: true, stub: true, tainted: false, daemonSet: true });
-    const reports = await runSteps(rollbackSteps(sw.ctx, { nodeOnly: false }), quiet);
-    expect(reports.map((r) => r.name)).toEqual(ROLLBACK_SIDECAR);
-    expect([...sw.cluster.objects.keys()]).toEqual([]);
-    expect(facts(sw)).toEqual({ native: true, pod: 0, unit: true, stub: false, tainted: false, daemonSet: false });
+    const objects = [...sw.cluster.objects.keys()];
+    await runSteps(migrateSteps(sw.ctx), quiet);
+    expect(facts(sw)).toEqual({ native: false, pod: 1, unit: true, stub: true, tainted: false, daemonSet: true, optedIn: true });
+    await runSteps(rollbackSteps(sw.ctx), quiet);
+    expect([...sw.cluster.objects.keys()]).toEqual(objects);
+    expect(facts(sw)).toEqual({ native: true, pod: 0, unit: true, stub: false, tainted: false, daemonSet: true, optedIn: false });
     expect(sw.violations).toEqual([]);
   });
 });

@@ -47,8 +47,10 @@ describe('rollout from the spec', () => {
 });
 
 describe('nodeSelector from the spec', () => {
-  it('renders none by default: the DaemonSet selects every node, as before', () => {
-    expect(daemonSet('').spec.template.spec.nodeSelector).toBeUndefined();
+  const OPT_IN = { 'kubesonic.sonic-net.github.io/bmp': 'enabled' };
+
+  it('renders the opt-in label alone by default: the DaemonSet selects the nodes whose switch migrated, no other', () => {
+    expect(daemonSet('').spec.template.spec.nodeSelector).toEqual(OPT_IN);
   });
 
   it.each([
@@ -59,8 +61,8 @@ describe('nodeSelector from the spec', () => {
       'nodeSelector: { sonic.hwsku: Mellanox-SN2700, node-role.kubernetes.io/switch: "" }\n',
       { 'sonic.hwsku': 'Mellanox-SN2700', 'node-role.kubernetes.io/switch': '' },
     ],
-  ])('%j renders the pod nodeSelector %j', (yaml, selector) => {
-    expect(daemonSet(yaml).spec.template.spec.nodeSelector).toEqual(selector);
+  ])('%j renders the pod nodeSelector %j next to the opt-in label', (yaml, selector) => {
+    expect(daemonSet(yaml).spec.template.spec.nodeSelector).toEqual({ ...OPT_IN, ...selector });
   });
 
   it.each([

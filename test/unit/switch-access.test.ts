@@ -58,10 +58,17 @@ describe('renderSwitchAccess', () => {
 describe('renderClusterAccess', () => {
   const withPolicy = renderClusterAccess() as Obj[];
 
-  it('grants every switch, as a group, pods in sonic: read and delete, nothing else', () => {
+  it("grants every switch, as a group, pods in sonic (read and delete), their metrics and the cluster side's record (read), nothing else", () => {
     const roles = byKind(withPolicy, 'Role');
     expect(roles.map((r) => r.metadata.namespace)).toEqual(['sonic']);
-    expect(grants(roles[0]!.rules)).toEqual(['core/pods:get:*', 'core/pods:list:*', 'core/pods:watch:*', 'core/pods:delete:*']);
+    expect(grants(roles[0]!.rules)).toEqual([
+      'core/pods:get:*',
+      'core/pods:list:*',
+      'core/pods:watch:*',
+      'core/pods:delete:*',
+      'core/configmaps:get:kubesonic-cluster',
+      'metrics.k8s.io/pods:get:*',
+    ]);
     expect(byKind(withPolicy, 'RoleBinding')[0]!.subjects).toEqual([
       { apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: SWITCH_GROUP },
     ]);

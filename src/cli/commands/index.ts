@@ -6,6 +6,7 @@ import { syncCommand } from './sync.js';
 import { gateCommand } from './gate.js';
 import { restartCommand } from './restart.js';
 import { migrateCommand, rollbackCommand } from './migrate.js';
+import { clusterCommand } from './cluster.js';
 import { exporterCommand } from './exporter.js';
 import { renderClusterAccessCommand, renderSwitchAccessCommand } from './render-access.js';
 import { switchCredentialCommand } from './switch-credential.js';
@@ -17,6 +18,7 @@ export const commands = [
   renderClusterAccessCommand,
   renderSwitchAccessCommand,
   switchCredentialCommand,
+  clusterCommand,
   migrateCommand,
   rollbackCommand,
   systemdCommand,

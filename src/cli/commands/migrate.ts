@@ -9,7 +9,6 @@ interface Args extends TargetArgs {
   dryRun: boolean;
   timeout: number;
   hostRoot: string;
-  nodeOnly?: boolean;
 }
 
 const builder = (y: Argv) =>
@@ -23,18 +22,20 @@ const builder = (y: Argv) =>
   );
 
 const handler = (flow: 'migrate' | 'rollback') => (argv: Args) =>
-  runFlow({ ...argv, flow, timeoutMs: argv.timeout * 1000, nodeOnly: Boolean(argv.nodeOnly), out }, readSettings());
+  runFlow({ ...argv, flow, timeoutMs: argv.timeout * 1000, out }, readSettings());
 
 export const migrateCommand: CommandModule<object, Args> = {
   command: 'migrate <feature>',
-  describe: 'one-time migration of a native feature container to its DaemonSet pod (idempotent; rerun after a crash)',
+  describe:
+    "on a switch: move its native feature container to the cluster's DaemonSet pod — opts this node in, nothing else in the cluster (idempotent; rerun after a crash)",
   builder: builder as never,
   handler: handler('migrate'),
 };
 
 export const rollbackCommand: CommandModule<object, Args> = {
   command: 'rollback <feature>',
-  describe: "give the feature back to the image's systemd unit (idempotent); --node-only keeps the DaemonSet for other nodes",
-  builder: ((y: Argv) => builder(y).option('node-only', { type: 'boolean', default: false })) as never,
+  describe: "on a switch: give the feature back to the image's systemd unit — opts this node out; other switches untouched (idempotent)",
+  // --node-only was 0.x's way to keep the DaemonSet; every rollback is node-only now (accepted, no effect).
+  builder: ((y: Argv) => builder(y).option('node-only', { type: 'boolean', default: false, hidden: true })) as never,
   handler: handler('rollback'),
 };
