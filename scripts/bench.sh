@@ -9,3 +9,6 @@ bash testbed/netns.sh exec bash testbed/cluster.sh up
 bash testbed/netns.sh exec node bench/run.mjs
 # kubesonic's own footprint on the switch: node agent vs a sidecar per feature, 1 and 5 features.
 bash testbed/netns.sh exec node bench/footprint.mjs
+# The fleet figure: 1,000 kwok-simulated switches on the real API server, kubesonic's watches vs the
+# seed's polling (about 12 min; BENCH_FLEET_NODES to change the size).
+bash testbed/netns.sh exec node bench/fleet.mjs

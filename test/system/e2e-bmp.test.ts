@@ -126,7 +126,9 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.match(/^\[\d\/8\] [a-z-]+: would /gm)).toHaveLength(8);
     expect(await nativeUp()).toBe(true);
-    await expect(k.apps.readNamespacedDaemonSet({ name: 'bmp', namespace: 'sonic' })).rejects.toMatchObject({ code: 404 });
+    // The cluster side is there (the admin's); the switch side changed nothing: not opted in, no pod.
+    expect((await k.core.readNode({ name: node() })).metadata?.labels?.[optInLabel('bmp').key]).toBeUndefined();
+    expect(await podsOf(k, 'bmp', node())).toHaveLength(0);
   });
 
   it('migrate survives a crash after any of several steps: rerunning converges', async () => {
@@ -184,7 +186,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     const r = kubesonic('migrate', 'bmp', '--spec', SPEC);
     expect(r.code).toBe(0);
     expect(r.stdout.match(/already done/g)).toHaveLength(8);
-    expect(r.stdout).toMatch(/\[3\/8\] apply: already done \(server-side apply DaemonSet\/bmp, and the node agent serving bmp\)/);
+    expect(r.stdout).toMatch(/\[3\/8\] opt-in: already done \(label \S+ kubesonic\.sonic-net\.github\.io\/bmp=enabled /);
   });
 
   it('a hand `systemctl stop bmp`: held on the switch, no daemon, the same pod, status 3 — and nothing written to CONFIG_DB', async () => {
