@@ -2,6 +2,7 @@
 // (/usr/lib/systemd/system/<f>.service, which the image and systemd-sonic-generator own): it adds a
 // drop-in that points the unit's Exec* lines at `kubesonic systemd`. Removing the drop-in is the
 // whole rollback of the unit. Per-ASIC instances (<f>@N.service) get the same drop-in in <f>@.service.d.
+import { NATIVE_STOPPED_FIELD } from '../feature/state.js';
 import type { HostFile } from '../host/files.js';
 import {
   DROPIN_NAME,
@@ -130,7 +131,7 @@ stop_intruder() {
   why="a native $feature container $1 while the pod owns $feature (unit state $owner): stopped it (docker stop -t 2), so the two never run together"
   echo "$feature: $why"
   logger -t kubesonic -p daemon.warning "$feature: $why" 2>/dev/null || :
-  redis-cli -s "$redis_socket" -n 6 hincrby "FEATURE|$feature" native_stopped_count 1 >/dev/null 2>&1 || :
+  redis-cli -s "$redis_socket" -n 6 hincrby "FEATURE|$feature" ${NATIVE_STOPPED_FIELD} 1 >/dev/null 2>&1 || :
 }
 # An operator's docker start, an old sidecar or a script can start the native container behind the
 # pod's back. The watcher, a background subshell, follows dockerd's start events of the feature's
