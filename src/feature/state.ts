@@ -67,6 +67,9 @@ export interface Desired {
 /** STATE_DB fields of the OOM-kill record (kubesonic's own; rollback removes them). */
 export const OOM_FIELDS = { count: 'oom_kill_count', id: 'last_oom_kill_id', time: 'last_oom_kill_time' } as const;
 
+/** STATE_DB FEATURE|<f> field the unit's shell counts native containers it stopped behind the pod's back in (systemd/unit.ts). */
+export const NATIVE_STOPPED_FIELD = 'native_stopped_count';
+
 /**
  * The OOM-kill record's new fields if `kill` is not the one STATE_DB already counted, else undefined.
  * The count lives in STATE_DB (not in the agent) so a restarted agent counts each kill once.

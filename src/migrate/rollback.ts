@@ -24,15 +24,23 @@ import {
   unitName,
 } from './facts.js';
 import type { Step } from './steps.js';
-import { OOM_FIELDS } from '../feature/state.js';
+import { NATIVE_STOPPED_FIELD, OOM_FIELDS } from '../feature/state.js';
 
 /** STATE_DB fields kubesonic owns and hands back to featured. */
-const OWNED_STATE_FIELDS = ['current_owner', 'remote_state', 'container_id', 'container_version', ...Object.values(OOM_FIELDS)] as const;
+const OWNED_STATE_FIELDS = [
+  'current_owner',
+  'remote_state',
+  'container_id',
+  'container_version',
+  ...Object.values(OOM_FIELDS),
+  NATIVE_STOPPED_FIELD,
+] as const;
 
 /**
  * STATE_DB still holds what kubesonic wrote: a pod's 12-hex container id (the native `container`
- * wrapper writes the feature's name), remote_state pending/stopped, the OOM record, or 0.x's
- * current_owner=kube. What the native unit writes once it runs again does not count.
+ * wrapper writes the feature's name), remote_state pending/stopped, the OOM record, the unit shell's
+ * count of native containers it stopped, or 0.x's current_owner=kube. What the native unit writes
+ * once it runs again does not count.
  */
 function kubesonicStateLeft(feature: string, s: Readonly<Record<string, string>>): boolean {
   return (
@@ -40,7 +48,8 @@ function kubesonicStateLeft(feature: string, s: Readonly<Record<string, string>>
     s.remote_state === 'pending' ||
     s.remote_state === 'stopped' ||
     s.current_owner === 'kube' ||
-    OOM_FIELDS.count in s
+    OOM_FIELDS.count in s ||
+    NATIVE_STOPPED_FIELD in s
   );
 }
 

@@ -2,6 +2,7 @@
 // (/usr/lib/systemd/system/<f>.service, which the image and systemd-sonic-generator own): it adds a
 // drop-in that points the unit's Exec* lines at `kubesonic systemd`. Removing the drop-in is the
 // whole rollback of the unit. Per-ASIC instances (<f>@N.service) get the same drop-in in <f>@.service.d.
+import { NATIVE_STOPPED_FIELD } from '../feature/state.js';
 import type { HostFile } from '../host/files.js';
 import {
   DROPIN_NAME,
@@ -67,6 +68,11 @@ TimeoutStopSec=120
  * ($KUBESONIC_NATIVE start, then wait) and says so (unit state "local"; STATE_DB current_owner=local).
  * Hand-back: once the agent reports a pod on the node again (pending: it waits at its gate while the
  * native container runs), the native container is stopped and the pod's gate opens.
+ *
+ * Intruders: while the pod owns the feature (unit state running or pending), a native container of
+ * the feature's exact name that starts anyway (an operator's `docker start`, an old sidecar) is
+ * stopped within seconds by a watcher on `docker events`, said in the journal and syslog, and
+ * counted in STATE_DB FEATURE|<f> native_stopped_count. No docker CLI on the host: no watcher.
  */
 export function unitWaitScript(): string {
   return `${MARKER}: ExecStart of a feature unit that Kubernetes runs (kubesonic).
@@ -83,6 +89,10 @@ away=0
 away_since=
 mode=kube
 said=
+watcher=
+# The watcher dies with the shell: systemd kills the unit's cgroup, but a shell run by hand must
+# not leave it behind either (its own TERM trap ends its docker events).
+trap '[ -z "$watcher" ] || kill "$watcher" 2>/dev/null' EXIT
 trap 'exit 0' TERM INT
 say_once() { [ "$said" = "$1" ] || echo "$2"; said=$1; }
 # Exactly "true" (SONiC's own reader takes any non-empty string as true: a known bug not copied).
@@ -105,6 +115,56 @@ hand_back() {
   mode=kube
   away_since=
 }
+# The pod owns the feature (running, or pending at its gate): a native container of it is an intruder.
+# Never while the state is local (the fallback's own container), unknown, stopped or disabled.
+pod_owns() {
+  owner=unknown
+  if [ -r "$state_file" ]; then read -r owner _ < "$state_file" || owner=unknown; fi
+  case $owner in running|pending) return 0 ;; *) return 1 ;; esac
+}
+# Docker's name filters match substrings (bmp2, xbmp for bmp): only the exact name counts.
+native_up() { docker ps --filter "name=$feature" --format '{{.Names}}' 2>/dev/null | grep -qxF -- "$feature"; }
+# Down within 5 s of its start: the event arrives in milliseconds, docker stop kills after 2 s.
+stop_intruder() {
+  pod_owns && native_up || return 0
+  docker stop -t 2 "$feature" >/dev/null 2>&1 || { echo "$feature: a native $feature container $1 while the pod owns $feature (unit state $owner); docker stop failed"; return 0; }
+  why="a native $feature container $1 while the pod owns $feature (unit state $owner): stopped it (docker stop -t 2), so the two never run together"
+  echo "$feature: $why"
+  logger -t kubesonic -p daemon.warning "$feature: $why" 2>/dev/null || :
+  redis-cli -s "$redis_socket" -n 6 hincrby "FEATURE|$feature" ${NATIVE_STOPPED_FIELD} 1 >/dev/null 2>&1 || :
+}
+# An operator's docker start, an old sidecar or a script can start the native container behind the
+# pod's back. The watcher, a background subshell, follows dockerd's start events of the feature's
+# name; on each (re)start of docker events it also looks once for one already running (started while
+# no events were followed). Its cost, per migrated feature while its unit is active: this subshell
+# (ps -o rss: 1.2 MiB, mostly shared with the shell) and one blocked docker events process (24 MiB:
+# the docker CLI 28.2, a Go binary), measured with the real CLI and dockerd. Docker's own filter
+# matches names by substring (xbmp, bmp2 for bmp), so the name is checked again here. No docker on
+# PATH: no watcher. docker events ending (dockerd restarted): again after 2 s.
+watch_native() {
+  fifo_dir=$(mktemp -d "\${TMPDIR:-/tmp}/kubesonic-$feature.XXXXXX") && mkfifo -m 600 "$fifo_dir/events" || return 0
+  events=
+  trap 'rm -rf "$fifo_dir"' EXIT
+  trap '[ -z "$events" ] || kill "$events" 2>/dev/null; exit 0' TERM INT
+  while :; do
+    # Events since this second are replayed: none is lost between the look and the follow.
+    since=$(date +%s)
+    stop_intruder "was found running"
+    docker events --since "$since" --filter type=container --filter event=start --filter "container=$feature" --format '{{.Actor.Attributes.name}}' > "$fifo_dir/events" 2>/dev/null &
+    events=$!
+    while read -r name; do
+      if [ "$name" = "$feature" ]; then stop_intruder "was started behind the pod's back"; fi
+    done < "$fifo_dir/events"
+    wait "$events"
+    events=
+    sleep 2 &
+    wait $!
+  done
+}
+if command -v docker >/dev/null 2>&1; then
+  watch_native &
+  watcher=$!
+fi
 while :; do
   state=unknown
   if [ -r "$state_file" ]; then read -r state _ < "$state_file" || state=unknown; fi

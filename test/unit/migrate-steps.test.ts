@@ -32,6 +32,8 @@ async function migrated(): Promise<FakeSwitch> {
     container_id: 'abcdef012345',
     container_version: '1',
     up_status: 'true',
+    // The unit's shell stopped a native container started behind the pod's back once.
+    native_stopped_count: '1',
   });
   return sw;
 }

@@ -1,19 +1,36 @@
 // The unit's ExecStart once migrated (systemd/unit.ts unitWaitScript), run by the real /bin/sh over
 // a unit state directory: it lasts while the pod runs, ends 0 on a disable, 1 when the pod stays
-// gone, 0 on SIGTERM, and decides nothing while the state is unknown.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// gone, 0 on SIGTERM, and decides nothing while the state is unknown. The switch's tools are small
+// scripts on a PATH of their own (switchPath), so the host's docker never takes part.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { unitWaitScript } from '../../src/systemd/unit.js';
 import { sleep, waitUntil } from '../../src/util/wait.js';
+
+/** The host programs the script and the stand-ins run; docker, crictl, redis-cli and logger are never among them. */
+const HOST_TOOLS = ['cat', 'date', 'grep', 'mkdir', 'mkfifo', 'mktemp', 'mv', 'rm', 'sed', 'sleep', 'touch', 'wc'];
+
+/** A PATH of only `bin`, holding links to HOST_TOOLS: no tool of the host's (its docker above all) leaks in. */
+function switchPath(bin: string): string {
+  mkdirSync(bin, { recursive: true });
+  for (const t of HOST_TOOLS) {
+    const at = spawnSync('/bin/sh', ['-c', `command -v ${t}`], { encoding: 'utf8' }).stdout.trim();
+    if (!at) throw new Error(`${t} is not on this host's PATH`);
+    symlinkSync(at, join(bin, t));
+  }
+  return bin;
+}
 
 function waiter(grace = 4) {
   const dir = mkdtempSync(join(tmpdir(), 'kubesonic-units-'));
   const script = join(dir, 'unit-wait.sh');
   writeFileSync(script, unitWaitScript());
-  const child = spawn('/bin/sh', [script, 'bmp', String(grace)], { env: { PATH: process.env.PATH, KUBESONIC_UNIT_STATE_DIR: dir } });
+  const child = spawn('/bin/sh', [script, 'bmp', String(grace)], {
+    env: { PATH: switchPath(join(dir, 'bin')), KUBESONIC_UNIT_STATE_DIR: dir },
+  });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   let code: number | null | undefined;
@@ -32,7 +49,16 @@ function waiter(grace = 4) {
   };
 }
 
+const shellcheck = spawnSync('/bin/sh', ['-c', 'command -v shellcheck'], { encoding: 'utf8' }).stdout.trim();
+
 describe('unit-wait.sh (ExecStart of a migrated unit)', () => {
+  // npm run lint checks the scripts git knows; this one exists only as rendered text.
+  it.skipIf(!shellcheck)('is POSIX sh that shellcheck passes (dash runs it on Debian)', () => {
+    const r = spawnSync(shellcheck, ['--shell=sh', '--severity=style', '-'], { input: unitWaitScript(), encoding: 'utf8' });
+    expect(r.stdout).toBe('');
+    expect(r.status).toBe(0);
+  });
+
   it.concurrent('exits 0 with one line once the feature is disabled', async () => {
     const w = waiter();
     w.state('running');
@@ -78,8 +104,7 @@ describe('unit-wait.sh (ExecStart of a migrated unit)', () => {
  */
 function fallbackWaiter(opts: { fallback?: number; noFallback?: string; runtime?: 'clear' | 'running' | 'error' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'kubesonic-fallback-'));
-  const bin = join(dir, 'bin');
-  mkdirSync(bin);
+  const bin = switchPath(join(dir, 'bin'));
   const tool = (name: string, body: string) => writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
   const runtime = opts.runtime ?? 'clear';
   tool('crictl', runtime === 'error' ? 'exit 1' : runtime === 'running' ? 'echo 4e3b0c4d5e6f' : 'exit 0');
@@ -95,7 +120,7 @@ function fallbackWaiter(opts: { fallback?: number; noFallback?: string; runtime?
   writeFileSync(script, unitWaitScript());
   const child = spawn('/bin/sh', [script, 'bmp', '60'], {
     env: {
-      PATH: `${bin}:${process.env.PATH}`,
+      PATH: bin,
       KUBESONIC_UNIT_STATE_DIR: dir,
       KUBESONIC_FALLBACK_SECONDS: String(opts.fallback ?? 4),
       KUBESONIC_NATIVE: join(bin, 'native.sh'),
@@ -158,6 +183,8 @@ describe('unit-wait.sh: local fallback and hand-back', () => {
     await waitUntil('native start', 9000, async () => (w.native().includes('start') ? true : undefined), 100);
     w.child.kill('SIGTERM');
     await w.exited;
+    // The stand-in launcher's `wait` outlives a plain sh (systemd would kill the cgroup): ended here.
+    w.stopNative();
   });
 
   it.concurrent.each([
@@ -188,5 +215,210 @@ describe('unit-wait.sh: local fallback and hand-back', () => {
     w.stopNative();
     expect(await w.exited).toBe(1);
     expect(w.output()).toMatch(/bmp: the native container ended\n$/);
+  });
+});
+
+/** Whether `pid` is a live process (a zombie counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+const childrenOf = (pid: number): number[] =>
+  existsSync(`/proc/${pid}/task/${pid}/children`)
+    ? readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+    : [];
+
+/**
+ * The native-container watcher, with a stand-in docker: `events` follows a file the test appends
+ * container names to (as dockerd's start events), `ps` lists the names in another, `stop` takes a
+ * name out of it; every call is logged. redis-cli and logger record theirs.
+ */
+function intruderWaiter(opts: { docker?: boolean; runningAtStart?: string[] } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'kubesonic-intruder-'));
+  const bin = switchPath(join(dir, 'bin'));
+  const tool = (name: string, body: string) => writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  writeFileSync(join(dir, 'running'), (opts.runningAtStart ?? []).map((n) => `${n}\n`).join(''));
+  writeFileSync(join(dir, 'events'), '');
+  if (opts.docker !== false)
+    tool(
+      'docker',
+      `echo "$*" >> ${dir}/docker.log
+case $1 in
+  ps) cat ${dir}/running ;;
+  stop) for name; do :; done; grep -vxF -- "$name" ${dir}/running > ${dir}/running.tmp; mv ${dir}/running.tmp ${dir}/running ;;
+  events) echo $$ > ${dir}/events.pid; n=0
+    # As docker events: blocked between lines, and blind to its reader going (no tail -f, which notices).
+    while :; do
+      while [ "$n" -lt "$(wc -l < ${dir}/events)" ]; do n=$((n + 1)); sed -n "\${n}p" ${dir}/events; done
+      sleep 0.1
+    done ;;
+esac`,
+    );
+  tool('redis-cli', `echo "$*" >> ${dir}/redis.log`);
+  tool('logger', `echo "$*" >> ${dir}/logger.log`);
+  const script = join(dir, 'unit-wait.sh');
+  writeFileSync(script, unitWaitScript());
+  const child = spawn('/bin/sh', [script, 'bmp', '60'], { env: { PATH: bin, KUBESONIC_UNIT_STATE_DIR: dir, TMPDIR: dir } });
+  intruderShells.push(child);
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  let code: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (c, signal) => {
+      code = c ?? (signal ? 128 : null);
+      resolve(code);
+    }),
+  );
+  const read = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '');
+  const lines = (f: string) => read(f).split('\n').filter(Boolean);
+  return {
+    state: (s: string) => writeFileSync(join(dir, 'bmp'), `${s} 1764410000\n`),
+    /** `docker start <name>` as dockerd reports it: the container runs, then its start event. */
+    start: (name: string) => {
+      appendFileSync(join(dir, 'running'), `${name}\n`);
+      appendFileSync(join(dir, 'events'), `${name}\n`);
+    },
+    running: () => lines('running'),
+    stops: () => lines('docker.log').filter((l) => l.startsWith('stop ')),
+    docker: () => lines('docker.log'),
+    redis: () => lines('redis.log'),
+    logger: () => lines('logger.log'),
+    eventsPid: () => Number(read('events.pid').trim()) || undefined,
+    child,
+    exited,
+    done: () => code !== undefined,
+    output: () => output,
+  };
+}
+
+type IntruderWaiter = ReturnType<typeof intruderWaiter>;
+/** Every shell these tests started: a failed assertion leaves none running (its TERM trap ends its watcher). */
+const intruderShells: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of intruderShells) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+});
+/** The watcher follows dockerd's events (the stand-in's events process runs). */
+const following = (w: IntruderWaiter) => waitUntil('docker events', 5000, async () => w.eventsPid(), 50);
+
+describe("unit-wait.sh: a native container started behind the pod's back", () => {
+  it.concurrent.each(['running', 'pending'])(
+    'unit state %s (the pod owns bmp): stopped within 5 s, said, logged, counted',
+    async (state) => {
+      const w = intruderWaiter();
+      w.state(state);
+      await following(w);
+      w.start('bmp');
+      const started = Date.now();
+      await waitUntil('bmp stopped', 5000, async () => (w.stops().length && !w.running().includes('bmp') ? true : undefined), 50);
+      expect(Date.now() - started).toBeLessThan(5000);
+      expect(w.stops()).toEqual(['stop -t 2 bmp']);
+      expect(w.running()).toEqual([]);
+      await waitUntil('counted and said', 2000, async () => (w.redis().length && w.output() ? true : undefined), 50);
+      const why = `a native bmp container was started behind the pod's back while the pod owns bmp (unit state ${state}): stopped it (docker stop -t 2), so the two never run together`;
+      expect(w.output()).toBe(`bmp: ${why}\n`);
+      expect(w.logger()).toEqual([`-t kubesonic -p daemon.warning bmp: ${why}`]);
+      expect(w.redis()).toEqual([`-s /var/run/redis/redis.sock -n 6 hincrby FEATURE|bmp native_stopped_count 1`]);
+      // A second start behind its back: counted again (hincrby 1 each time).
+      w.start('bmp');
+      await waitUntil('second stop', 5000, async () => (w.stops().length === 2 && !w.running().includes('bmp') ? true : undefined), 50);
+      await waitUntil('counted again', 2000, async () => (w.redis().length === 2 ? true : undefined), 50);
+      expect(w.redis()[1]).toBe(w.redis()[0]);
+      w.child.kill('SIGTERM');
+      expect(await w.exited).toBe(0);
+    },
+  );
+
+  it.concurrent.each([
+    ["local (the fallback's own container)", 'local'],
+    ['stopped (SONiC may start it)', 'stopped'],
+    ['unknown', 'unknown'],
+    ['no state file (after a reboot)', undefined],
+  ])('unit state %s: the native container is left alone', async (_label, state) => {
+    const w = intruderWaiter();
+    if (state) w.state(state);
+    await following(w);
+    w.start('bmp');
+    await sleep(2500);
+    expect(w.stops()).toEqual([]);
+    expect(w.running()).toEqual(['bmp']);
+    expect(w.redis()).toEqual([]);
+    expect(w.output()).toBe('');
+    w.child.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
+  });
+
+  it.concurrent('disabled: the shell ends with 0 and its watcher with it; the native container is left alone', async () => {
+    const w = intruderWaiter();
+    w.state('running');
+    const events = await following(w);
+    w.state('disabled');
+    expect(await w.exited).toBe(0);
+    w.start('bmp');
+    await waitUntil('docker events gone', 3000, async () => (alive(events) ? undefined : true), 50);
+    expect(w.stops()).toEqual([]);
+    expect(w.running()).toEqual(['bmp']);
+  });
+
+  it.concurrent("a container named bmp2 (Docker's name filter matches substrings): left alone", async () => {
+    const w = intruderWaiter();
+    w.state('running');
+    await following(w);
+    w.start('bmp2');
+    await sleep(2500);
+    expect(w.stops()).toEqual([]);
+    expect(w.running()).toEqual(['bmp2']);
+    // bmp itself, afterwards, is still caught: the bmp2 line did not end the watcher.
+    w.start('bmp');
+    await waitUntil('bmp stopped', 5000, async () => (w.stops().length && !w.running().includes('bmp') ? true : undefined), 50);
+    expect(w.stops()).toEqual(['stop -t 2 bmp']);
+    expect(w.running()).toEqual(['bmp2']);
+    w.child.kill('SIGTERM');
+    await w.exited;
+  });
+
+  it.concurrent('already running when the watcher starts (no event to see): found by docker ps and stopped', async () => {
+    const w = intruderWaiter({ runningAtStart: ['bmp2', 'bmp'] });
+    w.state('running');
+    // Written before the shell reads it (it starts the watcher at once): no race with the first look.
+    await waitUntil('bmp stopped', 5000, async () => (w.stops().length && !w.running().includes('bmp') ? true : undefined), 50);
+    expect(w.stops()).toEqual(['stop -t 2 bmp']);
+    expect(w.running()).toEqual(['bmp2']);
+    await waitUntil('said', 2000, async () => (w.output() ? true : undefined), 50);
+    expect(w.output()).toMatch(/^bmp: a native bmp container was found running while the pod owns bmp \(unit state running\): stopped it/);
+    w.child.kill('SIGTERM');
+    await w.exited;
+  });
+
+  it.concurrent('no docker on PATH: no watcher (the shell has no child but its sleep), the rest as before', async () => {
+    const w = intruderWaiter({ docker: false });
+    w.state('running');
+    await sleep(2500);
+    w.start('bmp');
+    await sleep(2500);
+    expect(w.done()).toBe(false);
+    const pid = w.child.pid ?? 0;
+    const comms = childrenOf(pid).map((c) => readFileSync(`/proc/${c}/comm`, 'utf8').trim());
+    expect(comms.every((c) => c === 'sleep')).toBe(true);
+    expect(w.running()).toEqual(['bmp']);
+    expect(w.output()).toBe('');
+    w.state('disabled');
+    expect(await w.exited).toBe(0);
+    expect(w.output()).toBe('bmp: pod gone and bmp disabled on this node\n');
+  });
+
+  it.concurrent('SIGTERM (systemctl stop, or a plain sh): the watcher and its docker events end with the shell', async () => {
+    const w = intruderWaiter();
+    w.state('running');
+    const events = await following(w);
+    const watchers = childrenOf(w.child.pid ?? 0).filter((c) => readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'sh');
+    expect(watchers).toHaveLength(1);
+    expect(alive(events)).toBe(true);
+    w.child.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
+    await waitUntil('watcher and docker events gone', 3000, async () => (alive(events) || watchers.some(alive) ? undefined : true), 50);
   });
 });
