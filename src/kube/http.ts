@@ -89,12 +89,14 @@ const tlsSessions = new WeakMap<ApiCredentials, Buffer>();
 const acceptedSessions = new WeakSet<Buffer>();
 
 /**
- * The kept-alive connections of one check: a check makes two requests (pod list, then metrics), and
- * the second TLS handshake would cost as much as the first. Each check owns its scope and closes it
+ * The kept-alive connections of one check: a check makes up to two requests (metrics, pod list),
+ * and a second TLS handshake would cost as much as the first. Each check owns its scope and closes it
  * when done, so the process can exit at once and, in the exporter, one check finishing never
  * closes a connection another check in flight is using.
  */
 export class ApiConnections {
+  /** Requests sent through this scope (memory_checker's --json says how many a check made). */
+  requests = 0;
   private readonly agents = new Map<ApiCredentials, Https.Agent>();
   /** Connections still being verified: not the agent's yet, closed with the scope all the same. */
   private readonly pending = new Set<Tls.TLSSocket>();
@@ -202,6 +204,7 @@ export function getJson(creds: ApiCredentials, path: string, deadline: number, c
   if (remaining <= 0) return Promise.reject(new ApiError({ kind: 'timeout' }));
   const url = new URL(path, `${creds.server}/`);
   const headers = apiHeaders(creds);
+  connections.requests++;
   const isHttps = url.protocol === 'https:';
   return new Promise((resolvePromise, reject) => {
     let settled = false;

@@ -1,5 +1,6 @@
 // Where a feature's memory figure comes from, in order; the first source with an answer wins.
-//   1. kube        the feature's pod on this node: metrics.k8s.io, else the pod's cgroup
+//   1. kube        the feature's pod on this node: metrics.k8s.io (one request when containerd's
+//                  task state names the pod, else the pod list first), else the pod's cgroup
 //   2. containerd  API server unreachable: the container from containerd's local task state
 //   3. docker      not migrated: the Docker container named exactly like the feature
 //                  (or, without an API server, a cri-dockerd container by its labels)
@@ -26,9 +27,9 @@ export async function checkMemory(
     for (const source of sources) {
       if (!source.applies(ctx)) continue;
       const outcome = await source.find(ctx);
-      if (outcome) return outcome;
+      if (outcome) return { ...outcome, apiRequests: ctx.connections.requests };
     }
-    return ctx.notRunning();
+    return { ...ctx.notRunning(), apiRequests: ctx.connections.requests };
   } finally {
     ctx.connections.close();
   }

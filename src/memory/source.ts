@@ -23,6 +23,8 @@ export interface Measurement {
   notes: string[];
   /** What the operator should fix although the check could answer (memory_checker prints each on stderr). */
   warnings?: string[];
+  /** Requests the check sent to the API server (checker.ts sets it on the outcome it returns). */
+  apiRequests?: number;
 }
 
 export interface NotRunning {
@@ -30,6 +32,7 @@ export interface NotRunning {
   container: string;
   notes: string[];
   warnings?: string[];
+  apiRequests?: number;
 }
 
 export type CheckOutcome = Measurement | NotRunning;

@@ -36,6 +36,7 @@ interface CheckerJson {
   cgroup?: string;
   exitCode: number;
   notes: string[];
+  apiRequests: number;
 }
 
 function checker(args: string[], user: 'checker' | 'kubelet' = 'checker'): { json: CheckerJson; code: number; ms: number } {
@@ -80,9 +81,22 @@ describe('bmp DaemonSet on a real kubelet', () => {
     expect(Math.abs(fromMetrics.usage - fromCgroup.usage) / fromCgroup.usage).toBeLessThan(0.1);
   });
 
+  it("with containerd's task state readable the metrics path is one API request (the pod list only when it is not)", () => {
+    const { json } = checker(['bmp', '1']);
+    expect(json).toMatchObject({ source: 'metrics.k8s.io', via: 'kube', pod: pod.metadata!.name, apiRequests: 1 });
+    const withoutState = runChecker(['--json', 'bmp', '1'], {
+      ...clusterEnv(),
+      KUBESONIC_CONTAINERD_STATE: '/nonexistent',
+      KUBECONFIG: kubeconfigFor('checker'),
+      DOCKER_HOST: 'unix:///nonexistent.sock',
+    });
+    expect(JSON.parse(withoutState.stdout)).toMatchObject({ source: 'metrics.k8s.io', pod: pod.metadata!.name, apiRequests: 2 });
+  });
+
   it("the kubelet's own identity cannot read metrics: the checker says so and answers from the cgroup", () => {
     const r = checker(['bmp', '1'], 'kubelet');
-    expect(r.json).toMatchObject({ source: 'cgroup', via: 'kube' });
+    // metrics (403) first, then the pod list for the container id: no third request for the same 403.
+    expect(r.json).toMatchObject({ source: 'cgroup', via: 'kube', apiRequests: 2 });
     expect(r.json.notes.join(' ')).toMatch(/403/);
   });
 

@@ -1,6 +1,12 @@
 // Source 1, Kubernetes: the feature's pod on this node, and its container's working set from
 // metrics.k8s.io (the number `kubectl top pod --containers` shows); when the metrics API fails, the
 // same container's cgroup, found from the pod status.
+//
+// One request when it can: containerd's task state on this node names the pod (exactly one live
+// task of the feature's container in the namespace), so the check asks metrics.k8s.io for that pod
+// directly. The local state is on this node by construction; the pod list (a second request, and
+// half of the metrics path's cost over the API server, bench/results.md) is asked only when the
+// local answer is not conclusive or the metrics request did not give the figure.
 import { parseBytes } from '../../kube/quantity.js';
 import { ApiError, getJson, type ApiConnections } from '../../kube/http.js';
 import { loadCredentials, UnsafeCredentials, type ApiCredentials } from '../../kube/kubeconfig.js';
@@ -9,6 +15,7 @@ import { isObj, type Obj } from '../../util/json.js';
 import { errorLine } from '../../util/errors.js';
 import { CheckError } from '../errors.js';
 import { findCgroupDir, kubeCgroupCandidates } from '../cgroup.js';
+import { findLocalKubeContainers } from './containerd.js';
 import type { Measurement, MemorySource, SourceContext } from '../source.js';
 
 export interface FeaturePod {
@@ -89,17 +96,63 @@ export async function podWorkingSet(
   return containerWorkingSet(body, container);
 }
 
-async function measurePod(ctx: SourceContext, creds: ApiCredentials, pod: FeaturePod): Promise<Measurement | undefined> {
+/** What metrics.k8s.io answered for one pod: the working set, no entry for the container, or a failure. */
+type MetricsAnswer = { pod: string; answer: number | undefined | ApiError };
+
+async function askMetrics(ctx: SourceContext, creds: ApiCredentials, pod: string): Promise<MetricsAnswer> {
+  const { opts } = ctx;
+  try {
+    return { pod, answer: await podWorkingSet(creds, opts.namespace, pod, opts.container, ctx.kubeDeadline, ctx.connections) };
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    return { pod, answer: e };
+  }
+}
+
+/**
+ * The pod of the feature's container on this node from containerd's task state, when that is
+ * conclusive: exactly one task of the container in the namespace, with a live process (a task
+ * whose process is gone is stale and never used). undefined: ask the API server (pod list).
+ */
+async function localPod(ctx: SourceContext): Promise<string | undefined> {
+  const { opts, settings } = ctx;
+  // --node names another node: this node's containerd knows nothing of its pods.
+  if (opts.node !== undefined && opts.node.toLowerCase() !== settings.nodeName.toLowerCase()) return undefined;
+  const found = await findLocalKubeContainers(settings.containerdState, settings.procRoot, opts.container, opts.namespace);
+  if (found.length > 1)
+    ctx.notes.push(
+      `kube: ${found.length} containerd tasks of ${opts.container} (${found.map((c) => c.podName).join(', ')}): asking the pod list`,
+    );
+  const [task] = found;
+  return found.length === 1 && task?.pid !== undefined && task.podName ? task.podName : undefined;
+}
+
+/**
+ * metrics.k8s.io for the pod containerd names, one request. undefined: no figure from it (a failure,
+ * no such PodMetrics, no entry for the container yet), and the answer is handed to the pod-list
+ * path, which does not ask the same question again.
+ */
+async function fromLocalPod(ctx: SourceContext, creds: ApiCredentials, pod: string): Promise<Measurement | MetricsAnswer> {
+  const asked = await askMetrics(ctx, creds, pod);
+  if (typeof asked.answer !== 'number') return asked;
+  // Only with the figure: after a failed or empty answer the pod list decides, and a pod list that
+  // fails must still leave the local sources (containerd's files) their turn.
+  ctx.apiReachable = true;
+  ctx.notes.push(`kube: pod ${pod} from containerd's task state`);
+  return ctx.measured(asked.answer, 'metrics.k8s.io', 'kube', { pod });
+}
+
+async function measurePod(
+  ctx: SourceContext,
+  creds: ApiCredentials,
+  pod: FeaturePod,
+  asked: MetricsAnswer | undefined,
+): Promise<Measurement | undefined> {
   const { opts } = ctx;
   if (opts.source !== 'cgroup') {
-    try {
-      const usage = await podWorkingSet(creds, opts.namespace, pod.name, opts.container, ctx.kubeDeadline, ctx.connections);
-      if (usage !== undefined) return ctx.measured(usage, 'metrics.k8s.io', 'kube', { pod: pod.name });
-      ctx.notes.push(`metrics: no ${opts.container} entry for pod ${pod.name} yet`);
-    } catch (e) {
-      if (!(e instanceof ApiError)) throw e;
-      ctx.notes.push(`metrics: ${e.message}`);
-    }
+    const { answer } = asked?.pod === pod.name ? asked : await askMetrics(ctx, creds, pod.name);
+    if (typeof answer === 'number') return ctx.measured(answer, 'metrics.k8s.io', 'kube', { pod: pod.name });
+    ctx.notes.push(answer === undefined ? `metrics: no ${opts.container} entry for pod ${pod.name} yet` : `metrics: ${answer.message}`);
     if (opts.source === 'kube') throw new CheckError(1, `metrics.k8s.io: ${ctx.notes.at(-1) ?? 'no data'}`);
   }
   if (!pod.containerId) throw new CheckError(1, `pod ${pod.name} reports no container id for ${opts.container}`);
@@ -133,11 +186,24 @@ async function fromKube(ctx: SourceContext) {
     ctx.notes.push('kube: no credentials');
     return undefined;
   }
+  // The metrics path (not --source cgroup, which wants the pod list's container id): one request
+  // when containerd names the pod; else, or when that request gives no figure, the pod list.
+  let asked: MetricsAnswer | undefined;
+  if (opts.source !== 'cgroup') {
+    const pod = await localPod(ctx);
+    if (pod !== undefined) {
+      const local = await fromLocalPod(ctx, creds, pod);
+      if ('status' in local) return local;
+      asked = local;
+    }
+  }
   let pods: FeaturePod[];
   try {
     pods = await listFeaturePods(creds, opts.namespace, ctx.node, opts.container, ctx.kubeDeadline, ctx.connections);
   } catch (e) {
     if (!(e instanceof ApiError)) throw e;
+    // The metrics request's own failure first: it is why the pod list was asked.
+    if (asked?.answer instanceof ApiError) ctx.notes.push(`metrics: ${asked.answer.message}`);
     ctx.notes.push(`kube: pod list: ${e.message}`);
     return undefined;
   }
@@ -153,7 +219,7 @@ async function fromKube(ctx: SourceContext) {
   }
   const results: Measurement[] = [];
   for (const pod of running) {
-    const m = await measurePod(ctx, creds, pod);
+    const m = await measurePod(ctx, creds, pod, asked);
     if (m) results.push(m);
   }
   return ctx.largest(results) ?? ctx.notRunning();
