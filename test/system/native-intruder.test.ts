@@ -3,15 +3,25 @@
 // an old v0 sidecar or a script does) in the real dockerd while the pod owns bmp. The unit's shell
 // (unit-wait.sh, its docker events watcher) must stop it within 5 s of its start, say it in the
 // journal, count it in STATE_DB, and leave the pod and CONFIG_DB alone.
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { clusterEnv, kube, kubeconfigFor, podsOf, removeFeature, setFeatureMiB, testbedSpec } from '../helpers/cluster.js';
+import {
+  clusterEnv,
+  clusterSide,
+  installSwitchKubeconfig,
+  kube,
+  kubeconfigFor,
+  podsOf,
+  removeFeature,
+  setFeatureMiB,
+  testbedSpec,
+} from '../helpers/cluster.js';
 import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
 import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
-import { REPO, testbedBin, waitFor } from '../helpers/procs.js';
+import { KUBESONIC, REPO, run, testbedBin, waitFor } from '../helpers/procs.js';
 import { sleep } from '../../src/util/wait.js';
 import { podContainerRunning } from '../../src/kube/cluster.js';
 import { dockerEngine } from '../../src/host/docker.js';
@@ -71,8 +81,8 @@ beforeAll(async () => {
   await config.hset('FEATURE|bmp', SONIC_BMP_FEATURE);
   systemdUp();
   const root = systemdRoot();
-  mkdirSync(join(root, 'etc/sonic/kubesonic'), { recursive: true });
-  copyFileSync(kubeconfigFor('operator'), join(root, 'etc/sonic/kubesonic/kubeconfig'));
+  await installSwitchKubeconfig(root);
+  clusterSide('apply', 'bmp', SPEC);
   // The test dockerd is not at SONiC's /var/run/docker.sock: the unit (its shell's docker CLI) is
   // told where it is, as a switch's docker finds its own. Gone with the switch's tmpfs in afterAll.
   mkdirSync(join(root, 'etc/systemd/system/bmp.service.d'), { recursive: true });
@@ -107,6 +117,7 @@ afterAll(async () => {
       process.stderr.write(`[native-intruder] clean-up: ${String(e)}\n`),
     );
   }
+  run('node', [KUBESONIC, 'cluster', 'remove', 'bmp', '--spec', SPEC, '--kubeconfig', kubeconfigFor('admin'), '--force']);
   try {
     systemdDown();
   } finally {
