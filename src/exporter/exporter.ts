@@ -5,7 +5,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { checkMemory, type CheckOutcome, type CheckerSettings } from '../memory/checker.js';
 import type { CheckerOptions } from '../memory/args.js';
 import type { FeatureDb } from '../feature/db.js';
-import { OOM_FIELDS } from '../feature/state.js';
+import { NATIVE_STOPPED_FIELD, OOM_FIELDS } from '../feature/state.js';
 import { MONIT_THRESHOLDS } from '../sonic/paths.js';
 import { ExitError } from '../util/errors.js';
 
@@ -35,8 +35,36 @@ interface FeatureResult {
   seconds: number;
   /** STATE_DB container_id; null: not read (no db, or Redis failed). */
   containerId: string | undefined | null;
-  /** STATE_DB oom_kill_count (the node agent's record); undefined: none recorded or not read. */
-  oomKills: number | undefined;
+  /** STATE_DB's counts (field → value; undefined: none recorded or not read). */
+  counts: Record<string, number | undefined>;
+}
+
+/**
+ * A STATE_DB count exported as a Prometheus counter: up by the difference; below the last one
+ * (STATE_DB emptied): a counter reset.
+ */
+class StateDbCounter {
+  private readonly counter: Counter;
+  /** The count last exported per feature. */
+  private readonly seen = new Map<string, number>();
+
+  constructor(
+    readonly field: string,
+    name: string,
+    help: string,
+    registry: Registry,
+  ) {
+    this.counter = new Counter({ name, help, labelNames: ['feature'], registers: [registry] });
+  }
+
+  publish(feature: string, count: number | undefined): void {
+    const labels = { feature };
+    const last = this.seen.get(feature);
+    const now = count ?? last ?? 0;
+    if (last !== undefined && now < last) this.counter.remove(labels);
+    this.counter.inc(labels, last !== undefined && now >= last ? now - last : now);
+    this.seen.set(feature, now);
+  }
 }
 
 export class MemoryExporter {
@@ -90,14 +118,20 @@ export class MemoryExporter {
     registers: [this.registry],
   });
 
-  private readonly oomKills = new Counter({
-    name: 'kubesonic_feature_oom_kills_total',
-    help: 'OOM kills of the feature container on this node, as the node agent counted them in STATE_DB FEATURE|<f> oom_kill_count',
-    labelNames: ['feature'],
-    registers: [this.registry],
-  });
-  /** The oom_kill_count last exported per feature: the counter moves by the difference. */
-  private readonly oomSeen = new Map<string, number>();
+  private readonly stateCounters = [
+    new StateDbCounter(
+      OOM_FIELDS.count,
+      'kubesonic_feature_oom_kills_total',
+      'OOM kills of the feature container on this node, as the node agent counted them in STATE_DB FEATURE|<f> oom_kill_count',
+      this.registry,
+    ),
+    new StateDbCounter(
+      NATIVE_STOPPED_FIELD,
+      'kubesonic_feature_native_stopped_total',
+      "Native containers of a migrated feature started behind its pod's back and stopped by the unit, as counted in STATE_DB FEATURE|<f> native_stopped_count",
+      this.registry,
+    ),
+  ];
 
   /** The collection running now: the background loop and every scrape share it (one at a time). */
   private inFlight: Promise<void> | undefined;
@@ -205,34 +239,26 @@ export class MemoryExporter {
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     let containerId: string | undefined | null = null;
-    let oomKills: number | undefined;
+    const counts: Record<string, number | undefined> = {};
     if (this.opts.db) {
       try {
         const state = await this.opts.db.read('state', f.feature);
         containerId = state.container_id;
-        const n = Number.parseInt(state[OOM_FIELDS.count] ?? '', 10);
-        oomKills = Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+        for (const c of this.stateCounters) {
+          const n = Number.parseInt(state[c.field] ?? '', 10);
+          counts[c.field] = Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+        }
       } catch {
         containerId = null;
       }
     }
-    return { f, outcome, seconds, containerId, oomKills };
+    return { f, outcome, seconds, containerId, counts };
   }
 
-  /** STATE_DB's count as a counter: up by the difference; below the last (STATE_DB emptied): a counter reset. */
-  private publishOomKills(feature: string, count: number | undefined): void {
-    const labels = { feature };
-    const last = this.oomSeen.get(feature);
-    const now = count ?? last ?? 0;
-    if (last !== undefined && now < last) this.oomKills.remove(labels);
-    this.oomKills.inc(labels, last !== undefined && now >= last ? now - last : now);
-    this.oomSeen.set(feature, now);
-  }
-
-  private publish({ f, outcome, seconds, containerId, oomKills }: FeatureResult): void {
+  private publish({ f, outcome, seconds, containerId, counts }: FeatureResult): void {
     const feature = { feature: f.feature };
-    // Redis unreadable: keep the last count (a counter never goes down for missing information).
-    if (this.opts.db && containerId !== null) this.publishOomKills(f.feature, oomKills);
+    // Redis unreadable: keep the last counts (a counter never goes down for missing information).
+    if (this.opts.db && containerId !== null) for (const c of this.stateCounters) c.publish(f.feature, counts[c.field]);
     this.threshold.set(feature, f.threshold);
     this.checkSeconds.set(feature, seconds);
     const isRunning = outcome ? outcome.status === 'measured' : undefined;

@@ -1,6 +1,8 @@
-// kubesonic_feature_oom_kills_total: STATE_DB's oom_kill_count (written by the node agent) as a
-// Prometheus counter — there at 0 before the first kill (so increase() sees the first one), up by
-// each new count, kept through a Redis that cannot be read, reset when STATE_DB was emptied.
+// STATE_DB's counts as Prometheus counters — kubesonic_feature_oom_kills_total (oom_kill_count,
+// written by the node agent) and kubesonic_feature_native_stopped_total (native_stopped_count,
+// written by the unit's shell when it stops a native container started behind the pod's back):
+// there at 0 before the first event (so increase() sees the first one), up by each new count, kept
+// through a Redis that cannot be read, reset when STATE_DB was emptied; one never moves the other.
 import { describe, expect, it } from 'vitest';
 import { MemoryExporter } from '../../src/exporter/exporter.js';
 import { FakeFeatureDb } from '../fakes/feature-db.js';
@@ -8,15 +10,17 @@ import { fixtureCheckerSettings } from '../helpers/fixtures.js';
 
 const settings = fixtureCheckerSettings();
 
-async function oomKills(e: MemoryExporter): Promise<number | undefined> {
-  await e.collect();
-  const text = await e.registry.getSingleMetricAsString('kubesonic_feature_oom_kills_total');
-  const m = /^kubesonic_feature_oom_kills_total\{feature="bmp"\} (\d+)$/m.exec(text);
+async function exported(e: MemoryExporter, metric: string): Promise<number | undefined> {
+  const text = await e.registry.getSingleMetricAsString(metric);
+  const m = new RegExp(`^${metric}\\{feature="bmp"\\} (\\d+)$`, 'm').exec(text);
   return m ? Number(m[1]) : undefined;
 }
 
-describe('the OOM kill counter', () => {
-  it('follows STATE_DB oom_kill_count', async () => {
+describe.each([
+  ['kubesonic_feature_oom_kills_total', 'oom_kill_count', 'kubesonic_feature_native_stopped_total'],
+  ['kubesonic_feature_native_stopped_total', 'native_stopped_count', 'kubesonic_feature_oom_kills_total'],
+])('%s', (metric, field, other) => {
+  it(`follows STATE_DB ${field}; ${other} stays 0`, async () => {
     const db = new FakeFeatureDb();
     const e = new MemoryExporter({
       features: [{ feature: 'bmp', threshold: 1 }],
@@ -28,19 +32,19 @@ describe('the OOM kill counter', () => {
       settings,
       db,
     });
-    expect(await e.registry.getSingleMetricAsString('kubesonic_feature_oom_kills_total')).toContain(
-      '# TYPE kubesonic_feature_oom_kills_total counter',
-    );
-    db.seed('state', 'bmp', { container_id: 'abc' });
-    expect(await oomKills(e)).toBe(0);
-    db.seed('state', 'bmp', { container_id: 'abc', oom_kill_count: '1' });
-    expect(await oomKills(e)).toBe(1);
-    db.seed('state', 'bmp', { container_id: 'abc', oom_kill_count: '3' });
-    expect(await oomKills(e)).toBe(3);
+    expect(await e.registry.getSingleMetricAsString(metric)).toContain(`# TYPE ${metric} counter`);
+    const step = async (count: string | undefined) => {
+      db.seed('state', 'bmp', { container_id: 'abc', ...(count === undefined ? {} : { [field]: count }) });
+      await e.collect();
+      return [await exported(e, metric), await exported(e, other)];
+    };
+    expect(await step(undefined)).toEqual([0, 0]);
+    expect(await step('1')).toEqual([1, 0]);
+    expect(await step('3')).toEqual([3, 0]);
     db.down = true;
-    expect(await oomKills(e)).toBe(3);
+    await e.collect();
+    expect(await exported(e, metric)).toBe(3);
     db.down = false;
-    db.seed('state', 'bmp', { container_id: 'abc', oom_kill_count: '1' });
-    expect(await oomKills(e)).toBe(1);
+    expect(await step('1')).toEqual([1, 0]);
   });
 });
