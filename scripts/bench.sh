@@ -12,3 +12,7 @@ bash testbed/netns.sh exec node bench/footprint.mjs
 # The fleet figure: 1,000 kwok-simulated switches on the real API server, kubesonic's watches vs the
 # seed's polling (about 12 min; BENCH_FLEET_NODES to change the size).
 bash testbed/netns.sh exec node bench/fleet.mjs
+# The reboot figures (boot to a running feature with the API server down, hand-back, the longest
+# dual-run window): the real scenario, test/system/reboot.test.ts, measured and asserted (≈ 5 min).
+bash testbed/netns.sh exec env KUBESONIC_BENCH_FIGURES=/tmp/kubesonic-reboot-figures.json npx vitest run --project system test/system/reboot.test.ts
+node bench/reboot.mjs /tmp/kubesonic-reboot-figures.json
