@@ -111,7 +111,8 @@ describe('cluster side once, switch side per switch, on the real API server', ()
       namespace: 'sonic',
       body: {
         metadata: { name: `${F}-on-b`, labels: { app: F, 'kubesonic.sonic-net.github.io/role': 'feature' } },
-        spec: { nodeName: B, containers: [{ name: F, image: 'localhost/kubesonic/pause:1' }] },
+        // Tolerates B's not-ready/unreachable NoExecute taints (the taint manager would evict it).
+        spec: { nodeName: B, tolerations: [{ operator: 'Exists' }], containers: [{ name: F, image: 'localhost/kubesonic/pause:1' }] },
       },
     });
     await setLabel(asA, A, optInLabel(F), false);
