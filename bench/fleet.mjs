@@ -73,7 +73,15 @@ const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${apiPid}/
 const kwokBin = must(spawnSync('bash', [join(REPO, 'testbed/build-kwok.sh')], { encoding: 'utf8' }), 'build kwok').trim();
 const kwok = spawn(
   kwokBin,
-  ['--kubeconfig', ADMIN, '--manage-all-nodes=false', `--manage-nodes-with-label-selector=${FAKE}=true`, '--cidr=10.200.0.0/16'],
+  [
+    '--kubeconfig',
+    ADMIN,
+    '--config',
+    join(kwokBin, '..', 'stages.yaml'),
+    '--manage-all-nodes=false',
+    `--manage-nodes-with-label-selector=${FAKE}=true`,
+    '--cidr=10.200.0.0/16',
+  ],
   {
     stdio: ['ignore', 'ignore', 'pipe'],
   },
@@ -87,6 +95,10 @@ async function cleanup() {
   for (const c of cleanups.reverse()) await c();
 }
 process.on('exit', () => kwok.kill('SIGTERM'));
+let kwokExited = false;
+kwok.on('exit', () => {
+  kwokExited = true;
+});
 
 try {
   const t0 = performance.now();
@@ -119,6 +131,7 @@ try {
     const out = kubectl(['get', 'pods', '-n', 'sonic', '-l', `app=${F}`, '--field-selector=status.phase=Running', '-o', 'name']).stdout;
     const running = out.split('\n').filter(Boolean).length;
     if (running >= N) break;
+    if (kwokExited) throw new Error(`bench fleet: kwok exited: ${kwokErr}`);
     if (i > 600) throw new Error(`bench fleet: ${running}/${N} pods running after 10 min; kwok said: ${kwokErr}`);
     await sleep(1000);
   }
