@@ -12,6 +12,7 @@ import {
   type ClusterReader,
   type FeatureTarget,
   type WatchHandle,
+  WATCH_SECONDS,
 } from '../kube/cluster.js';
 import { featureSelector, shortContainerId } from '../kube/ids.js';
 import { errorLine } from '../util/errors.js';
@@ -113,11 +114,13 @@ export interface WatchTiming {
   /** A watch that stayed up this long was healthy: the next re-list comes at once and the backoff starts over. */
   healthyMs: number;
   /**
-   * No event for this long — bookmarks included, which the watches ask for and the API server's
-   * watch cache sends about once a minute — and the connection is taken for dead and replaced.
-   * A bookmark is sent only when the cache's revision moved past the watch's start (some pod, some
-   * node, anywhere in the cluster changed): in a fleet always; in a cluster where nothing of that
-   * kind changes the watch is replaced once per idleMs (one small list, one watch), harmlessly.
+   * No event for this long and the watch has not ended — and the connection is taken for dead and
+   * replaced. A healthy watch always ends by itself at its timeoutSeconds (WATCH_SECONDS), so this
+   * is that plus a margin: it never fires on a healthy watch, bookmarks or not. (Bookmarks, which
+   * the watches ask for, come about once a minute, but only when the watch cache's revision moved
+   * past the watch's start — some pod, some node changed anywhere in the cluster; a quiet cluster
+   * sends none, so they cannot be the heartbeat.) TCP keep-alive (kube/lean.ts) notices a dead peer
+   * within about a minute; this is for a connection something in between keeps half open.
    */
   idleMs: number;
   /** [0, 1): the jitter's source (tests pin it). */
@@ -127,8 +130,7 @@ export interface WatchTiming {
 export const DEFAULT_WATCH_TIMING: WatchTiming = {
   maxBackoffMs: 10_000,
   healthyMs: 60_000,
-  // Two and a half bookmark periods: one late bookmark is not a dead connection.
-  idleMs: 150_000,
+  idleMs: WATCH_SECONDS * 1000 + 30_000,
   random: Math.random,
 };
 
@@ -139,10 +141,13 @@ export function backoffMs(attempt: number, timing: Pick<WatchTiming, 'maxBackoff
 }
 
 /**
- * One list-then-watch loop: list, report, watch from the list's resourceVersion; when the watch
- * ends, mark stale and start over — at once after a healthy watch, else after a jittered backoff
- * that grows with every short-lived or failed cycle. Each cycle ends exactly once (watch end, list
- * failure, or the idle watchdog), so a failure reported twice never starts two loops.
+ * One list-then-watch loop: list, report, watch from the list's resourceVersion. A watch that ended
+ * cleanly after a healthy while (its timeoutSeconds) is resumed at once from the last
+ * resourceVersion it delivered — one request, no list, the view stays fresh — as client-go's
+ * reflector does; any other end marks the view stale and starts over with a list, after a jittered
+ * backoff that grows with every short-lived or failed cycle (a resume the server refuses, 410 Gone
+ * included, is such a failure). Each cycle ends exactly once (watch end, list failure, or the idle
+ * watchdog), so a failure reported twice never starts two loops.
  */
 class ListWatch {
   fresh = false;
@@ -150,33 +155,43 @@ class ListWatch {
   /** The cycle in progress; callbacks of an older one are ignored. */
   private cycle = 0;
   private watchdog: NodeJS.Timeout | undefined;
+  /** The newest resourceVersion the list or the watch delivered (bookmarks included). */
+  private lastRv: string | undefined;
 
   constructor(
     private readonly name: string,
     private readonly list: () => Promise<string | undefined>,
     private readonly watch: (
       resourceVersion: string | undefined,
-      alive: () => void,
+      alive: (resourceVersion?: string) => void,
       onDone: (err: unknown) => void,
     ) => Promise<WatchHandle>,
     private readonly view: NodeView,
   ) {}
 
-  async run(attempt: number): Promise<void> {
+  /** `resume`: watch from the last resourceVersion without a list (after a healthy watch's clean end). */
+  async run(attempt: number, resume = false): Promise<void> {
     if (this.view.stopped) return;
     const cycle = ++this.cycle;
+    let step = 'list';
     try {
+      if (!resume || this.lastRv === undefined) {
+        this.view.apiRequests++;
+        this.lastRv = await this.list();
+        if (cycle !== this.cycle || this.view.stopped) return;
+        this.fresh = true;
+        this.view.changed();
+      }
       this.view.apiRequests++;
-      const rv = await this.list();
-      if (cycle !== this.cycle || this.view.stopped) return;
-      this.fresh = true;
-      this.view.changed();
-      this.view.apiRequests++;
+      step = resume ? 'resumed watch' : 'watch';
       // A watch may end before its start resolves (a failed connect reports both ways).
       let since = monotonicMs();
       const handle = await this.watch(
-        rv,
-        () => this.alive(cycle),
+        this.lastRv,
+        (rv) => {
+          if (cycle === this.cycle && rv) this.lastRv = rv;
+          this.alive(cycle);
+        },
         (err) => this.ended(cycle, attempt, since, err),
       );
       since = monotonicMs();
@@ -187,7 +202,7 @@ class ListWatch {
       this.handle = handle;
       this.alive(cycle);
     } catch (e) {
-      this.restart(cycle, attempt + 1, `list failed (retrying): ${errorLine(e)}`);
+      this.restart(cycle, attempt + 1, `${step} failed (retrying): ${errorLine(e)}`);
     }
   }
 
@@ -209,17 +224,21 @@ class ListWatch {
     this.restart(cycle, next, err ? `watch ended: ${errorLine(err)}` : healthy ? undefined : 'watch ended early', healthy && !err);
   }
 
-  /** End this cycle (once) and schedule the next: at once, or after the backoff for `attempt`. */
-  private restart(cycle: number, attempt: number, why: string | undefined, atOnce = false): void {
+  /**
+   * End this cycle (once) and schedule the next: a resume at once after a healthy watch's clean
+   * end (`resume`), else a re-list after the backoff for `attempt`.
+   */
+  private restart(cycle: number, attempt: number, why: string | undefined, resume = false): void {
     if (cycle !== this.cycle || this.view.stopped) return;
     this.cycle++;
     clearTimeout(this.watchdog);
     this.handle?.stop();
     this.handle = undefined;
-    // Keep what we know but say it is stale: consumers get nothing until the re-list.
-    this.fresh = false;
+    // A resume keeps the view fresh (nothing was missed: the next watch starts where this one
+    // ended). Otherwise keep what we know but say it is stale: consumers get nothing until the re-list.
+    if (!resume) this.fresh = false;
     if (why) this.view.log(`${this.name} ${why}`);
-    this.view.later(() => void this.run(attempt), atOnce ? 0 : backoffMs(Math.max(attempt - 1, 0), this.view.timing));
+    this.view.later(() => void this.run(attempt, resume), resume ? 0 : backoffMs(Math.max(attempt - 1, 0), this.view.timing));
   }
 
   stop(): void {
@@ -264,7 +283,7 @@ export class NodeView {
             labelSelector,
             rv,
             (type, pod) => {
-              alive();
+              alive(pod.metadata?.resourceVersion);
               const uid = pod.metadata?.uid;
               if (!uid || type === 'BOOKMARK') return;
               if (type === 'DELETED') this.pods.delete(uid);
@@ -285,7 +304,7 @@ export class NodeView {
           cluster.watchNode(
             node,
             (type, n) => {
-              alive();
+              alive(n.metadata?.resourceVersion);
               // ERROR carries a Status, not a node (client-node passes it through; the stream then ends).
               if (type === 'BOOKMARK' || type === 'ERROR') return;
               this.nodeObj = type === 'DELETED' ? undefined : n;

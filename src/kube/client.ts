@@ -16,7 +16,7 @@ import { loadAll } from 'js-yaml';
 import { existsSync } from 'node:fs';
 import { IN_CLUSTER_DIR, SWITCH_KUBECONFIGS } from '../sonic/paths.js';
 import type { ApiSources } from '../settings.js';
-import { ConflictError, type Cluster, type WatchHandle } from './cluster.js';
+import { ConflictError, type Cluster, WATCH_SECONDS, type WatchHandle } from './cluster.js';
 import { nodeFieldSelector } from './ids.js';
 import { assertPrivate } from './kubeconfig.js';
 
@@ -171,6 +171,7 @@ export function clientNodeCluster(k: Kube): Cluster {
           labelSelector,
           fieldSelector: nodeFieldSelector(node),
           allowWatchBookmarks: true,
+          timeoutSeconds: WATCH_SECONDS,
           ...(resourceVersion ? { resourceVersion } : {}),
         },
         (type, obj) => onEvent(type, obj as V1Pod),
@@ -180,8 +181,8 @@ export function clientNodeCluster(k: Kube): Cluster {
       startWatch(
         k.kc,
         '/api/v1/nodes',
-        // Bookmarks are the heartbeat the view's idle watchdog listens for (feature/view.ts).
-        { fieldSelector: `metadata.name=${node}`, allowWatchBookmarks: true },
+        // Bookmarks carry the newest resourceVersion the view resumes from (feature/view.ts).
+        { fieldSelector: `metadata.name=${node}`, allowWatchBookmarks: true, timeoutSeconds: WATCH_SECONDS },
         (type, obj) => onEvent(type, obj as V1Node),
         onDone,
       ),

@@ -17,6 +17,13 @@ export interface WatchHandle {
   stop(): void;
 }
 
+/**
+ * Every watch asks the API server to end it after this long (timeoutSeconds); the view then resumes
+ * it from its last resourceVersion (feature/view.ts), and takes a watch still open well after this
+ * for a dead connection.
+ */
+export const WATCH_SECONDS = 300;
+
 /** A lost optimistic-concurrency race (HTTP 409, or 422 from a failed JSON-patch test). */
 export class ConflictError extends Error {
   override name = 'ConflictError';

@@ -5,7 +5,7 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { ClusterReader, PodList, WatchEventType, WatchHandle } from './cluster.js';
+import { type ClusterReader, type PodList, WATCH_SECONDS, type WatchEventType, type WatchHandle } from './cluster.js';
 import { ApiError, apiHeaders, getJson, tlsOptions } from './http.js';
 import { nodeFieldSelector } from './ids.js';
 import type { ApiCredentials } from './kubeconfig.js';
@@ -13,8 +13,6 @@ import { isObj } from '../util/json.js';
 
 /** How long a list may take. */
 const LIST_TIMEOUT_MS = 30_000;
-/** The API server ends a watch after this (with a jitter of its own); the view then re-lists. */
-const WATCH_SECONDS = 300;
 /** TCP keep-alive probes start after this idle time: a dead peer is noticed within about a minute, not at the kernel's 2 h. */
 const KEEPALIVE_MS = 30_000;
 
@@ -129,7 +127,7 @@ export function leanClusterReader(creds: ApiCredentials): ClusterReader {
       return watchJson(creds, `/api/v1/namespaces/${namespace}/pods?${q}`, (type, obj) => onEvent(type, obj as V1Pod), onDone);
     },
     watchNode(node, onEvent, onDone) {
-      // Bookmarks are the heartbeat the view's idle watchdog listens for (feature/view.ts).
+      // Bookmarks carry the newest resourceVersion the view resumes from (feature/view.ts).
       const q = query({
         watch: 'true',
         fieldSelector: `metadata.name=${node}`,

@@ -1,14 +1,14 @@
-// The idle watchdog's premise on the real API server (testbed v1.36): both of the agent's watches,
-// asked for bookmarks, get one about once a minute while the objects the agent watches stay
-// unchanged, so a quiet but healthy watch is never taken for dead (DEFAULT_WATCH_TIMING.idleMs is
-// 2.5 bookmark periods). The same run keeps a NodeView with a watchdog shorter than the default but
-// longer than one period: it must not reconnect.
+// Bookmarks on the real API server (testbed v1.36): both of the agent's watches, asked for them,
+// get one about once a minute while the objects the agent watches stay unchanged — each carries the
+// newest resourceVersion the view resumes from when the watch ends (feature/view.ts). The same run
+// keeps a NodeView with a watchdog shorter than one watch (75 s against the default 330 s) but
+// longer than a bookmark period: it must not reconnect.
 //
 // What "quiet" means, read in the API server's cacher (apiserver v0.36 cache_watcher.go): a bookmark
 // carries the resource's watch-cache revision, and a watcher never gets one that is not newer than
 // the revision it started from. So bookmarks come when *some* pod (some node) in the cluster changed
 // since the watch began — in a fleet, always — and never in a cluster where no pod changes at all;
-// there the watchdog replaces the watch once per idleMs (unit: watch-hygiene.test.ts). A CI
+// there a watch simply runs to its timeoutSeconds and is resumed (unit: watch-hygiene.test.ts). A CI
 // run once fell into that second case (no pod anywhere changed for 80 s). The test therefore keeps
 // the cluster as a fleet is: a pacer pod and a pacer node, neither of them watched by the agent, get
 // an annotation changed every 10 s.

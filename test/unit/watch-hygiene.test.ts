@@ -1,8 +1,8 @@
 // The agent's list+watch loop (feature/view.ts) against a real local HTTP server speaking the API
 // server's list and watch, through the lean client (kube/lean.ts): a server that ends every watch
 // cleanly at once must not be hammered (jittered backoff), a watch that stayed up long enough is
-// re-listed at once (backoff reset), and a silent connection is replaced once no event or bookmark
-// came for idleMs. Request rates are measured on the server.
+// resumed at once from its last resourceVersion (no list; a 410 starts over with one), and a silent
+// connection is replaced once no event or bookmark came for idleMs. Request rates are measured on the server.
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { leanClusterReader } from '../../src/kube/lean.js';
@@ -12,7 +12,8 @@ type WatchMode =
   | { kind: 'close' }
   | { kind: 'silent' }
   | { kind: 'bookmarks'; everyMs: number }
-  | { kind: 'hold'; ms: number }
+  /** Each watch delivers a bookmark at resourceVersion 9 + its number, then ends cleanly after `ms`; `gone`: a resume from an older one is answered 410. */
+  | { kind: 'hold'; ms: number; gone?: boolean }
   | { kind: 'reset' };
 
 interface Hit {
@@ -42,6 +43,7 @@ afterEach(async () => {
 
 async function apiServer(mode: WatchMode): Promise<{ url: string; hits: Hit[] }> {
   const hits: Hit[] = [];
+  let watches = 0;
   server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const watch = url.searchParams.get('watch') === 'true';
@@ -51,6 +53,12 @@ async function apiServer(mode: WatchMode): Promise<{ url: string; hits: Hit[] }>
       what: watch ? (pods ? 'pod-watch' : 'node-watch') : pods ? 'pod-list' : 'node-get',
       url: req.url ?? '',
     });
+    if (watch && mode.kind === 'hold' && mode.gone && pods && url.searchParams.get('resourceVersion') !== '5') {
+      // The resume's resourceVersion is older than the watch cache's window.
+      res.writeHead(410, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', code: 410, reason: 'Expired' }));
+      return;
+    }
     if (!watch) {
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify(pods ? { items: [], metadata: { resourceVersion: '5' } } : NODE));
@@ -65,8 +73,13 @@ async function apiServer(mode: WatchMode): Promise<{ url: string; hits: Hit[] }>
     open.add(res);
     res.on('close', () => open.delete(res));
     if (mode.kind === 'close') res.end();
-    else if (mode.kind === 'hold') setTimeout(() => res.end(), mode.ms);
-    else if (mode.kind === 'bookmarks') {
+    else if (mode.kind === 'hold') {
+      const n = watches++;
+      res.write(
+        `${JSON.stringify({ type: 'BOOKMARK', object: { kind: pods ? 'Pod' : 'Node', metadata: { resourceVersion: String(9 + n) } } })}\n`,
+      );
+      setTimeout(() => res.end(), mode.ms);
+    } else if (mode.kind === 'bookmarks') {
       const t = setInterval(() => {
         res.write(`${JSON.stringify({ type: 'BOOKMARK', object: { kind: pods ? 'Pod' : 'Node', metadata: { resourceVersion: '9' } } })}\n`);
       }, mode.everyMs);
@@ -137,15 +150,38 @@ describe('the watch loop on a real HTTP server', () => {
     expect(late.length).toBeLessThanOrEqual(1);
   });
 
-  it('a watch that stayed up for the healthy period is re-listed at once: the backoff starts over', async () => {
+  it('a watch that ended cleanly after the healthy period is resumed at once from its last resourceVersion: no list, still fresh', async () => {
     const { url, hits } = await apiServer({ kind: 'hold', ms: 300 });
-    startView(url, { maxBackoffMs: 5000, healthyMs: 250 });
+    const log: string[] = [];
+    const v = startView(url, { maxBackoffMs: 5000, healthyMs: 250 }, log);
+    let staleSeen = false;
+    const t = setInterval(() => {
+      if (of(hits, 'pod-watch').length > 0 && !v.fresh) staleSeen = true;
+    }, 10);
+    timers.add(t);
     await sleep(1700);
     const watches = of(hits, 'pod-watch');
-    const lists = of(hits, 'pod-list');
-    expect(lists.length).toBeGreaterThanOrEqual(4);
-    // Every re-list follows its watch's end (300 ms after it began) within a few ms: no backoff.
-    for (let i = 1; i < lists.length; i++) expect(lists[i]!.at - watches[i - 1]!.at).toBeLessThan(300 + 60);
+    expect(of(hits, 'pod-list')).toHaveLength(1);
+    expect(of(hits, 'node-get')).toHaveLength(1);
+    expect(watches.length).toBeGreaterThanOrEqual(4);
+    // Each resume follows its watch's end (300 ms after it began) within a few ms, from the
+    // resourceVersion that watch's bookmark carried; the first from the list's.
+    for (let i = 1; i < watches.length; i++) expect(watches[i]!.at - watches[i - 1]!.at).toBeLessThan(300 + 60);
+    const rvs = watches.map((w) => new URL(w.url, 'http://x').searchParams.get('resourceVersion'));
+    expect(rvs[0]).toBe('5');
+    for (let i = 1; i < rvs.length; i++) expect(Number(rvs[i])).toBeGreaterThanOrEqual(9);
+    expect(staleSeen).toBe(false);
+    expect(log).toEqual([]);
+  });
+
+  it('a resume the API server refuses (410 Gone: too old) starts over with a list', async () => {
+    const { url, hits } = await apiServer({ kind: 'hold', ms: 300, gone: true });
+    const log: string[] = [];
+    startView(url, { maxBackoffMs: 5000, healthyMs: 250 }, log);
+    await sleep(1200);
+    // list → watch (ends cleanly) → resume refused → list → watch …
+    expect(of(hits, 'pod-list').length).toBeGreaterThanOrEqual(2);
+    expect(log.some((l) => /^pod resumed watch failed \(retrying\): .*410/.test(l))).toBe(true);
   });
 
   it('the same watches, shorter than the healthy period: each cycle waits longer', async () => {
