@@ -197,6 +197,15 @@ state = "$CTRD_STATE"
     runtime_type = "io.containerd.runc.v2"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
     SystemdCgroup = false
+  # A plain-HTTP registry on the node's loopback (test/helpers/slow-registry.ts: a slow image pull).
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$STATE/certs.d"
+TOML
+  mkdir -p "$STATE/certs.d/127.0.0.1:5555"
+  cat > "$STATE/certs.d/127.0.0.1:5555/hosts.toml" <<TOML
+server = "http://127.0.0.1:5555"
+[host."http://127.0.0.1:5555"]
+  capabilities = ["pull", "resolve"]
 TOML
   start_proc containerd containerd --config "$STATE/containerd.toml"
   wait_until containerd 60 ctr --address "$CTRD_SOCK" version
