@@ -189,7 +189,9 @@ export async function start(ports: VerbPorts, t: FeatureTarget, o: VerbOptions):
   // A container running under the native marker is only its wrapper waiting: pending, not running.
   const marked = isNativeMarked(o.holdDir, t.feature);
   noteUnitState(o, t.feature, marked ? 'pending' : 'running');
-  o.out(`${t.feature}: ${containerLine(c)}${marked ? ` (waits: a native ${t.feature} container may run; the unit clears ${o.holdDir}/${t.feature}.native once Docker shows none)` : ''}`);
+  o.out(
+    `${t.feature}: ${containerLine(c)}${marked ? ` (waits: a native ${t.feature} container may run; the unit clears ${o.holdDir}/${t.feature}.native once Docker shows none)` : ''}`,
+  );
   await v2CleanUp(ports, t, o);
   return 0;
 }

@@ -118,7 +118,7 @@ describe('FEATURE state from what Kubernetes shows', () => {
   });
 });
 
-describe('the native marker (a native container may run; the pod\'s container waits in its wrapper)', () => {
+describe("the native marker (a native container may run; the pod's container waits in its wrapper)", () => {
   const running = {
     metadata: { name: 'a', labels: { app: 'bmp' } },
     spec: { containers: [{ name: 'bmp', image: 'docker-sonic-bmp:1' }] },

@@ -245,7 +245,7 @@ describe('rollback, step by step (this switch only)', () => {
     expect(sw.violations).toEqual([]);
   });
 
-  it('unstub removes the native marker with the hold: the image\'s unit knows neither', async () => {
+  it("unstub removes the native marker with the hold: the image's unit knows neither", async () => {
     const sw = await migrated();
     setNativeMark(holdDir(sw.ctx), 'bmp', true);
     const steps = rollbackSteps(sw.ctx);

@@ -106,7 +106,9 @@ describe('the node agent', () => {
     await eventually('bmp running', () => (unitState(unitStateDir, 'bmp') === 'running' ? true : undefined));
     expect(db.get('state', 'bmp')).toMatchObject({ current_owner: 'local', remote_state: 'none' });
     // The STATE_DB writes never said running while the marker was on.
-    const owners = db.writes.filter((w) => w.feature === 'bmp' && w.db === 'state').map((w) => (w.fields as Record<string, string>).current_owner);
+    const owners = db.writes
+      .filter((w) => w.feature === 'bmp' && w.db === 'state')
+      .map((w) => (w.fields as Record<string, string>).current_owner);
     expect(owners.indexOf('local')).toBeGreaterThan(owners.indexOf('none'));
   });
 

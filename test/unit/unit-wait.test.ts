@@ -263,12 +263,14 @@ describe('unit-wait.sh: local fallback and hand-back', () => {
     await waitUntil('native stop', 5000, async () => (w.native().includes('stop') ? true : undefined), 100);
     await sleep(4500);
     expect(w.marked()).toBe(true);
-    const stays = 'bmp: the native marker ' + join('hold', 'bmp.native');
-    expect(w.output().split('\n').filter((l) => l.includes(stays.slice(stays.indexOf('hold'))) && l.includes('stays'))).toHaveLength(1);
+    // Said once, not every loop.
+    expect(w.output().match(/bmp\.native stays: a native bmp container runs, or Docker does not answer/g)).toHaveLength(1);
     // Docker answers again (bmp2 runs, bmp does not): the marker goes, said once.
     w.dockerDown(false);
     await waitUntil('marker removed', 5000, async () => (w.marked() ? undefined : true), 100);
-    expect(w.output()).toMatch(/bmp: no native bmp container runs \(docker ps\): removed the native marker \S+bmp\.native; the pod's bmp may start\n$/);
+    expect(w.output()).toMatch(
+      /bmp: no native bmp container runs \(docker ps\): removed the native marker \S+bmp\.native; the pod's bmp may start\n$/,
+    );
     w.child.kill('SIGTERM');
     expect(await w.exited).toBe(0);
   });
