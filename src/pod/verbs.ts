@@ -279,7 +279,12 @@ export async function status(
     return native ? STATUS.RUNNING : STATUS.NOT_RUNNING;
   }
   const held = isHeld(o.holdDir, t.feature);
-  const holdNote = held ? `, stopped by its unit (hold ${o.holdDir}/${t.feature})` : '';
+  // The native marker: the container runs only its wrapper, waiting; the feature does not run.
+  const marked = isNativeMarked(o.holdDir, t.feature);
+  const holdNote =
+    (held ? `, stopped by its unit (hold ${o.holdDir}/${t.feature})` : '') +
+    (marked ? `, waiting: a native ${t.feature} container may run (native marker ${o.holdDir}/${t.feature}.native)` : '');
+  const waits = held || marked;
   let pods: V1Pod[] | undefined;
   let apiError: unknown;
   if (ports.cluster) {
@@ -295,7 +300,7 @@ export async function status(
     o.out(`${t.feature}: Kubernetes-managed (namespace ${t.namespace}, node ${t.node})${disabled}${holdNote}`);
     for (const p of pods) o.out(`  pod ${podLine(p, t.feature)}`);
     if (pods.length === 0) o.out('  no pod on this node');
-    return !held && pods.some((p) => podContainerRunning(p, t.feature)) ? STATUS.RUNNING : STATUS.NOT_RUNNING;
+    return !waits && pods.some((p) => podContainerRunning(p, t.feature)) ? STATUS.RUNNING : STATUS.NOT_RUNNING;
   }
   // The API server is away (or there are no credentials): the runtime on the switch still knows.
   let containers: CriContainer[];
@@ -309,7 +314,7 @@ export async function status(
   o.out(`${t.feature}: Kubernetes-managed (namespace ${t.namespace}, node ${t.node}; ${why}; from the container runtime)${holdNote}`);
   for (const c of containers.slice(0, 3)) o.out(`  container ${containerLine(c)}`);
   if (containers.length === 0) o.out('  no container on this node');
-  return !held && containers.some((c) => c.running) ? STATUS.RUNNING : STATUS.NOT_RUNNING;
+  return !waits && containers.some((c) => c.running) ? STATUS.RUNNING : STATUS.NOT_RUNNING;
 }
 
 /**
