@@ -86,7 +86,7 @@ TimeoutStopSec=120
 export function unitWaitScript(): string {
   return `${MARKER}: ExecStart of a feature unit that Kubernetes runs (kubesonic).
 # usage: sh ${UNIT_WAIT_SCRIPT} <feature> [grace_seconds]
-# env: KUBESONIC_FALLBACK_SECONDS (0: no fallback), KUBESONIC_NATIVE (the image's launcher), KUBESONIC_REDIS_SOCKET
+# env: KUBESONIC_FALLBACK_SECONDS (0: no fallback), KUBESONIC_NATIVE (the image's launcher), KUBESONIC_REDIS_SOCKET, KUBESONIC_HOLD_DIR (the native marker's directory)
 feature=$1
 grace=\${2:-120}
 fallback=\${KUBESONIC_FALLBACK_SECONDS:-0}
