@@ -81,6 +81,26 @@ const nativeMark = () => join(systemdRoot(), 'etc/sonic/kubesonic/hold/bmp.nativ
 /** The feature's daemons on the machine: the native container's and the pod's alike. */
 const daemons = (): number => pidsNamed('openbmpd').length;
 
+/** What the bmp pod, its container's log (the wrapper says why it waits) and the hold directory show, for a failure's message. */
+async function diagnose(): Promise<string> {
+  const out: string[] = [];
+  try {
+    for (const p of await podsOf(k, 'bmp', node())) {
+      out.push(`pod ${p.metadata?.name} phase=${p.status?.phase} containers=${JSON.stringify(p.status?.containerStatuses ?? [])}`);
+      const log = await k.core
+        .readNamespacedPodLog({ name: p.metadata?.name ?? '', namespace: 'sonic', container: 'bmp', tailLines: 20 })
+        .catch((e: unknown) => `(no log: ${String(e).slice(0, 200)})`);
+      out.push(`log: ${String(log)}`);
+    }
+  } catch (e) {
+    out.push(`pods: ${String(e).slice(0, 200)}`);
+  }
+  out.push(`hold on the switch: ${onSwitch(['ls', '-la', '/etc/sonic/kubesonic/hold']).stdout}`);
+  out.push(`hold from the host: ${run('ls', ['-la', join(systemdRoot(), 'etc/sonic/kubesonic/hold')]).stdout}`);
+  out.push(`journal: ${onSwitch(['journalctl', '-u', 'bmp.service', '--no-pager', '-o', 'cat', '-n', '30']).stdout}`);
+  return out.join('\n');
+}
+
 /** The switch and its node power-cycled; the API server stays as the test left it. */
 async function reboot(): Promise<void> {
   // The node first: its pods (the agent among them) end before the switch's /run starts empty.
@@ -130,7 +150,7 @@ beforeAll(async () => {
   bootStart();
   await waitFor('native bmp', nativeUp, 30_000);
   const m = kubesonic('migrate', 'bmp', '--spec', SPEC, '--timeout', '180');
-  expect(m.code, m.stdout + m.stderr).toBe(0);
+  expect(m.code, m.code === 0 ? '' : `${m.stdout}${m.stderr}\n${await diagnose()}`).toBe(0);
   await waitFor('bmp pod running', podRunning, 120_000);
   monitor = setInterval(() => {
     samples++;
@@ -187,7 +207,9 @@ describe('a migrated switch reboots with the API server away', () => {
     const back = Date.now();
     // The pod's status from before the reboot says "running" until the kubelet reports again: wait
     // for a container started after the API server came back.
-    await waitFor('bmp pod running again', () => podStartedSince(back - 5000), 180_000);
+    await waitFor('bmp pod running again', () => podStartedSince(back - 5000), 180_000).catch(async (e: unknown) => {
+      throw new Error(`${String(e)}\n${await diagnose()}`);
+    });
     expect(await nativeUp()).toBe(false);
     expect(daemons()).toBe(1);
     expect(unitActive()).toBe('active');
