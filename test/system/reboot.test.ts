@@ -95,6 +95,16 @@ async function diagnose(): Promise<string> {
   } catch (e) {
     out.push(`pods: ${String(e).slice(0, 200)}`);
   }
+  try {
+    const n = await k.core.readNode({ name: node() });
+    out.push(`node taints=${JSON.stringify(n.spec?.taints ?? [])} labels=${JSON.stringify(n.metadata?.labels ?? {})}`);
+    const ds = await k.apps.listNamespacedDaemonSet({ namespace: 'sonic' });
+    out.push(
+      `daemonsets: ${ds.items.map((d) => `${d.metadata?.name} desired=${d.status?.desiredNumberScheduled} ready=${d.status?.numberReady}`).join(', ')}`,
+    );
+  } catch (e) {
+    out.push(`node: ${String(e).slice(0, 200)}`);
+  }
   out.push(`hold on the switch: ${onSwitch(['ls', '-la', '/etc/sonic/kubesonic/hold']).stdout}`);
   out.push(`hold from the host: ${run('ls', ['-la', join(systemdRoot(), 'etc/sonic/kubesonic/hold')]).stdout}`);
   out.push(`journal: ${onSwitch(['journalctl', '-u', 'bmp.service', '--no-pager', '-o', 'cat', '-n', '30']).stdout}`);
