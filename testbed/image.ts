@@ -128,7 +128,7 @@ export const SIDECAR_RECIPE = {
   packages: ['nodejs'],
   entrypoint: ['/usr/bin/node', '/opt/kubesonic/kubesonic.mjs'],
   cmd: ['--help'],
-  /** nobody:nogroup, by number so it needs no passwd entry; the sync sidecar and gate run as 0 (render). */
+  /** nobody:nogroup, by number so it needs no passwd entry; the sync sidecar and the sidecar shape's gate run as 0 (render). */
   user: '65534:65534',
   env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'NODE_ENV=production'],
   dir: '/opt/kubesonic',

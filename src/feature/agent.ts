@@ -14,7 +14,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { Docker } from '../host/docker.js';
 import type { Syslog } from '../host/syslog.js';
 import { applyHostFiles, requestReload } from '../host/files.js';
-import { isHeld } from '../host/hold.js';
+import { isHeld, isNativeMarked } from '../host/hold.js';
 import { isMigrated, migratedFeatures } from '../host/records.js';
 import type { ClusterReader } from '../kube/cluster.js';
 import { VERSION_ANNOTATION } from '../kube/ids.js';
@@ -32,7 +32,7 @@ export interface AgentOptions {
   /**
    * The per-feature sidecar's one feature: served always. undefined (the agent): the features
    * migrated on this node are served — those with an active record (host/records.ts) — and no other,
-   * so a pod waiting at its gate next to a native container never changes FEATURE.
+   * so a pod waiting in its wrapper next to a native container never changes FEATURE.
    */
   only: string | undefined;
   /** Which pods to watch: every kubesonic pod (the agent) or one feature's (the sidecar). */
@@ -164,8 +164,9 @@ export class NodeAgent {
     await this.view.start();
     if (this.opts.hostRoot) {
       this.hostTimer = setInterval(() => void this.reassertHost(), this.opts.hostIntervalMs);
-      // `systemctl start` takes the hold off while the container keeps running (its shell execs the
-      // daemon): no pod event follows, so the holds are looked at on their own (a few stat calls).
+      // `systemctl start` takes the hold off (the unit's shell the native marker) while the container
+      // keeps running (its shell execs the daemon): no pod event follows, so the holds and markers
+      // are looked at on their own (a few stat calls).
       this.holdTimer = setInterval(() => this.holdsChanged(), this.opts.holdPollMs ?? 2000);
     }
   }
@@ -222,11 +223,20 @@ export class NodeAgent {
     return this.opts.hostRoot === '' ? undefined : isHeld(join(this.opts.hostRoot, HOLD_DIR), feature);
   }
 
+  /** The feature's native marker (a native container may run; the pod's container waits); false where no host files are seen. */
+  private nativeMarked(feature: string): boolean {
+    return this.opts.hostRoot !== '' && isNativeMarked(join(this.opts.hostRoot, HOLD_DIR), feature);
+  }
+
+  /** The host files the observation depends on, as one comparable string. */
+  private holdsOf(features: readonly string[]): string {
+    return features.map((f) => `${f}:${this.held(f) ? 'h' : ''}${this.nativeMarked(f) ? 'n' : ''}`).join(',');
+  }
+
   private holdsChanged(): void {
     if (!this.last) return;
     const features = this.opts.only ? [this.opts.only] : migratedFeatures(this.opts.hostRoot);
-    const now = features.filter((f) => this.held(f)).join(',');
-    if (now !== this.heldSeen) this.changed(this.last);
+    if (this.holdsOf(features) !== this.heldSeen) this.changed(this.last);
   }
 
   private changed(s: NodeSnapshot): void {
@@ -242,7 +252,7 @@ export class NodeAgent {
       void w.stop();
     }
     for (const f of features) {
-      const seen = observe(f, s.pods, s.node, this.held(f));
+      const seen = observe(f, s.pods, s.node, this.held(f), this.nativeMarked(f));
       // An enable is an edge: the disable taint seen, then gone. A first snapshot (after a restart
       // of the agent) has no edge, so CONFIG_DB is never written from a level it cannot explain.
       // Across its own restarts the writer remembers an operator's disable in the unit state file.
@@ -270,7 +280,7 @@ export class NodeAgent {
         void reconcileHost(f, version, this.opts.hostRoot, this.opts.log, this.ports.docker);
       }
     }
-    this.heldSeen = features.filter((f) => this.held(f)).join(',');
+    this.heldSeen = this.holdsOf(features);
   }
 
   private async reassertHost(): Promise<void> {

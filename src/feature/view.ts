@@ -60,8 +60,16 @@ export function oomKillOf(feature: string, pod: V1Pod): OomKill | undefined {
  * feature's daemon does not run (its container waits); when off, the unit was not stopped, whatever
  * the node's stop taint says (the taint only reports the hold, and may lag behind it while the API
  * server was away). undefined (no view of the host): the stop taint is all there is to go by.
+ * `nativeMarked`: the native marker (host/hold.ts `<f>.native`) is on: a native container may run,
+ * so the pod's container only waits in its wrapper — present but not running (pending), never running.
  */
-export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | undefined, held?: boolean): Observation {
+export function observe(
+  feature: string,
+  pods: Iterable<V1Pod>,
+  node: V1Node | undefined,
+  held?: boolean,
+  nativeMarked = false,
+): Observation {
   let running = false;
   let containerId: string | undefined;
   let containerVersion: string | undefined;
@@ -73,7 +81,7 @@ export function observe(feature: string, pods: Iterable<V1Pod>, node: V1Node | u
     const oom = oomKillOf(feature, pod);
     // Two pods of one feature on a node only happen mid-rollout: the newer kill is the one to count.
     if (oom && (!lastOomKill || (oom.finishedAt?.getTime() ?? 0) > (lastOomKill.finishedAt?.getTime() ?? 0))) lastOomKill = oom;
-    if (!held && podContainerRunning(pod, feature)) {
+    if (!held && !nativeMarked && podContainerRunning(pod, feature)) {
       running = true;
       const cs = pod.status?.containerStatuses?.find((c) => c.name === feature);
       containerId = shortContainerId(cs?.containerID);

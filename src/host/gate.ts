@@ -1,5 +1,7 @@
-// The pod's init step: the feature container may start only once no native Docker container of
-// that name runs on the node, so the two never run together. Only a provably absent Docker opens
+// The seed's per-feature sidecar shape (sync: sidecar) keeps this init step, next to its sync
+// container's own Docker mount: the feature container may start only once no native Docker
+// container of that name runs on the node. The default shape has no init container and no Docker
+// socket: the host-side native marker (host/hold.ts) does this work there. Only a provably absent Docker opens
 // the gate without an answer; a Docker that does not answer (hung, refused, EACCES, HTTP 500) keeps
 // it shut: the pod stays in Init, saying why, until Docker answers or the gate's timeout ends the
 // attempt (the kubelet then runs the init container again).

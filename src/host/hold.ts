@@ -22,3 +22,31 @@ export function setHold(holdDir: string, feature: string, on: boolean, why = 'st
   }
   return true;
 }
+
+/**
+ * The native marker (`<f>.native` next to the hold): a native Docker container of the feature may run
+ * on this host, so the pod's container must wait (the same wrapper as the hold) and the node agent
+ * reports the pod pending, never running. The host side, root anyway, does the Docker work and sets
+ * or clears it — migrate, the unit's shell around its local fallback — so no container of the pod
+ * mounts the Docker socket. Cleared only once Docker proved no native container runs.
+ */
+export const NATIVE_MARK_SUFFIX = '.native';
+
+export const nativeMarkPath = (holdDir: string, feature: string): string => join(holdDir, `${feature}${NATIVE_MARK_SUFFIX}`);
+
+export function isNativeMarked(holdDir: string, feature: string): boolean {
+  return existsSync(nativeMarkPath(holdDir, feature));
+}
+
+/** Put the native marker on or take it off; true when that changed something. */
+export function setNativeMark(holdDir: string, feature: string, on: boolean, why = 'a native container may run'): boolean {
+  const path = nativeMarkPath(holdDir, feature);
+  if (existsSync(path) === on) return false;
+  if (on) {
+    mkdirSync(holdDir, { recursive: true, mode: 0o755 });
+    writeFileSync(path, `${why} ${new Date().toISOString()}\n`, { mode: 0o644 });
+  } else {
+    rmSync(path, { force: true });
+  }
+  return true;
+}

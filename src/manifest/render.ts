@@ -1,9 +1,10 @@
 // FeatureSpec -> the Kubernetes objects that run a feature, pure (the same spec always renders the
 // same objects):
 //   renderFeature  the feature's DaemonSet: the feature container with requests/limits and probes,
-//                  and a gate init container that keeps the pod from starting while the native
-//                  container runs; in the seed's shape (sync: sidecar) also the FEATURE sync sidecar
-//                  with its ServiceAccount and RBAC
+//                  its command wrapped so it waits while the unit holds it or a native container
+//                  may run (host-side files, no Docker socket in the pod); in the seed's shape
+//                  (sync: sidecar) also the FEATURE sync sidecar with its ServiceAccount and RBAC,
+//                  and its gate init container
 //   renderAgent    the per-node agent (sync: agent, the default): one small DaemonSet that keeps
 //                  FEATURE and the units of every migrated feature on its node
 import type { KubernetesObject } from '@kubernetes/client-node';
@@ -21,6 +22,7 @@ import {
   UNIT_DIR,
   UNIT_STATE_DIR,
 } from '../sonic/paths.js';
+import { NATIVE_MARK_SUFFIX } from '../host/hold.js';
 import type { Obj } from '../util/json.js';
 import { type FeatureSpec, type ProbeSpec, type Resources, objectName } from './spec.js';
 
@@ -46,23 +48,32 @@ function k8sProbe(p: ProbeSpec | undefined): Obj | undefined {
 }
 
 /**
- * The feature container's command, so that it honours the host-side hold (host/hold.ts): while
- * HOLD_MOUNT/<f> exists the container waits in a shell and no daemon runs — whatever the kubelet
- * restarts, with or without the API server; once the file is gone the feature's own command replaces
- * the shell (exec: same pid 1, same signals). The image needs /bin/sh, as SONiC's images have.
+ * The feature container's command, so that it honours the host-side hold and the native marker
+ * (host/hold.ts): while HOLD_MOUNT/<f> (the unit stopped it) or HOLD_MOUNT/<f>.native (a native Docker
+ * container of it may run on this host) exists the container waits in a shell and no daemon runs —
+ * whatever the kubelet restarts, with or without the API server; once both are gone the feature's own
+ * command replaces the shell (exec: same pid 1, same signals). The host side (root anyway) does the
+ * Docker work and sets the files: no container of the pod mounts the Docker socket. The image needs
+ * /bin/sh, as SONiC's images have.
  */
 export function holdWrapped(feature: string, command: readonly string[]): string[] {
   const script =
-    `h=${HOLD_MOUNT}/${feature}; if [ -e "$h" ]; then ` +
-    `echo "kubesonic: ${feature} is stopped by its unit on this switch; waiting for systemctl start ${feature}"; ` +
-    'while [ -e "$h" ]; do sleep 1; done; fi; exec "$@"';
+    `h=${HOLD_MOUNT}/${feature}; n=$h${NATIVE_MARK_SUFFIX}; said=; ` +
+    'while [ -e "$h" ] || [ -e "$n" ]; do ' +
+    `if [ -e "$h" ]; then w=h; l="kubesonic: ${feature} is stopped by its unit on this switch; waiting for systemctl start ${feature}"; ` +
+    `else w=n; l="kubesonic: a native ${feature} container may run on this switch; waiting until the host side finds none"; fi; ` +
+    '[ "$said" = "$w" ] || echo "$l"; said=$w; sleep 1; done; exec "$@"';
   return ['/bin/sh', '-c', script, feature, ...command];
 }
 
-/** An exec liveness/startup probe passes while the feature is held: a held feature is stopped, not broken. */
+/**
+ * An exec liveness/startup probe passes while the feature is held or natively marked: a waiting
+ * feature is stopped, not broken.
+ */
 function holdAwareProbe(feature: string, p: ProbeSpec | undefined): ProbeSpec | undefined {
   if (!p?.exec) return p;
-  return { ...p, exec: ['/bin/sh', '-c', '[ -e "$0" ] || exec "$@"', `${HOLD_MOUNT}/${feature}`, ...p.exec] };
+  const h = `${HOLD_MOUNT}/${feature}`;
+  return { ...p, exec: ['/bin/sh', '-c', '[ -e "$0" ] || [ -e "$0' + NATIVE_MARK_SUFFIX + '" ] || exec "$@"', h, ...p.exec] };
 }
 
 function k8sResources(r: Resources): Obj {
@@ -179,7 +190,8 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
   const podLabels = { ...labels, [FEATURE_POD_LABEL]: 'feature' };
   const ns = spec.namespace;
   const objects: KubernetesObject[] = [];
-  const withSidecar = Boolean(spec.sidecar) && spec.sync === 'sidecar';
+  const sidecar = spec.sync === 'sidecar' ? spec.sidecar : undefined;
+  const withSidecar = sidecar !== undefined;
 
   const featureContainer = defined({
     name: featureContainerName(spec.feature),
@@ -207,7 +219,10 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
   const containers: Obj[] = [featureContainer];
   const initContainers: Obj[] = [];
 
-  if (spec.sidecar) {
+  if (sidecar) {
+    // Only the seed's per-feature sidecar shape still mounts Docker: its sync container does the v2
+    // clean-up and its gate init container re-checks the native container. The default shape (the
+    // node agent) mounts no Docker socket in the feature pod: the native marker does the gate's work.
     const dockerMount = spec.host.dockerSocket ? [{ name: 'kubesonic-docker', mountPath: DOCKER_SOCKET }] : [];
     // type Socket: with type "" the kubelet would create a directory where dockerd's socket goes.
     if (spec.host.dockerSocket) volumes.push({ name: 'kubesonic-docker', hostPath: { path: spec.host.dockerSocket, type: 'Socket' } });
@@ -215,34 +230,30 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
       name: 'DOCKER_HOST',
       value: spec.host.dockerSocket ? `unix://${DOCKER_SOCKET}` : 'unix:///nonexistent/docker.sock',
     };
-    // The feature must never run next to its native container: the gate waits until the
-    // native one is gone before the pod's feature container may start.
     initContainers.push({
       name: 'gate',
-      image: spec.sidecar.image,
-      imagePullPolicy: spec.sidecar.imagePullPolicy,
+      image: sidecar.image,
+      imagePullPolicy: sidecar.imagePullPolicy,
       command: ['node', IMAGE_BUNDLE, 'gate', spec.feature, '--timeout', '300'],
       env: [dockerEnv],
       volumeMounts: dockerMount,
-      resources: k8sResources(spec.sidecar.resources),
+      resources: k8sResources(sidecar.resources),
       securityContext: KUBESONIC_SECURITY,
     });
-    if (withSidecar) {
-      const base = syncerBase(spec, [spec.feature]);
-      volumes.push(...base.volumes);
-      containers.push({
-        name: `${name}-sync`,
-        image: spec.sidecar.image,
-        imagePullPolicy: spec.sidecar.imagePullPolicy,
-        command: ['node', IMAGE_AGENT_BUNDLE, '--only', spec.feature, '--unit-state-dir', UNIT_STATE_DIR],
-        env: [...base.env, dockerEnv, { name: 'KUBESONIC_MIGRATION_VERSION', value: spec.sidecar.version }],
-        resources: k8sResources(spec.sidecar.resources),
-        volumeMounts: [...base.mounts, ...dockerMount],
-        readinessProbe: { exec: { command: ['test', '-f', SYNC_READY_FILE] }, periodSeconds: 5 },
-        securityContext: KUBESONIC_SECURITY,
-      });
-      objects.push(...readerRbac(syncServiceAccountName(spec), ns, labels));
-    }
+    const base = syncerBase(spec, [spec.feature]);
+    volumes.push(...base.volumes);
+    containers.push({
+      name: `${name}-sync`,
+      image: sidecar.image,
+      imagePullPolicy: sidecar.imagePullPolicy,
+      command: ['node', IMAGE_AGENT_BUNDLE, '--only', spec.feature, '--unit-state-dir', UNIT_STATE_DIR],
+      env: [...base.env, dockerEnv, { name: 'KUBESONIC_MIGRATION_VERSION', value: sidecar.version }],
+      resources: k8sResources(sidecar.resources),
+      volumeMounts: [...base.mounts, ...dockerMount],
+      readinessProbe: { exec: { command: ['test', '-f', SYNC_READY_FILE] }, periodSeconds: 5 },
+      securityContext: KUBESONIC_SECURITY,
+    });
+    objects.push(...readerRbac(syncServiceAccountName(spec), ns, labels));
   }
 
   objects.push({

@@ -83,7 +83,8 @@ export interface FeatureSpec {
    */
   fallbackSeconds: number;
   /**
-   * Host directories the sidecar manages, and the Docker socket the gate checks (SONiC's by default).
+   * Host directories the sidecar manages, and the Docker socket the seed's sidecar shape mounts for
+   * its gate and v2 clean-up (SONiC's by default; the default shape's feature pod mounts none).
    * dockerSocket undefined: the node has no Docker (the gate passes, v2 has nothing to clean up).
    * syslogSocket: the host's syslog socket the agent logs OOM kills to; undefined: none mounted.
    */

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { DockerAbsent, type DockerContainer } from '../host/docker.js';
 import { readOrUndefined } from '../host/files.js';
-import { isHeld } from '../host/hold.js';
+import { isHeld, isNativeMarked } from '../host/hold.js';
 import { readRecord as readHostRecord, type MigrationRecord } from '../host/records.js';
 import { mustSystemctl, unitActive } from '../host/systemctl.js';
 import { featureHeld, featureHeldOff, runningPod } from '../kube/cluster.js';
@@ -59,6 +59,9 @@ export const holdDir = (ctx: FlowContext): string => join(ctx.root, HOLD_DIR);
 
 /** The feature's host-side hold is on (its unit stopped it). */
 export const hostHeld = (ctx: FlowContext): boolean => isHeld(holdDir(ctx), ctx.spec.feature);
+
+/** The feature's native marker is on (host/hold.ts): the pod's container waits, a native one may run. */
+export const nativeMarked = (ctx: FlowContext): boolean => isNativeMarked(holdDir(ctx), ctx.spec.feature);
 
 /** The image's own unit file (SONiC's generator installs it in /usr/lib, older images in /lib). */
 export function imageUnitFile(ctx: FlowContext): string | undefined {

@@ -1,9 +1,10 @@
 // The seed's one-time migration (native container -> DaemonSet pod) as a recipe of idempotent
 // steps. Invariant: the native container and the pod never run at the same time — the node keeps
-// the <f>=disabled:NoSchedule taint until the native container is stopped, the pod's gate init
-// container re-checks it, and only then is the taint released.
+// the kubesonic stop taint until the native container is stopped, and the host-side native marker
+// (host/hold.ts) keeps any pod's feature container waiting in its wrapper from before the node is
+// opted in until Docker shows no native container; only then are marker and taint released.
 import { applyHostFiles } from '../host/files.js';
-import { setHold } from '../host/hold.js';
+import { setHold, setNativeMark } from '../host/hold.js';
 import { isMigrated, writeRecord } from '../host/records.js';
 import { mustSystemctl } from '../host/systemctl.js';
 import { disableTaint, hasLabel, runningPod, setLabel, setTaint, stopTaint } from '../kube/cluster.js';
@@ -28,6 +29,7 @@ import {
   heldOff,
   holdDir,
   hostHeld,
+  nativeMarked,
   unitName,
 } from './facts.js';
 import type { Step } from './steps.js';
@@ -117,9 +119,12 @@ export function migrateSteps(ctx: FlowContext): Step[] {
     {
       name: 'hold',
       // kubesonic's own hold, not an operator's disable: it never reaches CONFIG_DB.
-      describe: `hold ${ctx.node} (taint ${stopTaint(f).key}) so no pod starts before the native container is stopped`,
-      done: async () => (await held(ctx)) || (stubInstalled(ctx) && (await podRunning(ctx))),
+      describe: `hold ${ctx.node} (taint ${stopTaint(f).key}, native marker ${holdDir(ctx)}/${f}.native) so no pod starts before the native container is stopped`,
+      done: async () => ((await held(ctx)) && nativeMarked(ctx)) || (stubInstalled(ctx) && (await podRunning(ctx))),
       apply: async () => {
+        // The marker first, on the host: whatever pod comes (the taint only keeps new ones off the
+        // node), its container waits in its wrapper until release has seen no native container.
+        setNativeMark(holdDir(ctx), f, true, 'kubesonic migrate: the native container may run');
         await setTaint(ctx.cluster, ctx.node, stopTaint(f), true);
       },
     },
@@ -162,13 +167,22 @@ export function migrateSteps(ctx: FlowContext): Step[] {
         ctx.systemctl.run(['enable', '--now', 'kubesonic-taints.timer']);
       },
     },
-    // let the DaemonSet start the pod (its gate re-checks the native container)
+    // let the DaemonSet start the pod: the native marker goes only once Docker shows no native container
     {
       name: 'release',
-      describe: `release the hold so the DaemonSet starts ${f} on ${ctx.node}`,
+      describe: `check that no native ${f} container runs, remove the native marker and release the hold so the DaemonSet starts ${f} on ${ctx.node}`,
       // Only meaningful once the unit is the proxy: before that, "no taint" is the native state.
-      done: async () => stubInstalled(ctx) && !hostHeld(ctx) && !(await heldOff(ctx)),
+      done: async () => stubInstalled(ctx) && !hostHeld(ctx) && !nativeMarked(ctx) && !(await heldOff(ctx)),
       apply: async () => {
+        // Only a provably absent Docker counts as "none": a Docker fault throws here and the marker
+        // stays, so no pod's container leaves its wrapper next to a native one.
+        const native = await nativeContainer(ctx);
+        if (native)
+          throw new ExitError(
+            `migrate ${f}: a native ${f} container (${native.id.slice(0, 12)}) runs again; the native marker stays — stop it and run migrate again`,
+            1,
+          );
+        setNativeMark(holdDir(ctx), f, false);
         // A hold left by an earlier migration's stop would keep the new pod's container waiting.
         setHold(holdDir(ctx), f, false);
         // Starting the feature under Kubernetes lifts an operator's old disable too, as `systemctl start` does.

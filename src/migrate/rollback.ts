@@ -4,7 +4,7 @@
 // together. Other switches and the cluster side are untouched (the fleet-wide removal is the admin's
 // `kubesonic cluster remove`, migrate/cluster-side.ts).
 import { applyHostFiles } from '../host/files.js';
-import { setHold } from '../host/hold.js';
+import { setHold, setNativeMark } from '../host/hold.js';
 import { mustSystemctl, unitMasked } from '../host/systemctl.js';
 import { deleteFeaturePodsAndWait, disableTaint, featurePods, hasLabel, setLabel, setTaint, stopTaint } from '../kube/cluster.js';
 import { optInLabel } from '../kube/ids.js';
@@ -21,6 +21,7 @@ import {
   heldOff,
   holdDir,
   hostHeld,
+  nativeMarked,
   unitName,
 } from './facts.js';
 import type { Step } from './steps.js';
@@ -93,10 +94,12 @@ export function rollbackSteps(ctx: FlowContext): Step[] {
   const unstub: Step = {
     name: 'unstub',
     describe: `remove ${dropInPath(f, ctx.unitDir)} and daemon-reload: ${unitName(ctx)} is the image's unit again`,
-    done: async () => !stubInstalled(ctx) && !hostHeld(ctx),
+    done: async () => !stubInstalled(ctx) && !hostHeld(ctx) && !nativeMarked(ctx),
     apply: async () => {
-      // The image's unit knows no hold: none may outlive the stub (a later migrate would start held).
+      // The image's unit knows neither the hold nor the native marker: none may outlive the stub (a
+      // later migrate would start held). The pod is gone by now: nothing waits on them.
       setHold(holdDir(ctx), f, false);
+      setNativeMark(holdDir(ctx), f, false);
       // Drop-in first: the stop that follows is then the image's own (docker stop of a container
       // that is not there), not the stub's, which would taint the node again.
       applyHostFiles(hostPlan(f, 'v0', ctx.unitDir), ctx.root);

@@ -27,7 +27,7 @@ import {
 } from '../kube/cluster.js';
 import { featureContainerName, shortContainerId, VERSION_ANNOTATION } from '../kube/ids.js';
 import { DockerAbsent, type Docker } from '../host/docker.js';
-import { isHeld, setHold } from '../host/hold.js';
+import { isHeld, isNativeMarked, setHold } from '../host/hold.js';
 import { RuntimeUnavailable, runningContainer, type ContainerRuntime, type CriContainer } from '../host/cri.js';
 import { FeatureView } from '../feature/view.js';
 import { readUnitState, writeUnitState, type UnitState } from '../feature/unit-state.js';
@@ -186,8 +186,12 @@ export async function start(ports: VerbPorts, t: FeatureTarget, o: VerbOptions):
     o.out(`${t.feature}: no ${t.feature} container running yet after ${Math.round(o.timeoutMs / 1000)} s: the unit waits for it`);
     return 0;
   }
-  noteUnitState(o, t.feature, 'running');
-  o.out(`${t.feature}: ${containerLine(c)}`);
+  // A container running under the native marker is only its wrapper waiting: pending, not running.
+  const marked = isNativeMarked(o.holdDir, t.feature);
+  noteUnitState(o, t.feature, marked ? 'pending' : 'running');
+  o.out(
+    `${t.feature}: ${containerLine(c)}${marked ? ` (waits: a native ${t.feature} container may run; the unit clears ${o.holdDir}/${t.feature}.native once Docker shows none)` : ''}`,
+  );
   await v2CleanUp(ports, t, o);
   return 0;
 }
@@ -253,8 +257,11 @@ export async function restart(ports: VerbPorts, t: FeatureTarget, o: VerbOptions
   if (old.size === 0) o.out(`${t.feature}: no ${t.feature} container was running`);
   const c = await waitRunning(ports, t, o, old);
   if (!c) throw new Error(`${t.feature}: no new ${t.feature} container running after ${Math.round(o.timeoutMs / 1000)} s`);
-  noteUnitState(o, t.feature, 'running');
-  o.out(`${t.feature}: ${containerLine(c)}${isHeld(o.holdDir, t.feature) ? ' (held: waits for systemctl start)' : ''}`);
+  const marked = isNativeMarked(o.holdDir, t.feature);
+  noteUnitState(o, t.feature, marked ? 'pending' : 'running');
+  o.out(
+    `${t.feature}: ${containerLine(c)}${isHeld(o.holdDir, t.feature) ? ' (held: waits for systemctl start)' : marked ? ' (waits: a native container may run)' : ''}`,
+  );
   return 0;
 }
 
@@ -272,7 +279,12 @@ export async function status(
     return native ? STATUS.RUNNING : STATUS.NOT_RUNNING;
   }
   const held = isHeld(o.holdDir, t.feature);
-  const holdNote = held ? `, stopped by its unit (hold ${o.holdDir}/${t.feature})` : '';
+  // The native marker: the container runs only its wrapper, waiting; the feature does not run.
+  const marked = isNativeMarked(o.holdDir, t.feature);
+  const holdNote =
+    (held ? `, stopped by its unit (hold ${o.holdDir}/${t.feature})` : '') +
+    (marked ? `, waiting: a native ${t.feature} container may run (native marker ${o.holdDir}/${t.feature}.native)` : '');
+  const waits = held || marked;
   let pods: V1Pod[] | undefined;
   let apiError: unknown;
   if (ports.cluster) {
@@ -288,7 +300,7 @@ export async function status(
     o.out(`${t.feature}: Kubernetes-managed (namespace ${t.namespace}, node ${t.node})${disabled}${holdNote}`);
     for (const p of pods) o.out(`  pod ${podLine(p, t.feature)}`);
     if (pods.length === 0) o.out('  no pod on this node');
-    return !held && pods.some((p) => podContainerRunning(p, t.feature)) ? STATUS.RUNNING : STATUS.NOT_RUNNING;
+    return !waits && pods.some((p) => podContainerRunning(p, t.feature)) ? STATUS.RUNNING : STATUS.NOT_RUNNING;
   }
   // The API server is away (or there are no credentials): the runtime on the switch still knows.
   let containers: CriContainer[];
@@ -302,7 +314,7 @@ export async function status(
   o.out(`${t.feature}: Kubernetes-managed (namespace ${t.namespace}, node ${t.node}; ${why}; from the container runtime)${holdNote}`);
   for (const c of containers.slice(0, 3)) o.out(`  container ${containerLine(c)}`);
   if (containers.length === 0) o.out('  no container on this node');
-  return !held && containers.some((c) => c.running) ? STATUS.RUNNING : STATUS.NOT_RUNNING;
+  return !waits && containers.some((c) => c.running) ? STATUS.RUNNING : STATUS.NOT_RUNNING;
 }
 
 /**

@@ -3,6 +3,7 @@
 // drop-in that points the unit's Exec* lines at `kubesonic systemd`. Removing the drop-in is the
 // whole rollback of the unit. Per-ASIC instances (<f>@N.service) get the same drop-in in <f>@.service.d.
 import { NATIVE_STOPPED_FIELD } from '../feature/state.js';
+import { NATIVE_MARK_SUFFIX } from '../host/hold.js';
 import type { HostFile } from '../host/files.js';
 import {
   DROPIN_NAME,
@@ -66,8 +67,16 @@ TimeoutStopSec=120
  * so never next to a pod that is only slow — no running feature container in the runtime, and
  * CONFIG_DB FEATURE|<f> no_fallback_to_local not exactly "true", it runs the image's own launcher
  * ($KUBESONIC_NATIVE start, then wait) and says so (unit state "local"; STATE_DB current_owner=local).
- * Hand-back: once the agent reports a pod on the node again (pending: it waits at its gate while the
- * native container runs), the native container is stopped and the pod's gate opens.
+ * Before the launcher starts anything it puts the native marker on (host/hold.ts, HOLD_DIR/<f>.native),
+ * so a pod that comes back meanwhile waits in its wrapper (the pod mounts no Docker socket: the host
+ * side does the Docker work). Hand-back: once the agent reports a pod on the node again (pending: its
+ * container waits under the marker), the native container is stopped and — only once `docker ps`
+ * shows no container named exactly <f> — the marker removed, and the pod's feature starts.
+ *
+ * The marker is persistent (a reboot during the fallback leaves it): at the shell's start and while in
+ * kube mode it is removed once Docker proves that no native container runs. Docker not answering: it
+ * stays, and says why once (never a guess). No docker CLI on the host: nothing native can be started
+ * (the image's launcher is docker's), so none runs.
  *
  * Intruders: while the pod owns the feature (unit state running or pending), a native container of
  * the feature's exact name that starts anyway (an operator's `docker start`, an old sidecar) is
@@ -77,13 +86,16 @@ TimeoutStopSec=120
 export function unitWaitScript(): string {
   return `${MARKER}: ExecStart of a feature unit that Kubernetes runs (kubesonic).
 # usage: sh ${UNIT_WAIT_SCRIPT} <feature> [grace_seconds]
-# env: KUBESONIC_FALLBACK_SECONDS (0: no fallback), KUBESONIC_NATIVE (the image's launcher), KUBESONIC_REDIS_SOCKET
+# env: KUBESONIC_FALLBACK_SECONDS (0: no fallback), KUBESONIC_NATIVE (the image's launcher), KUBESONIC_REDIS_SOCKET, KUBESONIC_HOLD_DIR (the native marker's directory)
 feature=$1
 grace=\${2:-120}
 fallback=\${KUBESONIC_FALLBACK_SECONDS:-0}
 native=\${KUBESONIC_NATIVE:-}
 state_file=\${KUBESONIC_UNIT_STATE_DIR:-${UNIT_STATE_DIR}}/$feature
 redis_socket=\${KUBESONIC_REDIS_SOCKET:-${REDIS_SOCKET}}
+# The native marker: while it exists the pod's container waits in its wrapper (a native one may run).
+mark=\${KUBESONIC_HOLD_DIR:-${HOLD_DIR}}/$feature${NATIVE_MARK_SUFFIX}
+mark_said=
 gone=0
 away=0
 away_since=
@@ -101,6 +113,10 @@ no_fallback() { [ "$(redis-cli -s "$redis_socket" -n 4 hget "FEATURE|$feature" n
 runtime_clear() { ids=$(crictl ps -q --name "^$feature\\$" --state running 2>/dev/null) && [ -z "$ids" ]; }
 fall_back() {
   echo "$feature: no pod from Kubernetes for $away s: falling back to the native container ($native start)"
+  # The marker before anything native can run: a pod that comes back meanwhile waits in its wrapper.
+  if ! { mkdir -p "\${mark%/*}" && echo "native fallback of the unit $(date +%s)" > "$mark"; }; then
+    echo "$feature: cannot write the native marker $mark: no fallback; trying again in $fallback s"; away_since=$up; return
+  fi
   if ! "$native" start; then echo "$feature: $native start failed; trying again in $fallback s"; away_since=$up; return; fi
   "$native" wait &
   native_wait=$!
@@ -114,8 +130,9 @@ hand_back() {
   kill "$native_wait" 2>/dev/null
   mode=kube
   away_since=
+  clear_mark
 }
-# The pod owns the feature (running, or pending at its gate): a native container of it is an intruder.
+# The pod owns the feature (running, or pending in its wrapper): a native container of it is an intruder.
 # Never while the state is local (the fallback's own container), unknown, stopped or disabled.
 pod_owns() {
   owner=unknown
@@ -123,7 +140,26 @@ pod_owns() {
   case $owner in running|pending) return 0 ;; *) return 1 ;; esac
 }
 # Docker's name filters match substrings (bmp2, xbmp for bmp): only the exact name counts.
-native_up() { docker ps --filter "name=$feature" --format '{{.Names}}' 2>/dev/null | grep -qxF -- "$feature"; }
+native_names() { docker ps --filter "name=$feature" --format '{{.Names}}' 2>/dev/null; }
+native_up() { native_names | grep -qxF -- "$feature"; }
+# Proven: Docker answered and lists no container named exactly $feature (no docker CLI: none can run).
+# Docker not answering is not "none".
+native_none() {
+  command -v docker >/dev/null 2>&1 || return 0
+  names=$(native_names) || return 1
+  ! printf '%s\\n' "$names" | grep -qxF -- "$feature"
+}
+# The native marker goes once Docker proves no native container runs; else it stays, said once.
+clear_mark() {
+  [ -e "$mark" ] || { mark_said=; return 0; }
+  if native_none; then
+    rm -f "$mark" && echo "$feature: no native $feature container runs (docker ps): removed the native marker $mark; the pod's $feature may start"
+    mark_said=
+  elif [ -z "$mark_said" ]; then
+    echo "$feature: the native marker $mark stays: a native $feature container runs, or Docker does not answer"
+    mark_said=1
+  fi
+}
 # Down within 5 s of its start: the event arrives in milliseconds, docker stop kills after 2 s.
 stop_intruder() {
   pod_owns && native_up || return 0
@@ -177,6 +213,7 @@ while :; do
       *) if ! kill -0 "$native_wait" 2>/dev/null; then echo "$feature: the native container ended"; exit 1; fi ;;
     esac
   else
+    clear_mark
     case $state in
       disabled)
         echo "$feature: pod gone and $feature disabled on this node"

@@ -1,7 +1,7 @@
 // An in-memory Cluster (src/kube/cluster.ts) for table tests: nodes, pods and objects in maps,
 // watches that fire on every change, and — when asked — the DaemonSet controller and kubelet in one
 // line: a DaemonSet of feature f has a pod on every node not tainted f=disabled:NoSchedule, and the
-// pod's feature container runs once its gate lets it (`gateOpen`).
+// pod's feature daemon runs once its wrapper lets it (`gateOpen`: no hold, no native marker).
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { KubernetesObject, V1Node, V1Pod, V1Taint } from '@kubernetes/client-node';
 import { ConflictError, heldOff, type Cluster, type PodList, type WatchEventType, type WatchHandle } from '../../src/kube/cluster.js';
@@ -39,7 +39,7 @@ export class FakeCluster implements Cluster {
   down = false;
   /** Play the DaemonSet controller and the kubelet after every change. */
   controllers = false;
-  /** The pod's gate (init container): may the feature container of `feature` start on `node`? */
+  /** The feature container's wrapper (render.ts holdWrapped): may the daemon of `feature` run on `node`? */
   gateOpen: (feature: string, node: string) => boolean = () => true;
   /** Called after every change (an invariant monitor hooks in here). */
   onChange: () => void = () => undefined;

@@ -11,7 +11,8 @@ import { renderAgent, renderFeature } from '../../src/manifest/render.js';
 import { parseFeatureSpec, type FeatureSpec } from '../../src/manifest/spec.js';
 import { recordEntry } from '../../src/migrate/cluster-side.js';
 import type { FlowContext } from '../../src/migrate/context.js';
-import { UNIT_DIR } from '../../src/sonic/paths.js';
+import { isHeld, isNativeMarked } from '../../src/host/hold.js';
+import { HOLD_DIR, UNIT_DIR } from '../../src/sonic/paths.js';
 import { dropInPath, stubDropIn } from '../../src/systemd/unit.js';
 import { FakeCluster } from './cluster.js';
 import { FakeDocker } from './docker.js';
@@ -77,7 +78,9 @@ export function fakeSwitch(specText = BMP_SPEC, opts: { clusterSide?: boolean } 
   cluster.addNode(NODE);
   if (opts.clusterSide !== false) cluster.seed(clusterSideObjects(spec));
   cluster.controllers = true;
-  cluster.gateOpen = (feature) => !docker.isRunning(feature);
+  // The fake kubelet runs the feature's daemon only once its wrapper lets it: neither the hold nor
+  // the native marker in the switch's hold directory (render.ts holdWrapped). Docker is not asked.
+  cluster.gateOpen = (feature) => !isHeld(join(root, HOLD_DIR), feature) && !isNativeMarked(join(root, HOLD_DIR), feature);
   const check = () => {
     if (docker.isRunning(f) && cluster.runningPodsOf(f, NODE).length > 0)
       violations.push(`native ${f} and its pod running together (calls: ${cluster.calls.at(-1)})`);

@@ -171,6 +171,13 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     const [pod] = await podsOf(k, 'bmp', node());
     expect(pod?.spec?.containers.map((c) => c.name)).toEqual(['bmp']);
     expect(pod?.spec?.automountServiceAccountToken).toBe(false);
+    // Issue #9: no init container, no Docker (or any) socket in the pod; the native marker that kept
+    // its container waiting during migrate is gone (Docker showed no native bmp at release).
+    expect(pod?.spec?.initContainers ?? []).toEqual([]);
+    expect(
+      (pod?.spec?.volumes ?? []).filter((v) => v.hostPath?.type === 'Socket' || /(docker|containerd)\.sock$/.test(v.hostPath?.path ?? '')),
+    ).toEqual([]);
+    expect(existsSync(join(root, 'etc/sonic/kubesonic/hold/bmp.native'))).toBe(false);
     await waitFor('unit state file', async () => onSwitch(['cat', '/run/kubesonic/units/bmp']).stdout.startsWith('running'), 30_000);
     const mainPid = systemctl('show', 'bmp.service', '--property=MainPID', '--value').stdout.trim();
     const cmdline = onSwitch(['cat', `/proc/${mainPid}/cmdline`])

@@ -4,11 +4,13 @@
 //   - the unit falls back to the image's own container after the spec's fallback delay, says so
 //     (STATE_DB current_owner=local, `kubesonic systemd bmp status`), and never ends in start-limit-hit;
 //   - with CONFIG_DB no_fallback_to_local=true it stays down and says why;
-//   - once the API server is back Kubernetes takes bmp back with no step by hand: the pod waits at
-//     its gate while the native container runs, the unit stops the native one, the pod starts;
+//   - once the API server is back Kubernetes takes bmp back with no step by hand: the pod's
+//     container waits in its wrapper under the native marker (the unit put it on before its
+//     fallback; no container of the pod mounts the Docker socket), the unit stops the native one,
+//     removes the marker once docker ps shows none, and the pod's daemon starts;
 //   - a 250 ms monitor counts the feature's daemons on the machine the whole time: never two.
 import { join } from 'node:path';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import {
@@ -73,8 +75,41 @@ const podStartedSince = async (ms: number) =>
     return podContainerRunning(p, 'bmp') && started !== undefined && new Date(started).getTime() >= ms;
   });
 
+/** The native marker on the switch's disk (host/hold.ts), as the pod's hostPath sees it. */
+const nativeMark = () => join(systemdRoot(), 'etc/sonic/kubesonic/hold/bmp.native');
+
 /** The feature's daemons on the machine: the native container's and the pod's alike. */
 const daemons = (): number => pidsNamed('openbmpd').length;
+
+/** What the bmp pod, its container's log (the wrapper says why it waits) and the hold directory show, for a failure's message. */
+async function diagnose(): Promise<string> {
+  const out: string[] = [];
+  try {
+    for (const p of await podsOf(k, 'bmp', node())) {
+      out.push(`pod ${p.metadata?.name} phase=${p.status?.phase} containers=${JSON.stringify(p.status?.containerStatuses ?? [])}`);
+      const log = await k.core
+        .readNamespacedPodLog({ name: p.metadata?.name ?? '', namespace: 'sonic', container: 'bmp', tailLines: 20 })
+        .catch((e: unknown) => `(no log: ${String(e).slice(0, 200)})`);
+      out.push(`log: ${String(log)}`);
+    }
+  } catch (e) {
+    out.push(`pods: ${String(e).slice(0, 200)}`);
+  }
+  try {
+    const n = await k.core.readNode({ name: node() });
+    out.push(`node taints=${JSON.stringify(n.spec?.taints ?? [])} labels=${JSON.stringify(n.metadata?.labels ?? {})}`);
+    const ds = await k.apps.listNamespacedDaemonSet({ namespace: 'sonic' });
+    out.push(
+      `daemonsets: ${ds.items.map((d) => `${d.metadata?.name} desired=${d.status?.desiredNumberScheduled} ready=${d.status?.numberReady}`).join(', ')}`,
+    );
+  } catch (e) {
+    out.push(`node: ${String(e).slice(0, 200)}`);
+  }
+  out.push(`hold on the switch: ${onSwitch(['ls', '-la', '/etc/sonic/kubesonic/hold']).stdout}`);
+  out.push(`hold from the host: ${run('ls', ['-la', join(systemdRoot(), 'etc/sonic/kubesonic/hold')]).stdout}`);
+  out.push(`journal: ${onSwitch(['journalctl', '-u', 'bmp.service', '--no-pager', '-o', 'cat', '-n', '30']).stdout}`);
+  return out.join('\n');
+}
 
 /** The switch and its node power-cycled; the API server stays as the test left it. */
 async function reboot(): Promise<void> {
@@ -106,6 +141,15 @@ beforeAll(async () => {
   systemdUp();
   await installSwitchKubeconfig(systemdRoot());
   clusterSide('apply', 'bmp', SPEC);
+  // The test dockerd is not at SONiC's /var/run/docker.sock: the unit (its shell's docker CLI, which
+  // clears the native marker after a hand-back) is told where it is, as a switch's docker finds its
+  // own. On the switch's disk, so it outlives the reboots; gone with the switch's tmpfs in afterAll.
+  mkdirSync(join(systemdRoot(), 'etc/systemd/system/bmp.service.d'), { recursive: true });
+  writeFileSync(
+    join(systemdRoot(), 'etc/systemd/system/bmp.service.d/50-test-docker-host.conf'),
+    `[Service]\nEnvironment=DOCKER_HOST=${docker.host}\n`,
+  );
+  systemctl('daemon-reload');
   env = {
     KUBECONFIG: '/etc/sonic/kubesonic/kubeconfig',
     KUBESONIC_REDIS_SOCKET: REDIS_SOCKET,
@@ -116,7 +160,7 @@ beforeAll(async () => {
   bootStart();
   await waitFor('native bmp', nativeUp, 30_000);
   const m = kubesonic('migrate', 'bmp', '--spec', SPEC, '--timeout', '180');
-  expect(m.code, m.stdout + m.stderr).toBe(0);
+  expect(m.code, m.code === 0 ? '' : `${m.stdout}${m.stderr}\n${await diagnose()}`).toBe(0);
   await waitFor('bmp pod running', podRunning, 120_000);
   monitor = setInterval(() => {
     samples++;
@@ -166,12 +210,16 @@ describe('a migrated switch reboots with the API server away', () => {
     expect(systemctl('show', 'bmp.service', '--property=Result').stdout.trim()).toBe('Result=success');
   }, 180_000);
 
-  it('API server back: the pod waits at its gate, the native container is stopped, the pod runs — by itself', async () => {
+  it('API server back: the pod waits in its wrapper (native marker), the native container is stopped, the marker goes, the pod runs — by itself', async () => {
+    // The unit put the native marker on before its fallback started the native container.
+    expect(existsSync(nativeMark())).toBe(true);
     startComponent('kube-apiserver');
     const back = Date.now();
     // The pod's status from before the reboot says "running" until the kubelet reports again: wait
     // for a container started after the API server came back.
-    await waitFor('bmp pod running again', () => podStartedSince(back - 5000), 180_000);
+    await waitFor('bmp pod running again', () => podStartedSince(back - 5000), 180_000).catch(async (e: unknown) => {
+      throw new Error(`${String(e)}\n${await diagnose()}`);
+    });
     expect(await nativeUp()).toBe(false);
     expect(daemons()).toBe(1);
     expect(unitActive()).toBe('active');
@@ -179,6 +227,15 @@ describe('a migrated switch reboots with the API server away', () => {
     process.stderr.write(`[reboot] hand-back: pod running ${figures.handBackS.toFixed(1)} s after the API server came back\n`);
     const journal = onSwitch(['journalctl', '-u', 'bmp.service', '--no-pager', '-o', 'cat']).stdout;
     expect(journal).toMatch(/Kubernetes has a pod for bmp on this node again: stopping the native container/);
+    expect(journal).toMatch(
+      /no native bmp container runs \(docker ps\): removed the native marker \/etc\/sonic\/kubesonic\/hold\/bmp\.native/,
+    );
+    expect(existsSync(nativeMark())).toBe(false);
+    await waitFor(
+      "STATE_DB current_owner=local with the pod's container",
+      async () => /^[0-9a-f]{12}$/.test((await state.hget('FEATURE|bmp', 'container_id')) ?? ''),
+      30_000,
+    );
   }, 240_000);
 
   it('no_fallback_to_local=true: stays down and says why; the pod comes once the API server is back', async () => {

@@ -118,6 +118,40 @@ describe('FEATURE state from what Kubernetes shows', () => {
   });
 });
 
+describe("the native marker (a native container may run; the pod's container waits in its wrapper)", () => {
+  const running = {
+    metadata: { name: 'a', labels: { app: 'bmp' } },
+    spec: { containers: [{ name: 'bmp', image: 'docker-sonic-bmp:1' }] },
+    status: {
+      containerStatuses: [
+        {
+          name: 'bmp',
+          ready: true,
+          restartCount: 0,
+          image: '',
+          imageID: '',
+          containerID: 'containerd://0123456789abcdef',
+          state: { running: {} },
+        },
+      ],
+    },
+  };
+  const taint = { spec: { taints: [{ key: 'bmp', value: 'disabled', effect: 'NoSchedule' }] } };
+  it.each([
+    // label, pods, node, held, marked → unit state, STATE_DB remote_state, current_owner
+    ['container running, no marker', [running], undefined, false, false, 'running', 'none', 'local'],
+    ['container running (the wrapper) under the marker', [running], undefined, false, true, 'pending', 'pending', 'none'],
+    ['under the marker and held by its unit', [running], undefined, true, true, 'disabled', 'stopped', 'none'],
+    ['marker, no pod', [], undefined, false, true, 'stopped', 'stopped', 'none'],
+    ['marker, pod gone, operator disable', [], taint, false, true, 'disabled', 'stopped', 'none'],
+  ] as const)('%s → unit %s, remote_state %s', (_label, pods, node, held, marked, unit, remote, owner) => {
+    const o = observe('bmp', pods as never, node as never, held, marked);
+    expect(unitStateOf(o)).toBe(unit);
+    expect(desiredFeatureState(o).stateDb).toMatchObject({ remote_state: remote, current_owner: owner });
+    if (marked) expect(o.running).toBe(false);
+  });
+});
+
 describe('the unit state file from what Kubernetes shows', () => {
   it.each([
     ['running', obs({ running: true, podPresent: true }), 'running'],

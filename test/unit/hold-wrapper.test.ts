@@ -1,6 +1,7 @@
 // The feature container's command and probes as rendered (manifest/render.ts holdWrapped), run by the
-// real /bin/sh over a hold directory: while the hold file exists nothing of the feature runs; once it
-// is gone the feature's command replaces the shell; a liveness probe passes while held.
+// real /bin/sh over a hold directory: while the hold file or the native marker (<f>.native) exists
+// nothing of the feature runs; once both are gone the feature's command replaces the shell; a
+// liveness probe passes while either exists.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,6 +41,34 @@ describe('the host-side hold in the feature container (real /bin/sh)', () => {
     }
   });
 
+  it('natively marked: waits and says why once; the hold and the marker each keep it waiting; both gone: the feature runs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kubesonic-hold-'));
+    writeFileSync(join(dir, 'bmp.native'), 'a native container may run\n');
+    const c = container(dir);
+    try {
+      await sleep(1500);
+      expect(c.output()).toBe('kubesonic: a native bmp container may run on this switch; waiting until the host side finds none\n');
+      // The unit stops it meanwhile: the hold's line, then the marker alone again.
+      writeFileSync(join(dir, 'bmp'), 'stopped by its unit\n');
+      await sleep(1500);
+      rmSync(join(dir, 'bmp'));
+      await sleep(1500);
+      expect(c.output()).toBe(
+        [
+          'kubesonic: a native bmp container may run on this switch; waiting until the host side finds none',
+          'kubesonic: bmp is stopped by its unit on this switch; waiting for systemctl start bmp',
+          'kubesonic: a native bmp container may run on this switch; waiting until the host side finds none',
+          '',
+        ].join('\n'),
+      );
+      rmSync(join(dir, 'bmp.native'));
+      await waitUntil('the feature to start', 3000, async () => (c.output().includes('started') ? true : undefined), 50);
+      expect(c.output()).toContain(`started ${c.child.pid}`);
+    } finally {
+      c.child.kill('SIGKILL');
+    }
+  });
+
   it('not held: the feature starts at once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kubesonic-hold-'));
     const c = container(dir);
@@ -61,5 +90,10 @@ describe('the host-side hold in the feature container (real /bin/sh)', () => {
     expect(spawnSync(probe[0]!, probe.slice(1)).status).toBe(1);
     writeFileSync(join(dir, 'bmp'), '');
     expect(spawnSync(probe[0]!, probe.slice(1)).status).toBe(0);
+    rmSync(join(dir, 'bmp'));
+    writeFileSync(join(dir, 'bmp.native'), '');
+    expect(spawnSync(probe[0]!, probe.slice(1)).status).toBe(0);
+    rmSync(join(dir, 'bmp.native'));
+    expect(spawnSync(probe[0]!, probe.slice(1)).status).toBe(1);
   });
 });

@@ -9,7 +9,8 @@ import { optInLabel } from '../../src/kube/ids.js';
 import { ExitError } from '../../src/util/errors.js';
 import { rollbackSteps } from '../../src/migrate/rollback.js';
 import { runSteps, type Step } from '../../src/migrate/steps.js';
-import { readRecord } from '../../src/migrate/facts.js';
+import { holdDir, nativeMarked, readRecord } from '../../src/migrate/facts.js';
+import { setNativeMark } from '../../src/host/hold.js';
 import { agentFeatures } from '../../src/manifest/render.js';
 import { parseFeatureSpec } from '../../src/manifest/spec.js';
 import { migratedFeatures } from '../../src/host/records.js';
@@ -131,6 +132,50 @@ describe('migrate, step by step', () => {
     expect(sw.docker.isRunning('bmp')).toBe(false);
   });
 
+  it('the native marker is on from the hold step (before opt-in) until release, which clears it only once Docker shows no native bmp', async () => {
+    const sw = nativeSwitch();
+    const steps = migrateSteps(sw.ctx);
+    const at = (name: string) => steps.findIndex((s) => s.name === name);
+    for (const s of steps.slice(0, at('hold'))) await s.apply();
+    expect(nativeMarked(sw.ctx)).toBe(false);
+    await steps[at('hold')]!.apply();
+    expect(nativeMarked(sw.ctx)).toBe(true);
+    for (const s of steps.slice(at('hold') + 1, at('release'))) await s.apply();
+    expect(nativeMarked(sw.ctx)).toBe(true);
+    // A pod that is there anyway (the taint keeps only new ones off) waits: its daemon does not run.
+    await sw.cluster.replaceNodeTaints(await sw.cluster.readNode(NODE), []);
+    expect(sw.cluster.podsOf('bmp', NODE)).toHaveLength(1);
+    expect(sw.cluster.runningPodsOf('bmp', NODE)).toHaveLength(0);
+    const release = steps[at('release')]!;
+    // Docker does not answer: release throws and the marker stays (could not see is not "none").
+    sw.docker.fault = 'refused';
+    await expect(release.apply()).rejects.toThrow();
+    expect(nativeMarked(sw.ctx)).toBe(true);
+    expect(await release.done()).toBe(false);
+    // A native bmp started by hand meanwhile: release refuses, the marker stays.
+    sw.docker.fault = undefined;
+    sw.docker.run('bmp');
+    await expect(release.apply()).rejects.toThrow(/a native bmp container \([0-9a-f]{12}\) runs again; the native marker stays/);
+    expect(nativeMarked(sw.ctx)).toBe(true);
+    expect(sw.cluster.runningPodsOf('bmp', NODE)).toHaveLength(0);
+    sw.docker.halt('bmp');
+    await release.apply();
+    expect(nativeMarked(sw.ctx)).toBe(false);
+    expect(await release.done()).toBe(true);
+    expect(sw.cluster.runningPodsOf('bmp', NODE)).toHaveLength(1);
+    expect(sw.violations).toEqual([]);
+  });
+
+  it('Docker absent (no socket) at release: nothing native can run, the marker goes', async () => {
+    const sw = nativeSwitch();
+    const steps = migrateSteps(sw.ctx);
+    const release = steps.findIndex((s) => s.name === 'release');
+    for (const s of steps.slice(0, release)) await s.apply();
+    sw.docker.fault = 'absent';
+    await steps[release]!.apply();
+    expect(nativeMarked(sw.ctx)).toBe(false);
+  });
+
   it('stop: a failing `systemctl start` of the proxy unit is a one-line error', async () => {
     const sw = nativeSwitch();
     const steps = migrateSteps(sw.ctx);
@@ -198,6 +243,18 @@ describe('rollback, step by step (this switch only)', () => {
     sw.systemctl.run(['start', 'bmp.service']);
     expect(facts(sw)).toMatchObject({ native: true, unit: true });
     expect(sw.violations).toEqual([]);
+  });
+
+  it("unstub removes the native marker with the hold: the image's unit knows neither", async () => {
+    const sw = await migrated();
+    setNativeMark(holdDir(sw.ctx), 'bmp', true);
+    const steps = rollbackSteps(sw.ctx);
+    const unstub = steps.findIndex((s) => s.name === 'unstub');
+    for (const s of steps.slice(0, unstub)) await s.apply();
+    expect(await steps[unstub]!.done()).toBe(false);
+    await steps[unstub]!.apply();
+    expect(nativeMarked(sw.ctx)).toBe(false);
+    expect(await steps[unstub]!.done()).toBe(true);
   });
 
   it.each(ROLLBACK)('a crash right after %s, then a rerun: the same end state', async (crashAfter) => {

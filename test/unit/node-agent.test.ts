@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeAgent } from '../../src/feature/agent.js';
+import { setNativeMark } from '../../src/host/hold.js';
 import { writeRecord } from '../../src/host/records.js';
+import { HOLD_DIR } from '../../src/sonic/paths.js';
 import { disableTaint, setTaint } from '../../src/kube/cluster.js';
 import { dropInPath, stubDropIn } from '../../src/systemd/unit.js';
 import { sleep, waitUntil } from '../../src/util/wait.js';
@@ -46,6 +48,7 @@ function world(opts: { features: string[]; migrated?: string[]; version?: string
       hostRoot,
       unitStateDir,
       hostIntervalMs: 60_000,
+      holdPollMs: 10,
       readyFile: join(hostRoot, 'ready'),
       log: (l) => log.push(l),
       maxBackoffMs: 20,
@@ -69,7 +72,7 @@ describe('the node agent', () => {
     expect(agent.stats.features.sort()).toEqual(FEATURES.slice(0, n).sort());
   });
 
-  it('writes nothing for a feature not migrated on this node (its pod waits at the gate next to the native one)', async () => {
+  it('writes nothing for a feature not migrated on this node (its pod waits in its wrapper next to the native one)', async () => {
     const { db, agent } = world({ features: ['bmp', 'telemetry'], migrated: ['bmp'] });
     await agent.start();
     await eventually('bmp written', () => (db.get('state', 'bmp').current_owner === 'local' ? true : undefined));
@@ -86,6 +89,27 @@ describe('the node agent', () => {
     for (const p of cluster.podsOf('bmp', NODE)) await cluster.deletePod('sonic', p.metadata!.name!);
     await eventually('disabled', () => (unitState(unitStateDir, 'bmp') === 'disabled' ? true : undefined));
     expect(unitState(unitStateDir, 'telemetry')).toBe('running');
+  });
+
+  it('the native marker on: a pod whose container runs (its wrapper waiting) is pending, never running; marker off: running, no pod event needed', async () => {
+    const { db, hostRoot, unitStateDir, agent } = world({ features: ['bmp', 'telemetry'] });
+    setNativeMark(join(hostRoot, HOLD_DIR), 'bmp', true);
+    await agent.start();
+    await eventually('bmp pending', () => (unitState(unitStateDir, 'bmp') === 'pending' ? true : undefined));
+    expect(db.get('state', 'bmp')).toMatchObject({ current_owner: 'none', remote_state: 'pending', container_id: '' });
+    // Another feature's marker is not telemetry's.
+    expect(unitState(unitStateDir, 'telemetry')).toBe('running');
+    await sleep(50);
+    expect(unitState(unitStateDir, 'bmp')).toBe('pending');
+    // The unit's shell took it off (Docker showed no native bmp): the agent sees it on its own.
+    setNativeMark(join(hostRoot, HOLD_DIR), 'bmp', false);
+    await eventually('bmp running', () => (unitState(unitStateDir, 'bmp') === 'running' ? true : undefined));
+    expect(db.get('state', 'bmp')).toMatchObject({ current_owner: 'local', remote_state: 'none' });
+    // The STATE_DB writes never said running while the marker was on.
+    const owners = db.writes
+      .filter((w) => w.feature === 'bmp' && w.db === 'state')
+      .map((w) => (w.fields as Record<string, string>).current_owner);
+    expect(owners.indexOf('local')).toBeGreaterThan(owners.indexOf('none'));
   });
 
   it('installs the stub drop-in of each feature per its pod version; v0 gives the unit back', async () => {

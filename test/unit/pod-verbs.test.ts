@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isHeld } from '../../src/host/hold.js';
+import { isHeld, setNativeMark } from '../../src/host/hold.js';
+import { readUnitState } from '../../src/feature/unit-state.js';
 import { setTaint, type Cluster } from '../../src/kube/cluster.js';
 import { pendingTaints } from '../../src/pod/taint-pending.js';
 import { restart, start, status, stop, waitWhileRunning, STATUS } from '../../src/pod/verbs.js';
@@ -256,6 +257,21 @@ describe('kubesonic systemd <f> status', () => {
     w.lines.length = 0;
     expect(await status(w.ports, t, w.o)).toBe(STATUS.NOT_RUNNING);
     expect(w.lines[0]).toBe(`bmp: Kubernetes-managed (namespace sonic, node leaf1), stopped by its unit (hold ${w.holdDir}/bmp)`);
+  });
+
+  it('native marker on: not running (3) although the container runs its waiting shell; start notes pending, not running', async () => {
+    const w = world();
+    setNativeMark(w.holdDir, 'bmp', true);
+    expect(await status(w.ports, t, w.o)).toBe(STATUS.NOT_RUNNING);
+    expect(w.lines[0]).toBe(
+      `bmp: Kubernetes-managed (namespace sonic, node leaf1), waiting: a native bmp container may run (native marker ${w.holdDir}/bmp.native)`,
+    );
+    w.c.down = true;
+    expect(await status(w.ports, t, w.o)).toBe(STATUS.NOT_RUNNING);
+    const unitStateDir = mkdtempSync(join(tmpdir(), 'kubesonic-units-'));
+    HOLD_DIRS.push(unitStateDir);
+    expect(await start(w.ports, t, { ...w.o, unitStateDir })).toBe(0);
+    expect(readUnitState(unitStateDir, 'bmp')?.state).toBe('pending');
   });
 
   it('API server away: the container runtime answers', async () => {

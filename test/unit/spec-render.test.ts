@@ -83,9 +83,19 @@ describe('render, per-node agent shape (the default)', () => {
     const c = pod.containers[0];
     expect(c.name).toBe('bmp');
     expect(c.resources).toEqual({ requests: { memory: '100Mi', cpu: '100m' }, limits: { memory: '800Mi', cpu: '500m' } });
-    // A held feature is stopped, not broken: the liveness probe passes while its hold file exists.
+    // A held (or natively marked) feature is stopped, not broken: the liveness probe passes while
+    // its hold file or its native marker exists.
     expect(c.livenessProbe).toMatchObject({
-      exec: { command: ['/bin/sh', '-c', '[ -e "$0" ] || exec "$@"', '/run/kubesonic-hold/bmp', '/usr/bin/pgrep', 'openbmpd'] },
+      exec: {
+        command: [
+          '/bin/sh',
+          '-c',
+          '[ -e "$0" ] || [ -e "$0.native" ] || exec "$@"',
+          '/run/kubesonic-hold/bmp',
+          '/usr/bin/pgrep',
+          'openbmpd',
+        ],
+      },
       initialDelaySeconds: 60,
       periodSeconds: 30,
     });
@@ -106,11 +116,32 @@ describe('render, per-node agent shape (the default)', () => {
     });
   });
 
-  it('gates the pod on the native container, and tolerates no disable taint', () => {
-    expect(pod.initContainers.map((c: Obj) => c.command.slice(2, 4))).toEqual([['gate', 'bmp']]);
-    expect(pod.initContainers[0].env).toEqual([{ name: 'DOCKER_HOST', value: 'unix:///var/run/docker.sock' }]);
+  it('no init container: the wrapper waits on the native marker (host-side file); tolerates no disable taint', () => {
+    expect(pod.initContainers).toBeUndefined();
+    expect(pod.containers[0].command[2]).toContain('n=$h.native');
     expect(pod.tolerations).toBeUndefined();
     expect(pod.hostPID).toBeUndefined();
+  });
+
+  // Issue #9: the Docker socket is root on the host; no container of the feature pod may reach it
+  // (nor containerd's), whatever the spec's host block says.
+  it.each([
+    ['the default host block', bmp],
+    ['an explicit Docker socket', `${bmp}host: { dockerSocket: /run/docker.sock }\n`],
+    ['no sidecar block', `${minimal}sidecar: false\n`],
+  ])('no container or init container mounts a Docker/containerd socket or any Socket hostPath (%s)', (_, text) => {
+    const ds = (renderFeature(parseFeatureSpec(text)) as Obj[]).find((o) => o.kind === 'DaemonSet')!;
+    const spec = ds.spec.template.spec;
+    const sockets = new Set(
+      (spec.volumes as Obj[])
+        .filter((v) => v.hostPath && (/(docker|containerd)\.sock$/.test(v.hostPath.path) || v.hostPath.type === 'Socket'))
+        .map((v) => v.name),
+    );
+    const mounted = [...(spec.containers as Obj[]), ...((spec.initContainers as Obj[] | undefined) ?? [])].flatMap((c) =>
+      ((c.volumeMounts as Obj[] | undefined) ?? []).filter((m) => sockets.has(m.name)).map((m) => `${c.name}: ${m.mountPath}`),
+    );
+    expect(mounted).toEqual([]);
+    expect([...sockets]).toEqual([]);
   });
 
   it('without a sidecar block renders the plain DaemonSet', () => {
@@ -214,5 +245,12 @@ describe("render, the seed's per-feature sidecar shape", () => {
       capabilities: { drop: ['ALL'] },
     });
     expect(pod.automountServiceAccountToken).toBe(true);
+  });
+
+  it("keeps the seed's own Docker mount (v2 clean-up in its sync container, its gate init container); the feature container has none", () => {
+    expect(pod.initContainers.map((c: Obj) => c.command.slice(2, 4))).toEqual([['gate', 'bmp']]);
+    expect(pod.initContainers[0].env).toEqual([{ name: 'DOCKER_HOST', value: 'unix:///var/run/docker.sock' }]);
+    expect(pod.volumes).toContainEqual({ name: 'kubesonic-docker', hostPath: { path: '/var/run/docker.sock', type: 'Socket' } });
+    expect(pod.containers[0].volumeMounts.map((m: Obj) => m.name)).not.toContain('kubesonic-docker');
   });
 });

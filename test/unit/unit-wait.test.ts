@@ -29,7 +29,7 @@ function waiter(grace = 4) {
   const script = join(dir, 'unit-wait.sh');
   writeFileSync(script, unitWaitScript());
   const child = spawn('/bin/sh', [script, 'bmp', String(grace)], {
-    env: { PATH: switchPath(join(dir, 'bin')), KUBESONIC_UNIT_STATE_DIR: dir },
+    env: { PATH: switchPath(join(dir, 'bin')), KUBESONIC_UNIT_STATE_DIR: dir, KUBESONIC_HOLD_DIR: join(dir, 'hold') },
   });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
@@ -100,10 +100,16 @@ describe('unit-wait.sh (ExecStart of a migrated unit)', () => {
 
 /**
  * The fallback, with the switch's tools as small scripts on PATH: crictl (what the runtime runs),
- * redis-cli (CONFIG_DB's no_fallback_to_local, and the STATE_DB write), and the image's launcher.
+ * redis-cli (CONFIG_DB's no_fallback_to_local, and the STATE_DB write), and the image's launcher,
+ * which notes whether the native marker was on when it started. With `docker`, a stand-in docker
+ * whose `ps` lists bmp while the launcher's container runs and fails while `dockerDown()` holds.
  */
-function fallbackWaiter(opts: { fallback?: number; noFallback?: string; runtime?: 'clear' | 'running' | 'error' } = {}) {
+function fallbackWaiter(
+  opts: { fallback?: number; noFallback?: string; runtime?: 'clear' | 'running' | 'error'; docker?: boolean; markedBefore?: boolean } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), 'kubesonic-fallback-'));
+  const hold = join(dir, 'hold');
+  const mark = join(hold, 'bmp.native');
   const bin = switchPath(join(dir, 'bin'));
   const tool = (name: string, body: string) => writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
   const runtime = opts.runtime ?? 'clear';
@@ -114,18 +120,40 @@ function fallbackWaiter(opts: { fallback?: number; noFallback?: string; runtime?
   );
   tool(
     'native.sh',
-    `echo "$1" >> ${dir}/native.log\ncase $1 in start) touch ${dir}/running ;; stop) rm -f ${dir}/running ;; wait) while [ -e ${dir}/running ]; do sleep 0.2; done ;; esac`,
+    `echo "$1" >> ${dir}/native.log
+case $1 in
+  start) if [ -e ${mark} ]; then echo marked >> ${dir}/native.log; fi; touch ${dir}/running ;;
+  stop) rm -f ${dir}/running ;;
+  wait) while [ -e ${dir}/running ]; do sleep 0.2; done ;;
+esac`,
   );
+  if (opts.docker)
+    tool(
+      'docker',
+      `echo "$*" >> ${dir}/docker.log
+if [ -e ${dir}/docker-down ]; then echo 'Cannot connect to the Docker daemon' >&2; exit 1; fi
+case $1 in
+  ps) echo bmp2; if [ -e ${dir}/running ]; then echo bmp; fi ;;
+  stop) rm -f ${dir}/running ;;
+  events) exec sleep 3600 ;;
+esac`,
+    );
+  if (opts.markedBefore) {
+    mkdirSync(hold, { recursive: true });
+    writeFileSync(mark, 'native fallback of the unit 1764410000\n');
+  }
   const script = join(dir, 'unit-wait.sh');
   writeFileSync(script, unitWaitScript());
   const child = spawn('/bin/sh', [script, 'bmp', '60'], {
     env: {
       PATH: bin,
       KUBESONIC_UNIT_STATE_DIR: dir,
+      KUBESONIC_HOLD_DIR: hold,
       KUBESONIC_FALLBACK_SECONDS: String(opts.fallback ?? 4),
       KUBESONIC_NATIVE: join(bin, 'native.sh'),
     },
   });
+  fallbackShells.push(child);
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   let code: number | null | undefined;
@@ -139,6 +167,11 @@ function fallbackWaiter(opts: { fallback?: number; noFallback?: string; runtime?
   return {
     state: (s: string) => writeFileSync(join(dir, 'bmp'), `${s} 1764410000\n`),
     stopNative: () => rmSync(join(dir, 'running'), { force: true }),
+    /** The native container runs (as `docker start` by hand would leave it). */
+    startNative: () => writeFileSync(join(dir, 'running'), ''),
+    dockerDown: (down: boolean) => (down ? writeFileSync(join(dir, 'docker-down'), '') : rmSync(join(dir, 'docker-down'), { force: true })),
+    marked: () => existsSync(mark),
+    docker: () => read('docker.log').split('\n').filter(Boolean),
     native: () => read('native.log').trim().split('\n').filter(Boolean),
     redis: () => read('redis.log'),
     unitState: () => read('bmp'),
@@ -149,6 +182,12 @@ function fallbackWaiter(opts: { fallback?: number; noFallback?: string; runtime?
   };
 }
 
+/** Every fallback shell: a failed assertion leaves none running. */
+const fallbackShells: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of fallbackShells) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+});
+
 describe('unit-wait.sh: local fallback and hand-back', () => {
   it.concurrent('no pod for the fallback delay: runs the native launcher, says so; a pod back: stops it (hand-back)', async () => {
     const w = fallbackWaiter();
@@ -157,11 +196,15 @@ describe('unit-wait.sh: local fallback and hand-back', () => {
     await waitUntil('unit state local', 3000, async () => (w.unitState().startsWith('local ') ? true : undefined), 100);
     expect(w.unitState()).toMatch(/^local \d+\n$/);
     expect(w.redis()).toMatch(/-n 6 hset FEATURE\|bmp current_owner local remote_state none/);
-    // The agent is back and sees the pod waiting at its gate.
+    // The native marker went on before the launcher started anything.
+    expect(w.marked()).toBe(true);
+    // The agent is back and sees the pod waiting in its wrapper (the marker): pending.
     w.state('pending');
     await waitUntil('native stop', 5000, async () => (w.native().includes('stop') ? true : undefined), 100);
-    expect(w.native()).toEqual(['start', 'wait', 'stop']);
+    expect(w.native()).toEqual(['start', 'marked', 'wait', 'stop']);
     expect(w.output()).toMatch(/Kubernetes has a pod for bmp on this node again: stopping the native container/);
+    // No docker CLI on this switch: nothing native can run, the marker goes with the hand-back.
+    await waitUntil('marker removed', 3000, async () => (w.marked() ? undefined : true), 100);
     w.state('running');
     await sleep(2500);
     expect(w.running()).toBe(true);
@@ -173,6 +216,7 @@ describe('unit-wait.sh: local fallback and hand-back', () => {
     const w = fallbackWaiter({ noFallback: 'true' });
     await sleep(9000);
     expect(w.native()).toEqual([]);
+    expect(w.marked()).toBe(false);
     expect(w.output()).toBe("bmp: no pod from Kubernetes for 4 s; CONFIG_DB no_fallback_to_local is 'true': staying down\n");
     w.child.kill('SIGTERM');
     expect(await w.exited).toBe(0);
@@ -207,6 +251,61 @@ describe('unit-wait.sh: local fallback and hand-back', () => {
     expect(w.running()).toBe(true);
     w.child.kill('SIGTERM');
     await w.exited;
+  });
+
+  it.concurrent('with Docker: hand-back removes the marker only once docker ps shows no container named exactly bmp', async () => {
+    const w = fallbackWaiter({ docker: true });
+    await waitUntil('native start', 9000, async () => (w.native().includes('start') ? true : undefined), 100);
+    expect(w.native()).toEqual(['start', 'marked', 'wait']);
+    // Docker stops answering before the pod comes back: the launcher's stop runs, the marker stays.
+    w.dockerDown(true);
+    w.state('pending');
+    await waitUntil('native stop', 5000, async () => (w.native().includes('stop') ? true : undefined), 100);
+    await sleep(4500);
+    expect(w.marked()).toBe(true);
+    // Said once, not every loop.
+    expect(w.output().match(/bmp\.native stays: a native bmp container runs, or Docker does not answer/g)).toHaveLength(1);
+    // Docker answers again (bmp2 runs, bmp does not): the marker goes, said once.
+    w.dockerDown(false);
+    await waitUntil('marker removed', 5000, async () => (w.marked() ? undefined : true), 100);
+    expect(w.output()).toMatch(
+      /bmp: no native bmp container runs \(docker ps\): removed the native marker \S+bmp\.native; the pod's bmp may start\n$/,
+    );
+    w.child.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
+  });
+
+  // No unit state yet (the agent not back after the reboot): the watcher leaves a native bmp alone.
+  it.concurrent.each([
+    ['Docker lists none (bmp2 only): removed at once', 'none' as const, false],
+    ['Docker does not answer: it stays', 'down' as const, true],
+    ['a native bmp runs: it stays', 'running' as const, true],
+  ])('a marker left from before (reboot during a fallback), %s', async (_label, docker, stays) => {
+    const w = fallbackWaiter({ docker: true, markedBefore: true, fallback: 0 });
+    if (docker === 'down') w.dockerDown(true);
+    if (docker === 'running') w.startNative();
+    await sleep(3000);
+    expect(w.marked()).toBe(stays);
+    if (stays) {
+      expect(w.output()).toMatch(/^bmp: the native marker \S+bmp\.native stays: a native bmp container runs, or Docker does not answer\n$/);
+      // Docker answers and nothing runs any more: gone within one loop.
+      w.dockerDown(false);
+      w.stopNative();
+      await waitUntil('marker removed', 5000, async () => (w.marked() ? undefined : true), 100);
+    }
+    expect(w.output()).toMatch(/removed the native marker \S+bmp\.native/);
+    w.child.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
+  });
+
+  it.concurrent('a marker left from before and a native bmp running while the pod owns bmp (pending): the watcher stops it, then the marker goes', async () => {
+    const w = fallbackWaiter({ docker: true, markedBefore: true, fallback: 0 });
+    w.startNative();
+    w.state('pending');
+    await waitUntil('marker removed', 6000, async () => (w.marked() ? undefined : true), 100);
+    expect(w.docker()).toContain('stop -t 2 bmp');
+    w.child.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
   });
 
   it.concurrent('the native container ending on its own in local mode: exit 1', async () => {
@@ -262,7 +361,9 @@ esac`,
   tool('logger', `echo "$*" >> ${dir}/logger.log`);
   const script = join(dir, 'unit-wait.sh');
   writeFileSync(script, unitWaitScript());
-  const child = spawn('/bin/sh', [script, 'bmp', '60'], { env: { PATH: bin, KUBESONIC_UNIT_STATE_DIR: dir, TMPDIR: dir } });
+  const child = spawn('/bin/sh', [script, 'bmp', '60'], {
+    env: { PATH: bin, KUBESONIC_UNIT_STATE_DIR: dir, KUBESONIC_HOLD_DIR: join(dir, 'hold'), TMPDIR: dir },
+  });
   intruderShells.push(child);
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));

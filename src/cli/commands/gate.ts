@@ -9,7 +9,7 @@ interface Args {
   timeout: number;
 }
 
-/** Init container of the feature pod: the feature container may start only once no native container of that name runs. */
+/** Init container of the seed's sidecar-shape feature pod: the feature container may start only once no native container of that name runs. */
 export const gateCommand: CommandModule<object, Args> = {
   command: 'gate <feature>',
   describe: 'wait until no natively run Docker container named <feature> is running (pod init step)',
