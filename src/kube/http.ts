@@ -88,6 +88,9 @@ const tlsSessions = new WeakMap<ApiCredentials, Buffer>();
 /** Sessions of connections whose server was accepted (fast check or OpenSSL): the only ones resumed without a check. */
 const acceptedSessions = new WeakSet<Buffer>();
 
+/** Sockets whose new sessions getJson already records. */
+const sessionHeard = new WeakSet<object>();
+
 /**
  * The kept-alive connections of one check: a check makes up to two requests (metrics, pod list),
  * and a second TLS handshake would cost as much as the first. Each check owns its scope and closes it
@@ -257,13 +260,17 @@ export function getJson(creds: ApiCredentials, path: string, deadline: number, c
       });
     });
     // A request gets its socket once the server is accepted (rejectUnauthorized, or the fast check).
+    // Listened to once per socket: a kept-alive one serves many requests (a listener per request
+    // grew without end on the node agent's connection).
     if (isHttps)
-      req.once('socket', (socket) =>
+      req.once('socket', (socket) => {
+        if (sessionHeard.has(socket)) return;
+        sessionHeard.add(socket);
         socket.on('session', (s: Buffer) => {
           acceptedSessions.add(s);
           tlsSessions.set(creds, s);
-        }),
-      );
+        });
+      });
     const timer = setTimeout(() => fail({ kind: 'timeout' }), remaining);
     req.on('error', (e) => fail({ kind: 'network', message: e.message }));
     req.end();

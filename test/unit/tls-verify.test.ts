@@ -184,3 +184,36 @@ describe('fastServerCheck', () => {
     expect(fastServerCheck({ raw: Buffer.from('garbage') } as never, anchors(), '127.0.0.1')).toBe('ask-openssl');
   });
 });
+
+describe('one kept-alive connection for many requests (the node agent, the exporter)', () => {
+  it('serves 30 requests on one handshake and adds no listener per request', async () => {
+    const s = sites.get('good')!;
+    const connections = new ApiConnections();
+    const before = { handshakes: s.handshakes, requests: s.requests };
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const counts = () => {
+        const agent = connections.agentFor(s.creds) as unknown as { freeSockets: Record<string, import('node:tls').TLSSocket[]> };
+        const sockets = Object.values(agent.freeSockets).flat();
+        expect(sockets).toHaveLength(1);
+        return Object.fromEntries(sockets[0]!.eventNames().map((e) => [String(e), sockets[0]!.listenerCount(e)]));
+      };
+      await expect(getJson(s.creds, '/api', Date.now() + 5000, connections)).resolves.toEqual({ ok: true });
+      const first = counts();
+      for (let i = 1; i < 30; i++) await expect(getJson(s.creds, '/api', Date.now() + 5000, connections)).resolves.toEqual({ ok: true });
+      // The same listeners after 30 requests as after one: nothing added per request.
+      expect(counts()).toEqual(first);
+      expect({ handshakes: s.handshakes - before.handshakes, requests: s.requests - before.requests }).toEqual({
+        handshakes: 1,
+        requests: 30,
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      expect(warnings.filter((w) => /MaxListeners/.test(w))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      connections.close();
+    }
+  });
+});
