@@ -55,6 +55,21 @@ async function writeRecord(ctx: ClusterSideContext, entry: string | undefined): 
   ]);
 }
 
+/**
+ * A spec whose own selectors (not the opt-in label) match no node puts the feature nowhere: said
+ * before anything is applied; an error unless the admin means it (`--allow-no-nodes`: the canary
+ * label comes later).
+ */
+export async function clusterApplyPreflight(ctx: ClusterSideContext, allowNoNodes: boolean): Promise<void> {
+  const selector = Object.entries(ctx.spec.nodeSelector);
+  if (!selector.length) return;
+  const nodes = await ctx.cluster.listNodeNames(selector.map(([k, v]) => `${k}=${v}`).join(','));
+  if (nodes.length) return;
+  const line = `cluster apply ${ctx.spec.feature}: no node matches the spec's nodeSelector (${selector.map(([k, v]) => `${k}=${v}`).join(', ')})`;
+  if (!allowNoNodes) throw new ExitError(`${line}: label the nodes first, or --allow-no-nodes; nothing changed`, 1);
+  ctx.out(`${line}: applied all the same (--allow-no-nodes)`);
+}
+
 export function clusterApplySteps(ctx: ClusterSideContext): Step[] {
   const f = ctx.spec.feature;
   const objs = renderFeature(ctx.spec);

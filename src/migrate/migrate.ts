@@ -42,6 +42,7 @@ import type { Step } from './steps.js';
 export async function migratePreflight(ctx: FlowContext, timeoutMs = 30_000): Promise<void> {
   refuseOtherSwitch(ctx, 'migrate');
   await refuseWithoutClusterSide(ctx);
+  await refuseUnselectedNode(ctx);
   try {
     await nativeContainer(ctx, timeoutMs);
   } catch (e) {
@@ -79,6 +80,21 @@ async function refuseWithoutClusterSide(ctx: FlowContext): Promise<void> {
   if (!(f in applied))
     throw new ExitError(
       `migrate ${f}: the cluster side of ${f} is not applied in namespace ${ctx.spec.namespace} (a cluster admin runs \`kubesonic cluster apply ${f}\`); nothing changed`,
+      1,
+    );
+}
+
+/**
+ * The spec's own node selector (a canary label, a hwsku) must match this node, or the DaemonSet
+ * would never put a pod here and the unit would wait for one that cannot come.
+ */
+async function refuseUnselectedNode(ctx: FlowContext): Promise<void> {
+  const f = ctx.spec.feature;
+  const labels = (await ctx.cluster.readNode(ctx.node)).metadata?.labels ?? {};
+  const missing = Object.entries(ctx.spec.nodeSelector).filter(([k, v]) => labels[k] !== v);
+  if (missing.length)
+    throw new ExitError(
+      `migrate ${f}: node ${ctx.node} does not match the spec's nodeSelector (${missing.map(([k, v]) => `${k}=${v}`).join(', ')}): no ${f} pod would come here; nothing changed`,
       1,
     );
 }

@@ -12,7 +12,13 @@ import { UNIT_DIR } from '../sonic/paths.js';
 import type { FlowContext } from './context.js';
 import { migratePreflight, migrateSteps, refuseOtherSwitch } from './migrate.js';
 import { rollbackSteps } from './rollback.js';
-import { clusterApplySteps, clusterRemovePreflight, clusterRemoveSteps, type ClusterSideContext } from './cluster-side.js';
+import {
+  clusterApplyPreflight,
+  clusterApplySteps,
+  clusterRemovePreflight,
+  clusterRemoveSteps,
+  type ClusterSideContext,
+} from './cluster-side.js';
 import { runSteps } from './steps.js';
 
 export interface FlowRequest {
@@ -74,6 +80,7 @@ export interface ClusterRequest {
   kubeconfig?: string | undefined;
   dryRun: boolean;
   force: boolean;
+  allowNoNodes: boolean;
   out: (line: string) => void;
 }
 
@@ -85,5 +92,6 @@ export async function runClusterSide(req: ClusterRequest, settings: Settings): P
     out: req.out,
   };
   if (req.action === 'remove') await clusterRemovePreflight(ctx, req.force);
+  else await clusterApplyPreflight(ctx, req.allowNoNodes);
   await runSteps(req.action === 'apply' ? clusterApplySteps(ctx) : clusterRemoveSteps(ctx), { dryRun: req.dryRun, out: req.out });
 }

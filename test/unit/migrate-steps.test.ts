@@ -4,7 +4,13 @@
 // test/system/e2e-bmp.test.ts.
 import { describe, expect, it } from 'vitest';
 import { migratePreflight, migrateSteps, refuseOtherSwitch } from '../../src/migrate/migrate.js';
-import { appliedFeatures, clusterApplySteps, clusterRemovePreflight, clusterRemoveSteps } from '../../src/migrate/cluster-side.js';
+import {
+  appliedFeatures,
+  clusterApplyPreflight,
+  clusterApplySteps,
+  clusterRemovePreflight,
+  clusterRemoveSteps,
+} from '../../src/migrate/cluster-side.js';
 import { optInLabel } from '../../src/kube/ids.js';
 import { ExitError } from '../../src/util/errors.js';
 import { rollbackSteps } from '../../src/migrate/rollback.js';
@@ -342,6 +348,32 @@ describe('the cluster side (an admin, once) and the switch side (each switch, it
     expect(m).toBe(refused && `migrate bmp: ${refused}; nothing changed`);
     expect(r).toBe(refused && `rollback bmp: ${refused}; nothing changed`);
     expect(mutations(sw)).toEqual([]);
+  });
+
+  it('a spec whose nodeSelector this node does not match: migrate refuses with one line, nothing changed; cluster apply refuses a selector that matches no node', async () => {
+    const CANARY = `${BMP_SPEC}nodeSelector: { sonic.hwsku: SN2700 }\n`;
+    const sw = nativeSwitch(CANARY);
+    const err = await migratePreflight(sw.ctx).catch((e: Error) => e.message);
+    expect(err).toBe(
+      "migrate bmp: node leaf1 does not match the spec's nodeSelector (sonic.hwsku=SN2700): no bmp pod would come here; nothing changed",
+    );
+    expect(sw.db.writes).toEqual([]);
+    expect(mutations(sw)).toEqual([]);
+    const empty = fakeSwitch(CANARY, { clusterSide: false });
+    const lines: string[] = [];
+    const ctx = { ...admin(empty, CANARY), out: (l: string) => lines.push(l) };
+    expect(await clusterApplyPreflight(ctx, false).catch((e: Error) => e.message)).toBe(
+      "cluster apply bmp: no node matches the spec's nodeSelector (sonic.hwsku=SN2700): label the nodes first, or --allow-no-nodes; nothing changed",
+    );
+    await clusterApplyPreflight(ctx, true);
+    expect(lines).toEqual([
+      "cluster apply bmp: no node matches the spec's nodeSelector (sonic.hwsku=SN2700): applied all the same (--allow-no-nodes)",
+    ]);
+    // Once the node has the label: both pass.
+    await empty.cluster.setNodeLabel(NODE, 'sonic.hwsku', 'SN2700');
+    await clusterApplyPreflight(ctx, false);
+    await sw.cluster.setNodeLabel(NODE, 'sonic.hwsku', 'SN2700');
+    await migratePreflight(sw.ctx);
   });
 
   it("migrate on one switch puts no pod on another; rollback on it leaves the other's pod alone", async () => {

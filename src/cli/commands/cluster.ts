@@ -10,6 +10,7 @@ interface ClusterArgs {
   kubeconfig?: string;
   dryRun: boolean;
   force: boolean;
+  allowNoNodes: boolean;
 }
 
 export const clusterCommand: CommandModule<object, ClusterArgs> = {
@@ -23,6 +24,11 @@ export const clusterCommand: CommandModule<object, ClusterArgs> = {
       .option('spec', { type: 'string', describe: 'feature spec (default: /etc/sonic/kubesonic/features/<feature>.yaml)' })
       .option('kubeconfig', { type: 'string', describe: "a cluster admin's credentials (default: $KUBECONFIG)" })
       .option('dry-run', { type: 'boolean', default: false, describe: 'show each step and whether it is already done; change nothing' })
-      .option('force', { type: 'boolean', default: false, describe: 'remove: even while nodes are opted in (their pods go)' })) as never,
+      .option('force', { type: 'boolean', default: false, describe: 'remove: even while nodes are opted in (their pods go)' })
+      .option('allow-no-nodes', {
+        type: 'boolean',
+        default: false,
+        describe: "apply: even if the spec's nodeSelector matches no node yet",
+      })) as never,
   handler: (argv) => runClusterSide({ ...argv, out }, readSettings()),
 };
