@@ -78,7 +78,12 @@ export function clusterApplySteps(ctx: ClusterSideContext): Step[] {
     {
       name: 'objects',
       describe: `server-side apply ${objs.map((o) => `${o.kind}/${o.metadata?.name}`).join(', ')}${agent ? `, and the node agent serving ${f}` : ''} (pods only on nodes labelled ${optInLabel(f).key}=${optInLabel(f).value})`,
-      done: async () => (await objectsPresent(ctx.cluster, objs)) && (!agent || (await agentServes(ctx))),
+      // Present is not enough: a changed spec (a new image, a canary selector) must reach the
+      // cluster. The record holds the digest of what was applied last.
+      done: async () =>
+        (await appliedFeatures(ctx.cluster, ctx.spec.namespace))[f] === recordEntry(ctx.spec) &&
+        (await objectsPresent(ctx.cluster, objs)) &&
+        (!agent || (await agentServes(ctx))),
       apply: async () => {
         await ctx.cluster.apply([...objs, ...(agent ? await agentObjects(ctx, 'add') : [])]);
       },

@@ -46,7 +46,12 @@ async function forgetPods(): Promise<void> {
 
 beforeAll(async () => {
   mkdirSync(join(dir, 'root'), { recursive: true });
-  writeFileSync(specFile, `feature: ${F}\nimage: localhost/kubesonic/pause:1\nimagePullPolicy: Never\ncommand: [/pause]\n`);
+  // OnDelete: the DaemonSet controller adopts B's hand-made pod (its labels match) and would replace
+  // it, as a pod of an older template, under RollingUpdate.
+  writeFileSync(
+    specFile,
+    `feature: ${F}\nimage: localhost/kubesonic/pause:1\nimagePullPolicy: Never\ncommand: [/pause]\nrollout: { strategy: OnDelete }\n`,
+  );
   await admin.core.createNode({ body: { metadata: { name: B } } }).catch((e: { code?: number }) => {
     if (e.code !== 409) throw e;
   });

@@ -302,6 +302,19 @@ describe('the cluster side (an admin, once) and the switch side (each switch, it
     expect(sw.cluster.podsOf('bmp', NODE)).toHaveLength(0);
   });
 
+  it('cluster apply of a changed spec (a new image) re-applies the DaemonSet; the same spec again changes nothing', async () => {
+    const sw = fakeSwitch(BMP_SPEC, { clusterSide: false });
+    await runSteps(clusterApplySteps(admin(sw)), quiet);
+    const NEW = BMP_SPEC.replace('docker-sonic-bmp:latest', 'docker-sonic-bmp:4.1.0');
+    const reports = await runSteps(clusterApplySteps(admin(sw, NEW)), quiet);
+    expect(reports.map((r) => r.outcome)).toEqual(['done', 'done']);
+    const ds = (await sw.cluster.get({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'bmp', namespace: 'sonic' } })) as {
+      spec: { template: { spec: { containers: { image: string }[] } } };
+    };
+    expect(ds.spec.template.spec.containers[0]!.image).toBe('docker-sonic-bmp:4.1.0');
+    expect((await runSteps(clusterApplySteps(admin(sw, NEW)), quiet)).map((r) => r.outcome)).toEqual(['already done', 'already done']);
+  });
+
   it('a second feature: the record keeps both keys and the agent serves both; removing one keeps the other', async () => {
     const sw = fakeSwitch(BMP_SPEC, { clusterSide: false });
     await runSteps(clusterApplySteps(admin(sw)), quiet);
