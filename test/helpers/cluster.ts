@@ -14,7 +14,7 @@ import { renderAgent, renderFeature } from '../../src/manifest/render.js';
 
 /** The node agent serving the feature, when the spec is in the agent shape. */
 const agentOf = (spec: FeatureSpec) => (spec.sync === 'agent' && spec.sidecar ? renderAgent(spec, [spec.feature]) : []);
-import { KUBESONIC, REPO, TEST_ROOT, mustRun } from './procs.js';
+import { KUBESONIC, REPO, TEST_ROOT, mustRun, run } from './procs.js';
 
 export const CLUSTER_SCRIPT = join(REPO, 'testbed', 'cluster.sh');
 
@@ -106,9 +106,27 @@ export async function podWorkingSetFromMetrics(k: Kube, namespace: string, pod: 
 export const podsOf = (k: Kube, feature: string, node = clusterEnv().NODE_NAME, namespace = 'sonic'): Promise<V1Pod[]> =>
   featurePods(asCluster(k), { feature, namespace, node });
 
+const clusterSideArgs = (action: 'apply' | 'remove', feature: string, specFile: string, extra: string[]) => [
+  KUBESONIC,
+  'cluster',
+  action,
+  feature,
+  '--spec',
+  specFile,
+  '--kubeconfig',
+  kubeconfigFor('admin'),
+  ...extra,
+];
+
 /** A cluster admin's `kubesonic cluster apply|remove <f>` (what a switch's migrate needs first). */
 export function clusterSide(action: 'apply' | 'remove', feature: string, specFile: string, ...extra: string[]): string {
-  return mustRun('node', [KUBESONIC, 'cluster', action, feature, '--spec', specFile, '--kubeconfig', kubeconfigFor('admin'), ...extra]);
+  return mustRun('node', clusterSideArgs(action, feature, specFile, extra));
+}
+
+/** A test file's clean-up: the feature off the fleet whatever state it is in; a failure is said, not thrown. */
+export function removeClusterSide(feature: string, specFile: string): void {
+  const r = run('node', clusterSideArgs('remove', feature, specFile, ['--force']));
+  if (r.code !== 0) process.stderr.write(`[clean-up] kubesonic cluster remove ${feature} exited ${r.code}: ${r.stderr.trim()}\n`);
 }
 
 /**

@@ -11,9 +11,9 @@ import type { Redis } from 'ioredis';
 import {
   clusterEnv,
   clusterSide,
+  removeClusterSide,
   installSwitchKubeconfig,
   kube,
-  kubeconfigFor,
   podsOf,
   setFeatureMiB,
   startComponent,
@@ -23,7 +23,7 @@ import {
 import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
 import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
-import { KUBESONIC, mustRun, pidsNamed, REPO, run, testbedBin, waitFor } from '../helpers/procs.js';
+import { mustRun, pidsNamed, REPO, testbedBin, waitFor } from '../helpers/procs.js';
 import { optInLabel } from '../../src/kube/ids.js';
 import { FEATURE_REF } from '../../testbed/image.js';
 import { sleep } from '../../src/util/wait.js';
@@ -105,7 +105,7 @@ afterAll(async () => {
   monitor4?.disconnect();
   onSwitch(['kubesonic', 'rollback', 'bmp', '--spec', SPEC], env ?? {});
   await taintDisabled(k, 'bmp', false).catch(() => undefined);
-  run('node', [KUBESONIC, 'cluster', 'remove', 'bmp', '--spec', SPEC, '--kubeconfig', kubeconfigFor('admin'), '--force']);
+  removeClusterSide('bmp', SPEC);
   try {
     systemdDown();
   } finally {

@@ -11,7 +11,16 @@ import { clientNodeCluster, kubeClients, loadKubeConfig } from '../../src/kube/c
 import { setLabel, type Cluster } from '../../src/kube/cluster.js';
 import { optInLabel } from '../../src/kube/ids.js';
 import { waitUntil } from '../../src/util/wait.js';
-import { asCluster, clusterEnv, clusterSide, kube, kubeconfigFor, podsOf, switchKubeconfigText } from '../helpers/cluster.js';
+import {
+  asCluster,
+  clusterEnv,
+  clusterSide,
+  removeClusterSide,
+  kube,
+  kubeconfigFor,
+  podsOf,
+  switchKubeconfigText,
+} from '../helpers/cluster.js';
 import { KUBESONIC, run, TEST_ROOT } from '../helpers/procs.js';
 
 const admin = kube('admin');
@@ -60,7 +69,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  run(process.execPath, [KUBESONIC, 'cluster', 'remove', F, '--spec', specFile, '--kubeconfig', kubeconfigFor('admin'), '--force']);
+  removeClusterSide(F, specFile);
   await setLabel(asCluster(admin), A, optInLabel(F), false).catch(() => undefined);
   await forgetPods();
   await admin.core.deleteNode({ name: B }).catch(() => undefined);

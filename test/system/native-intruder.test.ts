@@ -10,9 +10,9 @@ import type { Redis } from 'ioredis';
 import {
   clusterEnv,
   clusterSide,
+  removeClusterSide,
   installSwitchKubeconfig,
   kube,
-  kubeconfigFor,
   podsOf,
   removeFeature,
   setFeatureMiB,
@@ -21,7 +21,7 @@ import {
 import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
 import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
-import { KUBESONIC, REPO, run, testbedBin, waitFor } from '../helpers/procs.js';
+import { REPO, testbedBin, waitFor } from '../helpers/procs.js';
 import { sleep } from '../../src/util/wait.js';
 import { podContainerRunning } from '../../src/kube/cluster.js';
 import { dockerEngine } from '../../src/host/docker.js';
@@ -117,7 +117,7 @@ afterAll(async () => {
       process.stderr.write(`[native-intruder] clean-up: ${String(e)}\n`),
     );
   }
-  run('node', [KUBESONIC, 'cluster', 'remove', 'bmp', '--spec', SPEC, '--kubeconfig', kubeconfigFor('admin'), '--force']);
+  removeClusterSide('bmp', SPEC);
   try {
     systemdDown();
   } finally {

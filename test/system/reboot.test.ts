@@ -17,6 +17,7 @@ import {
   clusterEnv,
   CLUSTER_SCRIPT,
   clusterSide,
+  removeClusterSide,
   installSwitchKubeconfig,
   kube,
   kubeconfigFor,
@@ -30,7 +31,7 @@ import {
 import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
 import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
-import { KUBESONIC, mustRun, pidsNamed, REPO, run, testbedBin, waitFor } from '../helpers/procs.js';
+import { mustRun, pidsNamed, REPO, run, testbedBin, waitFor } from '../helpers/procs.js';
 import { podContainerRunning } from '../../src/kube/cluster.js';
 import { dockerEngine } from '../../src/host/docker.js';
 import { sleep } from '../../src/util/wait.js';
@@ -181,7 +182,7 @@ afterAll(async () => {
     process.stderr.write(`[reboot] rollback exited ${rolledBack.code}:\n${rolledBack.stdout}${rolledBack.stderr}\n`);
     await removeFeature(k, testbedSpec('bmp-e2e')).catch((e: unknown) => process.stderr.write(`[reboot] clean-up: ${String(e)}\n`));
   }
-  run('node', [KUBESONIC, 'cluster', 'remove', 'bmp', '--spec', SPEC, '--kubeconfig', kubeconfigFor('admin'), '--force']);
+  removeClusterSide('bmp', SPEC);
   try {
     systemdDown();
   } finally {

@@ -15,6 +15,7 @@ import { podContainerRunning } from '../../src/kube/cluster.js';
 import {
   clusterEnv,
   clusterSide,
+  removeClusterSide,
   installSwitchKubeconfig,
   kube,
   kubeconfigFor,
@@ -26,7 +27,7 @@ import {
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
 import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
 import { sleep } from '../../src/util/wait.js';
-import { KUBESONIC, REPO, run, waitFor } from '../helpers/procs.js';
+import { REPO, waitFor } from '../helpers/procs.js';
 
 const k = kube();
 const SPEC = join(REPO, 'testbed', 'features', 'bmp-signals.yaml');
@@ -78,7 +79,7 @@ afterAll(async () => {
   // The native unit cannot come back without Docker: rollback ends at its `native` step, after the
   // DaemonSet, the agent and the drop-in are gone, which is all this test needs undone.
   if (env) onSwitch(['kubesonic', 'rollback', 'bmp', '--spec', SPEC], env);
-  run('node', [KUBESONIC, 'cluster', 'remove', 'bmp', '--spec', SPEC, '--kubeconfig', kubeconfigFor('admin'), '--force']);
+  removeClusterSide('bmp', SPEC);
   try {
     systemdDown();
   } finally {

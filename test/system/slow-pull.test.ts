@@ -10,11 +10,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
-import { clusterEnv, clusterSide, installSwitchKubeconfig, kube, kubeconfigFor, podsOf, setFeatureMiB } from '../helpers/cluster.js';
+import { clusterEnv, clusterSide, removeClusterSide, installSwitchKubeconfig, kube, podsOf, setFeatureMiB } from '../helpers/cluster.js';
 import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
 import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
-import { KUBESONIC, REPO, run, TEST_ROOT, testbedBin, waitFor } from '../helpers/procs.js';
+import { REPO, TEST_ROOT, testbedBin, waitFor } from '../helpers/procs.js';
 import { startSlowRegistry, type SlowRegistry } from '../helpers/slow-registry.js';
 import { sleep } from '../../src/util/wait.js';
 import { podContainerRunning } from '../../src/kube/cluster.js';
@@ -85,7 +85,7 @@ afterAll(async () => {
   const rolledBack = onSwitch(['kubesonic', 'rollback', 'bmp', '--spec', SPEC, '--timeout', '180'], env ?? {});
   if (rolledBack.code !== 0)
     process.stderr.write(`[slow-pull] rollback exited ${rolledBack.code}:\n${rolledBack.stdout}${rolledBack.stderr}\n`);
-  run('node', [KUBESONIC, 'cluster', 'remove', 'bmp', '--spec', SPEC, '--kubeconfig', kubeconfigFor('admin'), '--force']);
+  removeClusterSide('bmp', SPEC);
   try {
     systemdDown();
   } finally {
