@@ -4,7 +4,7 @@
 // image pull that keeps making progress. Plain HTTP on the node's loopback; containerd is told so by
 // testbed/cluster.sh (certs.d/127.0.0.1:5555/hosts.toml).
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,8 +34,16 @@ export async function startSlowRegistry(opts: { archive: string; repo: string; t
   mustRun('tar', ['-xf', opts.archive, '-C', dir]);
   const [entry] = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { Config: string; Layers: string[] }[];
   if (!entry) throw new Error(`${opts.archive}: no image in manifest.json`);
-  const config = blob('application/vnd.oci.image.config.v1+json', readFileSync(join(dir, entry.Config)));
+  // The node's containerd already holds the archive's layers (the testbed imports them): content is
+  // found by digest and never fetched. One file more in the last layer makes it a layer nobody has,
+  // so the pull really downloads it; the config's diff_ids follow.
+  const last = join(dir, entry.Layers.at(-1)!);
+  writeFileSync(join(dir, 'kubesonic-slow-pull'), `${opts.repo}:${opts.tag} ${Date.now()}\n`);
+  mustRun('tar', ['-rf', last, '-C', dir, 'kubesonic-slow-pull']);
   const layers = entry.Layers.map((l) => blob('application/vnd.oci.image.layer.v1.tar', readFileSync(join(dir, l))));
+  const imageConfig = JSON.parse(readFileSync(join(dir, entry.Config), 'utf8')) as { rootfs: { diff_ids: string[] } };
+  imageConfig.rootfs.diff_ids = layers.map((l) => l.digest);
+  const config = blob('application/vnd.oci.image.config.v1+json', Buffer.from(JSON.stringify(imageConfig)));
   rmSync(dir, { recursive: true, force: true });
   const manifest = blob(
     'application/vnd.oci.image.manifest.v1+json',
