@@ -72,7 +72,18 @@ beforeAll(async () => {
   setFeatureMiB('bmp', 8);
   const migrated = onSwitch(['kubesonic', 'migrate', 'bmp', '--spec', SPEC], env);
   expect(migrated.code, migrated.stderr).toBe(0);
-  await waitFor('STATE_DB mirrors the pod', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'local', 60_000);
+  // The node agent's pod may have to wait for the previous file's agent to finish terminating
+  // (30 s grace) before it starts: give it that, and say what was there if it still fails.
+  try {
+    await waitFor('STATE_DB mirrors the pod', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'local', 150_000);
+  } catch (e) {
+    const pods = (await k.core.listNamespacedPod({ namespace: 'sonic' })).items.map(
+      (p) => `${p.metadata?.name} ${p.status?.phase}${p.metadata?.deletionTimestamp ? ' (terminating)' : ''}`,
+    );
+    throw new Error(
+      `${(e as Error).message}; pods in sonic: ${pods.join(', ')}; STATE_DB: ${JSON.stringify(await state.hgetall('FEATURE|bmp'))}; unit state: ${onSwitch(['cat', '/run/kubesonic/units/bmp']).stdout.trim()}`,
+    );
+  }
 }, 300_000);
 
 afterAll(async () => {
