@@ -10,17 +10,21 @@ export function isHeld(holdDir: string, feature: string): boolean {
   return existsSync(holdPath(holdDir, feature));
 }
 
-/** Put the hold on or take it off; true when that changed something. */
-export function setHold(holdDir: string, feature: string, on: boolean, why = 'stopped by its unit'): boolean {
-  const path = holdPath(holdDir, feature);
+/** Create (with why and when) or remove one flag file; true when that changed something. */
+function setFlag(dir: string, path: string, on: boolean, why: string): boolean {
   if (existsSync(path) === on) return false;
   if (on) {
-    mkdirSync(holdDir, { recursive: true, mode: 0o755 });
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
     writeFileSync(path, `${why} ${new Date().toISOString()}\n`, { mode: 0o644 });
   } else {
     rmSync(path, { force: true });
   }
   return true;
+}
+
+/** Put the hold on or take it off; true when that changed something. */
+export function setHold(holdDir: string, feature: string, on: boolean, why = 'stopped by its unit'): boolean {
+  return setFlag(holdDir, holdPath(holdDir, feature), on, why);
 }
 
 /**
@@ -40,13 +44,5 @@ export function isNativeMarked(holdDir: string, feature: string): boolean {
 
 /** Put the native marker on or take it off; true when that changed something. */
 export function setNativeMark(holdDir: string, feature: string, on: boolean, why = 'a native container may run'): boolean {
-  const path = nativeMarkPath(holdDir, feature);
-  if (existsSync(path) === on) return false;
-  if (on) {
-    mkdirSync(holdDir, { recursive: true, mode: 0o755 });
-    writeFileSync(path, `${why} ${new Date().toISOString()}\n`, { mode: 0o644 });
-  } else {
-    rmSync(path, { force: true });
-  }
-  return true;
+  return setFlag(holdDir, nativeMarkPath(holdDir, feature), on, why);
 }
