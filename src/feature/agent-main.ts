@@ -1,5 +1,4 @@
 // kubesonic-agent's whole run: arguments and settings → the agent with its real ports → exit code.
-import { dockerEngine } from '../host/docker.js';
 import { loggerSyslog } from '../host/syslog.js';
 import { loadCredentials } from '../kube/kubeconfig.js';
 import { FEATURE_POD_SELECTOR, featureSelector } from '../kube/ids.js';
@@ -42,10 +41,8 @@ export async function agentMain(argv: readonly string[], settings: Settings, io:
       log: io.log,
       resyncMs: 5000,
     };
-    // Only the per-feature sidecar may reach Docker (its pod mounts the socket for v2's clean-up).
-    const docker = args.only ? dockerEngine(settings.dockerSocket) : undefined;
     const syslog = loggerSyslog({ tag: 'kubesonic-agent', detached: false });
-    await runAgent(opts, { cluster: leanClusterReader(creds), db, docker, syslog }, io.stop);
+    await runAgent(opts, { cluster: leanClusterReader(creds), db, syslog }, io.stop);
     return 0;
   } finally {
     db.close();

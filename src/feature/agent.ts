@@ -4,14 +4,13 @@
 //   - the host side in the migration version's shape:
 //       v0  no drop-in: the image's unit runs the native container again
 //       v1  the stub drop-in (re-asserted every hostIntervalMs)
-//       v2  v1, and (where this process may reach Docker) no native container left behind
+//       v2  the same drop-in here; the unit's start (on the host) removes the native container
 // all from one list+watch of the node's kubesonic pods and one of the node, so API load does not
 // grow with the number of features. The same code runs as the per-feature sidecar (the seed's
 // shape): then it watches one feature's pods only.
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
-import type { Docker } from '../host/docker.js';
 import type { Syslog } from '../host/syslog.js';
 import { applyHostFiles, requestReload } from '../host/files.js';
 import { isHeld, isNativeMarked } from '../host/hold.js';
@@ -56,8 +55,6 @@ export interface AgentOptions {
 export interface AgentPorts {
   cluster: ClusterReader;
   db: FeatureDb;
-  /** Docker, where this process may reach it (the sidecar shape); the agent has none. */
-  docker?: Docker | undefined;
   /** The switch's syslog (the host's /dev/log, mounted): one line per OOM kill. */
   syslog?: Syslog | undefined;
 }
@@ -94,16 +91,11 @@ function versionOf(pods: readonly V1Pod[], fallback: MigrationVersion | undefine
 }
 
 /**
- * One pass over the host for one feature: the version's drop-in, then (v2, with Docker) the native
- * container. Only a drop-in directory that is mounted is touched: the pod sees no other unit.
+ * One pass over the host for one feature: the version's drop-in. Only a drop-in directory that is
+ * mounted is touched: the pod sees no other unit. v2's removal of the native container is the host
+ * side's (`kubesonic systemd <f> start`, pod/verbs.ts): no pod mounts Docker.
  */
-export async function reconcileHost(
-  feature: string,
-  version: MigrationVersion,
-  hostRoot: string,
-  log: (l: string) => void,
-  docker?: Docker,
-): Promise<void> {
+export async function reconcileHost(feature: string, version: MigrationVersion, hostRoot: string, log: (l: string) => void): Promise<void> {
   const plan = featurePlan(feature, version);
   const dir = join(hostRoot, dirname(plan[0]!.path));
   if (!existsSync(dir)) {
@@ -119,12 +111,6 @@ export async function reconcileHost(
     } catch (e) {
       log(`[host ${feature}] could not reconcile host files: ${errorLine(e)}`);
     }
-  }
-  if (version !== 'v2' || !docker) return;
-  try {
-    if (await docker.removeNative(feature, Date.now() + 10_000)) log(`[host ${feature}] v2: removed the native container ${feature}`);
-  } catch (e) {
-    log(`[host ${feature}] v2 clean-up skipped: ${errorLine(e)}`);
   }
 }
 
@@ -277,14 +263,14 @@ export class NodeAgent {
       // No pod: nothing says which version the host should follow; leave it as it is.
       if (version && this.opts.hostRoot && this.versions.get(f) !== version) {
         this.versions.set(f, version);
-        void reconcileHost(f, version, this.opts.hostRoot, this.opts.log, this.ports.docker);
+        void reconcileHost(f, version, this.opts.hostRoot, this.opts.log);
       }
     }
     this.heldSeen = this.holdsOf(features);
   }
 
   private async reassertHost(): Promise<void> {
-    for (const [f, version] of this.versions) await reconcileHost(f, version, this.opts.hostRoot, this.opts.log, this.ports.docker);
+    for (const [f, version] of this.versions) await reconcileHost(f, version, this.opts.hostRoot, this.opts.log);
   }
 }
 

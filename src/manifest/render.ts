@@ -3,18 +3,15 @@
 //   renderFeature  the feature's DaemonSet: the feature container with requests/limits and probes,
 //                  its command wrapped so it waits while the unit holds it or a native container
 //                  may run (host-side files, no Docker socket in the pod); in the seed's shape
-//                  (sync: sidecar) also the FEATURE sync sidecar with its ServiceAccount and RBAC,
-//                  and its gate init container
+//                  (sync: sidecar) also the FEATURE sync sidecar with its ServiceAccount and RBAC
 //   renderAgent    the per-node agent (sync: agent, the default): one small DaemonSet that keeps
 //                  FEATURE and the units of every migrated feature on its node
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { FEATURE_POD_LABEL, featureContainerName, MANAGED_BY, optInLabel, VERSION_ANNOTATION } from '../kube/ids.js';
 import {
-  DOCKER_SOCKET,
   HOLD_MOUNT,
   HOST_MOUNT,
   IMAGE_AGENT_BUNDLE,
-  IMAGE_BUNDLE,
   RUN_DIR,
   STATE_DIR,
   SYNC_READY_FILE,
@@ -217,29 +214,11 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
   const volumes: Obj[] = spec.mounts.map((m) => ({ name: m.name, hostPath: defined({ path: m.hostPath, type: m.type }) }));
   volumes.push({ name: 'kubesonic-hold', hostPath: { path: `${spec.host.stateDir}/hold`, type: 'DirectoryOrCreate' } });
   const containers: Obj[] = [featureContainer];
-  const initContainers: Obj[] = [];
 
   if (sidecar) {
-    // Only the seed's per-feature sidecar shape still mounts Docker: its sync container does the v2
-    // clean-up and its gate init container re-checks the native container. The default shape (the
-    // node agent) mounts no Docker socket in the feature pod: the native marker does the gate's work.
-    const dockerMount = spec.host.dockerSocket ? [{ name: 'kubesonic-docker', mountPath: DOCKER_SOCKET }] : [];
-    // type Socket: with type "" the kubelet would create a directory where dockerd's socket goes.
-    if (spec.host.dockerSocket) volumes.push({ name: 'kubesonic-docker', hostPath: { path: spec.host.dockerSocket, type: 'Socket' } });
-    const dockerEnv = {
-      name: 'DOCKER_HOST',
-      value: spec.host.dockerSocket ? `unix://${DOCKER_SOCKET}` : 'unix:///nonexistent/docker.sock',
-    };
-    initContainers.push({
-      name: 'gate',
-      image: sidecar.image,
-      imagePullPolicy: sidecar.imagePullPolicy,
-      command: ['node', IMAGE_BUNDLE, 'gate', spec.feature, '--timeout', '300'],
-      env: [dockerEnv],
-      volumeMounts: dockerMount,
-      resources: k8sResources(sidecar.resources),
-      securityContext: KUBESONIC_SECURITY,
-    });
+    // The seed's per-feature sidecar shape: the sync container next to the feature, with its own
+    // read-only identity. No pod of either shape mounts Docker: the host side does the Docker work
+    // (the native marker stands for the seed's gate, `kubesonic systemd <f> start` does v2's clean-up).
     const base = syncerBase(spec, [spec.feature]);
     volumes.push(...base.volumes);
     containers.push({
@@ -247,9 +226,9 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
       image: sidecar.image,
       imagePullPolicy: sidecar.imagePullPolicy,
       command: ['node', IMAGE_AGENT_BUNDLE, '--only', spec.feature, '--unit-state-dir', UNIT_STATE_DIR],
-      env: [...base.env, dockerEnv, { name: 'KUBESONIC_MIGRATION_VERSION', value: sidecar.version }],
+      env: [...base.env, { name: 'KUBESONIC_MIGRATION_VERSION', value: sidecar.version }],
       resources: k8sResources(sidecar.resources),
-      volumeMounts: [...base.mounts, ...dockerMount],
+      volumeMounts: base.mounts,
       readinessProbe: { exec: { command: ['test', '-f', SYNC_READY_FILE] }, periodSeconds: 5 },
       securityContext: KUBESONIC_SECURITY,
     });
@@ -275,7 +254,6 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
           // Only the seed's sidecar talks to the API server; the feature itself needs no token.
           automountServiceAccountToken: withSidecar,
           terminationGracePeriodSeconds: 30,
-          initContainers: initContainers.length ? initContainers : undefined,
           containers,
           volumes,
         }),

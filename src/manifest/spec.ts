@@ -83,9 +83,10 @@ export interface FeatureSpec {
    */
   fallbackSeconds: number;
   /**
-   * Host directories the sidecar manages, and the Docker socket the seed's sidecar shape mounts for
-   * its gate and v2 clean-up (SONiC's by default; the default shape's feature pod mounts none).
-   * dockerSocket undefined: the node has no Docker (the gate passes, v2 has nothing to clean up).
+   * Host directories the syncer manages, and whether the node has Docker (SONiC's socket by default):
+   * the host side's Docker work (migrate's stop-native, v2's clean-up) uses the switch's own setting;
+   * no pod mounts it. dockerSocket undefined (`false` in the spec): the node has no Docker, so no
+   * native container can run.
    * syslogSocket: the host's syslog socket the agent logs OOM kills to; undefined: none mounted.
    */
   host: { unitDir: string; stateDir: string; runDir: string; dockerSocket: string | undefined; syslogSocket: string | undefined };

@@ -74,8 +74,6 @@ export const TAINT_PENDING_DIR = `${RUN_DIR}/taint-pending`;
 /** The unit's ExecStart once migrated: a few-MB shell loop over the unit state file, not a Node.js process. */
 export const UNIT_WAIT_SCRIPT = `${STATE_DIR}/unit-wait.sh`;
 
-/** Inside the sidecar image. */
-export const IMAGE_BUNDLE = '/opt/kubesonic/kubesonic.mjs';
 /** The lean per-node agent (no client-node, no yargs): what runs for as long as features are migrated. */
 export const IMAGE_AGENT_BUNDLE = '/opt/kubesonic/kubesonic-agent.mjs';
 /** Where the sidecar sees the host's files it manages (hostPath mounts). */

@@ -6,6 +6,7 @@ import { NATIVE_STOPPED_FIELD } from '../feature/state.js';
 import { NATIVE_MARK_SUFFIX } from '../host/hold.js';
 import type { HostFile } from '../host/files.js';
 import {
+  DOCKER_SOCKET,
   DROPIN_NAME,
   FALLBACK_DROPIN_NAME,
   HOLD_DIR,
@@ -74,8 +75,9 @@ TimeoutStopSec=120
  * shows no container named exactly <f> — the marker removed, and the pod's feature starts.
  *
  * The marker is persistent (a reboot during the fallback leaves it): at the shell's start and while in
- * kube mode it is removed once Docker proves that no native container runs. Docker not answering: it
- * stays, and says why once (never a guess). No docker CLI on the host: nothing native can be started
+ * kube mode it is removed once Docker proves that no native container runs. Docker not answering
+ * (refused, or stopped and silent: each question has 5 s): it stays, and says why once (never a
+ * guess); the loop goes on seeing disables and stops meanwhile. No docker CLI on the host: nothing native can be started
  * (the image's launcher is docker's), so none runs.
  *
  * Intruders: while the pod owns the feature (unit state running or pending), a native container of
@@ -139,13 +141,18 @@ pod_owns() {
   if [ -r "$state_file" ]; then read -r owner _ < "$state_file" || owner=unknown; fi
   case $owner in running|pending) return 0 ;; *) return 1 ;; esac
 }
-# Docker's name filters match substrings (bmp2, xbmp for bmp): only the exact name counts.
-native_names() { docker ps --filter "name=$feature" --format '{{.Names}}' 2>/dev/null; }
+# Docker's name filters match substrings (bmp2, xbmp for bmp): only the exact name counts. The docker
+# CLI has no time limit of its own: a stopped or hung dockerd gets 5 s, so the loop still sees a
+# disable, a stop or the pod (a question not answered is "not known", never "none").
+native_names() { timeout 5 docker ps --filter "name=$feature" --format '{{.Names}}' 2>/dev/null; }
 native_up() { native_names | grep -qxF -- "$feature"; }
-# Proven: Docker answered and lists no container named exactly $feature (no docker CLI: none can run).
-# Docker not answering is not "none".
+# Proven: Docker answered and lists no container named exactly $feature. No docker CLI, or no socket
+# where dockerd listens (a dockerd stopped cleanly removes it): no dockerd, so none runs — the rule
+# kubesonic's own Docker client follows. Docker not answering is not "none".
+docker_sock=\${DOCKER_HOST:-unix://${DOCKER_SOCKET}}
 native_none() {
   command -v docker >/dev/null 2>&1 || return 0
+  case $docker_sock in unix://*) [ -e "\${docker_sock#unix://}" ] || return 0 ;; esac
   names=$(native_names) || return 1
   ! printf '%s\\n' "$names" | grep -qxF -- "$feature"
 }
@@ -163,7 +170,7 @@ clear_mark() {
 # Down within 5 s of its start: the event arrives in milliseconds, docker stop kills after 2 s.
 stop_intruder() {
   pod_owns && native_up || return 0
-  docker stop -t 2 "$feature" >/dev/null 2>&1 || { echo "$feature: a native $feature container $1 while the pod owns $feature (unit state $owner); docker stop failed"; return 0; }
+  timeout 10 docker stop -t 2 "$feature" >/dev/null 2>&1 || { echo "$feature: a native $feature container $1 while the pod owns $feature (unit state $owner); docker stop failed"; return 0; }
   why="a native $feature container $1 while the pod owns $feature (unit state $owner): stopped it (docker stop -t 2), so the two never run together"
   echo "$feature: $why"
   logger -t kubesonic -p daemon.warning "$feature: $why" 2>/dev/null || :

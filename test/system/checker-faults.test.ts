@@ -1,9 +1,10 @@
 // Faults on real parts: a black-holed API server (a real TCP listener that accepts and never
 // answers) next to a native bmp in a real dockerd, and that dockerd paused (SIGSTOP by pid) while
-// the gate — the pod's init step — and memory_checker ask it. Only a Docker whose socket is gone
-// is "none"; a hung one keeps the gate shut and makes memory_checker exit 1.
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+// the unit's shell (its native marker: what keeps the pod's bmp waiting while a native one may run)
+// and memory_checker ask it. Only a Docker whose socket is gone is "none"; a hung one keeps the
+// marker on and makes memory_checker exit 1.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { runFeatureContainer, startDockerd, type Dockerd } from '../helpers/dock
 import { KUBESONIC, REPO, run, runChecker, testbedBin, waitFor } from '../helpers/procs.js';
 import { clusterEnv, clusterSide, kube, kubeconfigFor } from '../helpers/cluster.js';
 import { DEFAULT_TIMEOUT_MS } from '../../src/memory/args.js';
+import { unitWaitScript } from '../../src/systemd/unit.js';
 
 const MiB = 1024 * 1024;
 let d: Dockerd;
@@ -27,23 +29,61 @@ function kernelWorkingSet(id: string): number {
   return usage - inactive;
 }
 
-/** `kubesonic gate bmp` as the init container runs it, in the background: its lines and its end. */
-function gate(timeoutS: number) {
-  const child = spawn(process.execPath, [KUBESONIC, 'gate', 'bmp', '--timeout', String(timeoutS)], {
-    env: { PATH: process.env.PATH, DOCKER_HOST: d.host },
+/**
+ * The migrated unit's ExecStart (unit-wait.sh, as the stub installs it) over the real dockerd, with
+ * the native marker left on (a reboot during a fallback) and no unit state yet: its lines, its end,
+ * the marker, and a way to write the unit state the agent would write.
+ */
+function unitShell() {
+  const dir = mkdtempSync(join(tmpdir(), 'kubesonic-unit-'));
+  const hold = join(dir, 'hold');
+  const mark = join(hold, 'bmp.native');
+  mkdirSync(hold);
+  writeFileSync(mark, 'native fallback of the unit 1764410000\n');
+  const script = join(dir, 'unit-wait.sh');
+  writeFileSync(script, unitWaitScript());
+  const child = spawn('/bin/sh', [script, 'bmp', '60'], {
+    env: {
+      PATH: process.env.PATH,
+      DOCKER_HOST: d.host,
+      KUBESONIC_UNIT_STATE_DIR: dir,
+      KUBESONIC_HOLD_DIR: hold,
+      KUBESONIC_REDIS_SOCKET: join(dir, 'no-redis.sock'),
+      KUBESONIC_FALLBACK_SECONDS: '0',
+    },
   });
-  const lines: string[] = [];
+  shells.push(child);
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (t: string) => (output += t));
   let exit: number | null | undefined;
-  child.stdout.setEncoding('utf8').on('data', (t: string) => lines.push(...t.split('\n').filter(Boolean)));
-  child.stderr.setEncoding('utf8').on('data', (t: string) => lines.push(...t.split('\n').filter(Boolean)));
   const ended = new Promise<number | null>((r) =>
     child.on('exit', (code) => {
       exit = code;
       r(code);
     }),
   );
-  return { lines, ended, exited: () => exit !== undefined, kill: () => child.kill('SIGKILL') };
+  return {
+    dir,
+    lines: () => output.split('\n').filter(Boolean),
+    ended,
+    exited: () => exit !== undefined,
+    marked: () => existsSync(mark),
+    state: (s: string) => writeFileSync(join(dir, 'bmp'), `${s} 1764410000\n`),
+  };
 }
+const shells: ChildProcess[] = [];
+/** Processes still running whose command line names `dir` (the shell, its watcher, their docker CLIs). */
+const processesOf = (dir: string) =>
+  readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir);
+      } catch {
+        return false;
+      }
+    });
+const STAYS = /^bmp: the native marker \S+bmp\.native stays: a native bmp container runs, or Docker does not answer$/;
 
 beforeAll(async () => {
   d = await startDockerd(testbedBin());
@@ -70,6 +110,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (d?.daemon.alive()) process.kill(d.daemon.pid, 'SIGCONT'); // never leave dockerd stopped, whatever failed
+  for (const c of shells) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
   for (const s of held) s.destroy();
   await new Promise((r) => (hole ? hole.close(r) : r(undefined)));
   await d?.stop();
@@ -98,49 +139,57 @@ describe('memory_checker with a black-holed API server and a native bmp', () => 
 });
 
 describe('dockerd paused (SIGSTOP): unknown, never "not running"', () => {
-  it('the gate stays shut while dockerd is stopped, then waits for the native bmp, then opens', async () => {
-    const g = gate(60);
+  it('a unit started while dockerd is stopped keeps the marker on, says so once, and still ends on a disable within seconds', async () => {
+    process.kill(d.daemon.pid, 'SIGSTOP');
+    let u: ReturnType<typeof unitShell>;
     try {
-      await waitFor(
-        'the gate to see the native bmp',
-        () => g.lines.some((l) => /native container [0-9a-f]{12} is running/.test(l)),
-        20_000,
-      );
-      process.kill(d.daemon.pid, 'SIGSTOP');
+      u = unitShell();
       await new Promise((r) => setTimeout(r, 12_000)); // two 5 s questions and more
-      expect(g.exited()).toBe(false);
-      expect(
-        g.lines.filter((l) => /cannot tell whether a native container runs \(.*timed out.*\); waiting for Docker to answer/.test(l)),
-      ).toHaveLength(1);
-      expect(g.lines.join('\n')).not.toMatch(/may start|nothing native/);
+      expect(u.marked()).toBe(true);
+      expect(u.exited()).toBe(false);
+      expect(u.lines()).toEqual([expect.stringMatching(STAYS)]);
       // memory_checker meanwhile: exit 1 with one line, inside its budget — not a silent 0.
       const r = runChecker(['bmp', '1'], env);
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/^memory_checker: bmp: docker: docker API .*timed out after \d+ ms\n$/);
+      // The agent says the feature is disabled on this node: the unit ends, Docker or not.
+      u.state('disabled');
+      const asked = Date.now();
+      expect(await u.ended).toBe(0);
+      expect(Date.now() - asked).toBeLessThan(8000);
     } finally {
       process.kill(d.daemon.pid, 'SIGCONT');
     }
-    await waitFor('the gate to see the native bmp again', () => g.lines.filter((l) => /is running; waiting/.test(l)).length >= 2, 20_000);
-    expect(g.exited()).toBe(false);
-    d.docker('stop', '-t', '1', 'bmp');
-    expect(await g.ended).toBe(0);
-    expect(g.lines.at(-1)).toBe('gate bmp: no native container running, the pod may start');
+    expect(u.lines().at(-1)).toBe('bmp: pod gone and bmp disabled on this node');
+    expect(u.marked()).toBe(true);
+    // Its watcher and their docker CLIs went with it.
+    await waitFor('no process of the unit left', () => processesOf(u.dir).length === 0, 5000, 100);
   });
 
-  it('a gate that started while dockerd was stopped ends its attempt with exit 1, never 0', async () => {
+  it('the marker stays while dockerd is stopped and while the native bmp runs; it goes once Docker shows none', async () => {
+    const u = unitShell();
+    await waitFor('the unit to see the native bmp', () => u.lines().some((l) => STAYS.test(l)), 20_000, 100);
     process.kill(d.daemon.pid, 'SIGSTOP');
-    let code: number | null;
-    let lines: string[];
     try {
-      const g = gate(6);
-      code = await g.ended;
-      lines = g.lines;
+      await new Promise((r) => setTimeout(r, 12_000));
+      expect(u.marked()).toBe(true);
+      expect(u.exited()).toBe(false);
     } finally {
       process.kill(d.daemon.pid, 'SIGCONT');
     }
-    expect(code).toBe(1);
-    expect(lines.at(-1)).toMatch(/^kubesonic: gate bmp: Docker gave no answer for 6 s \(.*\); the pod stays shut$/);
-  });
+    // Docker answers again, bmp still runs: still on, and said only once in all this time.
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(u.marked()).toBe(true);
+    expect(u.lines()).toEqual([expect.stringMatching(STAYS)]);
+    d.docker('stop', '-t', '1', 'bmp');
+    await waitFor('the marker removed', () => !u.marked(), 15_000, 100);
+    await waitFor('the removal said', () => u.lines().length === 2, 2000, 50);
+    expect(u.lines()[1]).toMatch(
+      /^bmp: no native bmp container runs \(docker ps\): removed the native marker \S+bmp\.native; the pod's bmp may start$/,
+    );
+    u.state('disabled');
+    expect(await u.ended).toBe(0);
+  }, 60_000);
 
   it('migrate with dockerd stopped: one line, exit 1, nothing changed on the node or in the cluster', async () => {
     const k = kube('admin');
@@ -182,15 +231,16 @@ describe('dockerd paused (SIGSTOP): unknown, never "not running"', () => {
     clusterSide('remove', 'bmp', spec);
   }, 90_000);
 
-  it('dockerd stopped cleanly removes its socket: Docker is absent, the gate opens, memory_checker says not running', async () => {
-    await d.daemon.stop(); // SIGTERM, as systemctl stop docker does
+  it('dockerd stopped cleanly removes its socket: Docker is absent, the marker goes, memory_checker says not running', async () => {
+    runFeatureContainer(d, 'bmp', 'openbmpd', 16);
+    const u = unitShell();
+    await waitFor('the unit to see the native bmp', () => u.lines().some((l) => STAYS.test(l)), 20_000, 100);
+    await d.daemon.stop(); // SIGTERM, as systemctl stop docker does (its containers stop with it)
 
     expect(existsSync(d.socket)).toBe(false);
-    const g = gate(10);
-    expect(await g.ended).toBe(0);
-    expect(g.lines).toEqual([
-      expect.stringMatching(/^gate bmp: no Docker on this node \(docker API .*: no such socket\): nothing native can run$/),
-    ]);
+    await waitFor('the marker removed', () => !u.marked(), 15_000, 100);
+    u.state('disabled');
+    expect(await u.ended).toBe(0);
     expect(run(process.execPath, [KUBESONIC, '--version']).code).toBe(0);
     expect(runChecker(['bmp', '1'], env).code).toBe(0);
   });

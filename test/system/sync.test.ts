@@ -105,6 +105,10 @@ describe.each([
       const [pod] = await podsOf(k, 'bmp', clusterEnv().NODE_NAME);
       expect(pod?.spec?.containers.map((c) => c.name)).toEqual(sync === 'agent' ? ['bmp'] : ['bmp', 'bmp-sync']);
       expect(pod?.spec?.automountServiceAccountToken).toBe(sync === 'sidecar');
+      // Neither shape reaches Docker from the pod: no init container, no socket, no DOCKER_HOST.
+      expect(pod?.spec?.initContainers).toBeUndefined();
+      expect(JSON.stringify(pod?.spec?.volumes)).not.toMatch(/docker/);
+      expect(pod?.spec?.containers.flatMap((c) => c.env ?? []).map((e) => e.name)).not.toContain('DOCKER_HOST');
     });
 
     it('v1: installs the unit drop-in on the host, backs up the file it replaced, requests a daemon-reload', () => {

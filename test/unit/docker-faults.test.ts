@@ -1,13 +1,12 @@
 // Docker faults are "unknown", never "not running" (src/host/docker.ts): the real Docker client on a
-// real unix-socket HTTP server shaped like each fault, and what the gate, memory_checker and
-// migrate make of each. Only a socket path that does not exist (or a spec without Docker) is "none".
+// real unix-socket HTTP server shaped like each fault, and what memory_checker and migrate make
+// of each. Only a socket path that does not exist (or a spec without Docker) is "none".
 import { createServer, type Server } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DockerAbsent, DockerFault, dockerEngine } from '../../src/host/docker.js';
-import { runGate } from '../../src/host/gate.js';
 import { runMemoryChecker } from '../../src/memory/main.js';
 import { migratePreflight, migrateSteps } from '../../src/migrate/migrate.js';
 import { runSteps } from '../../src/migrate/steps.js';
@@ -97,28 +96,6 @@ describe('the Docker client classifies every failure', () => {
     const d = await fakeDockerd('ok');
     await expect(dockerEngine(d.socket).listRunning(Date.now() - 1)).rejects.toBeInstanceOf(DockerFault);
     expect(d.requests).toEqual([]);
-  });
-});
-
-describe('the gate on a real socket', () => {
-  it('a hung dockerd keeps the gate shut for its whole attempt', async () => {
-    const d = await fakeDockerd('hang');
-    const lines: string[] = [];
-    await expect(
-      runGate(dockerEngine(d.socket), { feature: 'bmp', timeoutMs: 400, pollMs: 20, askMs: 100, out: (l) => lines.push(l) }),
-    ).rejects.toMatchObject({ exitCode: 1 });
-    expect(d.requests.length).toBeGreaterThanOrEqual(2);
-    expect(lines).toEqual([expect.stringMatching(/^gate bmp: cannot tell whether a native container runs \(.*timed out.*\); waiting/)]);
-  });
-
-  it('HTTP 500 keeps it shut; a missing socket opens it', async () => {
-    const d = await fakeDockerd('http500');
-    await expect(runGate(dockerEngine(d.socket), { feature: 'bmp', timeoutMs: 100, pollMs: 20, out: () => undefined })).rejects.toThrow(
-      /HTTP 500/,
-    );
-    const lines: string[] = [];
-    await runGate(dockerEngine('/nonexistent/docker.sock'), { feature: 'bmp', timeoutMs: 100, out: (l) => lines.push(l) });
-    expect(lines).toEqual([expect.stringMatching(/no Docker on this node .*nothing native can run$/)]);
   });
 });
 

@@ -29,11 +29,11 @@ const DS = {
   spec: { selector: { matchLabels: { app: 'bmp' } } },
 };
 
-function cluster(opts: { tainted?: boolean; pod?: 'running' | 'pending' | 'none'; daemonSet?: boolean } = {}) {
+function cluster(opts: { tainted?: boolean; pod?: 'running' | 'pending' | 'none'; daemonSet?: boolean; version?: 'v1' | 'v2' } = {}) {
   const c = new FakeCluster();
   c.addNode(NODE, opts.tainted ? [TAINT] : []);
   if (opts.daemonSet ?? true) c.objects.set('DaemonSet/sonic/bmp', DS);
-  if ((opts.pod ?? 'running') !== 'none') c.addPod('bmp', NODE, { running: opts.pod !== 'pending' });
+  if ((opts.pod ?? 'running') !== 'none') c.addPod('bmp', NODE, { running: opts.pod !== 'pending', version: opts.version });
   c.controllers = true;
   return c;
 }
@@ -160,6 +160,33 @@ describe('systemctl start <f> (ExecStartPre)', () => {
     const w = world({ pod: 'none', daemonSet: false });
     expect(await start(w.ports, t, w.o)).toBe(0);
     expect(w.lines.at(-1)).toBe('bmp: no bmp container running yet after 1 s: the unit waits for it');
+  });
+});
+
+describe('systemctl start <f> of a v2 pod: the host removes the native container (no pod mounts Docker)', () => {
+  it.each([
+    ['v2', false, ['bmp: v2: removed the native container bmp']],
+    ['v1', true, []],
+  ] as const)('%s: native container left: %s', async (version, left, said) => {
+    const w = world({ version });
+    const docker = new FakeDocker();
+    docker.run('bmp');
+    docker.halt('bmp'); // stopped by migrate, still there
+    expect(await start(w.ports, t, { ...w.o, docker })).toBe(0);
+    expect(docker.containers.has('bmp')).toBe(left);
+    expect(w.lines.filter((l) => /v2/.test(l))).toEqual(said);
+  });
+
+  it('Docker failing: one line, the clean-up skipped, the start still a success', async () => {
+    const w = world({ version: 'v2' });
+    const docker = new FakeDocker();
+    docker.run('bmp');
+    docker.halt('bmp');
+    docker.fault = 'error';
+    expect(await start(w.ports, t, { ...w.o, docker })).toBe(0);
+    expect(w.lines.at(-1)).toBe('bmp: v2 clean-up skipped: docker API list: HTTP 500');
+    docker.fault = undefined;
+    expect(docker.containers.has('bmp')).toBe(true);
   });
 });
 

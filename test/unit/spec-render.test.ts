@@ -129,20 +129,29 @@ describe('render, per-node agent shape (the default)', () => {
     ['the default host block', bmp],
     ['an explicit Docker socket', `${bmp}host: { dockerSocket: /run/docker.sock }\n`],
     ['no sidecar block', `${minimal}sidecar: false\n`],
-  ])('no container or init container mounts a Docker/containerd socket or any Socket hostPath (%s)', (_, text) => {
-    const ds = (renderFeature(parseFeatureSpec(text)) as Obj[]).find((o) => o.kind === 'DaemonSet')!;
-    const spec = ds.spec.template.spec;
-    const sockets = new Set(
-      (spec.volumes as Obj[])
-        .filter((v) => v.hostPath && (/(docker|containerd)\.sock$/.test(v.hostPath.path) || v.hostPath.type === 'Socket'))
-        .map((v) => v.name),
-    );
-    const mounted = [...(spec.containers as Obj[]), ...((spec.initContainers as Obj[] | undefined) ?? [])].flatMap((c) =>
-      ((c.volumeMounts as Obj[] | undefined) ?? []).filter((m) => sockets.has(m.name)).map((m) => `${c.name}: ${m.mountPath}`),
-    );
-    expect(mounted).toEqual([]);
-    expect([...sockets]).toEqual([]);
-  });
+    ["the seed's sidecar shape", `${bmp}sync: sidecar\n`],
+    ["the seed's sidecar shape, an explicit Docker socket", `${bmp}sync: sidecar\nhost: { dockerSocket: /run/docker.sock }\n`],
+  ])(
+    "no container or init container mounts a Docker/containerd socket; the only Socket hostPath is the syncer's syslog (%s)",
+    (_, text) => {
+      const ds = (renderFeature(parseFeatureSpec(text)) as Obj[]).find((o) => o.kind === 'DaemonSet')!;
+      const spec = ds.spec.template.spec;
+      const sockets = new Set(
+        (spec.volumes as Obj[])
+          .filter(
+            (v) =>
+              v.hostPath &&
+              (/(docker|containerd)\.sock$/.test(v.hostPath.path) || (v.hostPath.type === 'Socket' && v.hostPath.path !== '/dev/log')),
+          )
+          .map((v) => v.name),
+      );
+      const mounted = [...(spec.containers as Obj[]), ...((spec.initContainers as Obj[] | undefined) ?? [])].flatMap((c) =>
+        ((c.volumeMounts as Obj[] | undefined) ?? []).filter((m) => sockets.has(m.name)).map((m) => `${c.name}: ${m.mountPath}`),
+      );
+      expect(mounted).toEqual([]);
+      expect([...sockets]).toEqual([]);
+    },
+  );
 
   it('without a sidecar block renders the plain DaemonSet', () => {
     const plain = renderFeature(parseFeatureSpec(`${minimal}sidecar: false\n`)) as Obj[];
@@ -247,10 +256,12 @@ describe("render, the seed's per-feature sidecar shape", () => {
     expect(pod.automountServiceAccountToken).toBe(true);
   });
 
-  it("keeps the seed's own Docker mount (v2 clean-up in its sync container, its gate init container); the feature container has none", () => {
-    expect(pod.initContainers.map((c: Obj) => c.command.slice(2, 4))).toEqual([['gate', 'bmp']]);
-    expect(pod.initContainers[0].env).toEqual([{ name: 'DOCKER_HOST', value: 'unix:///var/run/docker.sock' }]);
-    expect(pod.volumes).toContainEqual({ name: 'kubesonic-docker', hostPath: { path: '/var/run/docker.sock', type: 'Socket' } });
-    expect(pod.containers[0].volumeMounts.map((m: Obj) => m.name)).not.toContain('kubesonic-docker');
+  it('no container of the pod mounts Docker or has DOCKER_HOST, and the pod has no init container (the host side does the Docker work)', () => {
+    expect(pod.initContainers).toBeUndefined();
+    expect(JSON.stringify(pod.volumes)).not.toMatch(/docker/);
+    for (const c of pod.containers) {
+      expect((c.env ?? []).map((e: Obj) => e.name)).not.toContain('DOCKER_HOST');
+      expect(JSON.stringify(c.volumeMounts)).not.toMatch(/docker/);
+    }
   });
 });

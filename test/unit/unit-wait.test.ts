@@ -11,7 +11,7 @@ import { unitWaitScript } from '../../src/systemd/unit.js';
 import { sleep, waitUntil } from '../../src/util/wait.js';
 
 /** The host programs the script and the stand-ins run; docker, crictl, redis-cli and logger are never among them. */
-const HOST_TOOLS = ['cat', 'date', 'grep', 'mkdir', 'mkfifo', 'mktemp', 'mv', 'rm', 'sed', 'sleep', 'touch', 'wc'];
+const HOST_TOOLS = ['cat', 'date', 'grep', 'mkdir', 'mkfifo', 'mktemp', 'mv', 'rm', 'sed', 'sleep', 'timeout', 'touch', 'wc'];
 
 /** A PATH of only `bin`, holding links to HOST_TOOLS: no tool of the host's (its docker above all) leaks in. */
 function switchPath(bin: string): string {
@@ -110,6 +110,8 @@ function fallbackWaiter(
   const dir = mkdtempSync(join(tmpdir(), 'kubesonic-fallback-'));
   const hold = join(dir, 'hold');
   const mark = join(hold, 'bmp.native');
+  const sock = join(dir, 'docker.sock');
+  writeFileSync(sock, '');
   const bin = switchPath(join(dir, 'bin'));
   const tool = (name: string, body: string) => writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
   const runtime = opts.runtime ?? 'clear';
@@ -132,6 +134,8 @@ esac`,
       'docker',
       `echo "$*" >> ${dir}/docker.log
 if [ -e ${dir}/docker-down ]; then echo 'Cannot connect to the Docker daemon' >&2; exit 1; fi
+# A stopped dockerd: the socket accepts, nothing answers, the CLI waits without end.
+if [ -e ${dir}/docker-hung ] && [ "$1" != events ]; then exec sleep 3600; fi
 case $1 in
   ps) echo bmp2; if [ -e ${dir}/running ]; then echo bmp; fi ;;
   stop) rm -f ${dir}/running ;;
@@ -151,6 +155,8 @@ esac`,
       KUBESONIC_HOLD_DIR: hold,
       KUBESONIC_FALLBACK_SECONDS: String(opts.fallback ?? 4),
       KUBESONIC_NATIVE: join(bin, 'native.sh'),
+      // Where the stand-in's dockerd "listens": the shell takes a missing socket for no dockerd.
+      DOCKER_HOST: `unix://${sock}`,
     },
   });
   fallbackShells.push(child);
@@ -170,6 +176,12 @@ esac`,
     /** The native container runs (as `docker start` by hand would leave it). */
     startNative: () => writeFileSync(join(dir, 'running'), ''),
     dockerDown: (down: boolean) => (down ? writeFileSync(join(dir, 'docker-down'), '') : rmSync(join(dir, 'docker-down'), { force: true })),
+    /** dockerd stopped cleanly: its socket is gone (the CLI then fails as it does when refused). */
+    dockerGone: () => {
+      rmSync(sock);
+      writeFileSync(join(dir, 'docker-down'), '');
+    },
+    dockerHung: (hung: boolean) => (hung ? writeFileSync(join(dir, 'docker-hung'), '') : rmSync(join(dir, 'docker-hung'), { force: true })),
     marked: () => existsSync(mark),
     docker: () => read('docker.log').split('\n').filter(Boolean),
     native: () => read('native.log').trim().split('\n').filter(Boolean),
@@ -293,9 +305,37 @@ describe('unit-wait.sh: local fallback and hand-back', () => {
       w.stopNative();
       await waitUntil('marker removed', 5000, async () => (w.marked() ? undefined : true), 100);
     }
+    // The shell removes the file, then says so: the line may reach us a moment after.
+    await waitUntil('the removal said', 2000, async () => (/removed the native marker/.test(w.output()) ? true : undefined), 50);
     expect(w.output()).toMatch(/removed the native marker \S+bmp\.native/);
     w.child.kill('SIGTERM');
     expect(await w.exited).toBe(0);
+  });
+
+  it.concurrent('dockerd stopped cleanly (its socket gone): no dockerd, so none runs: the marker goes', async () => {
+    const w = fallbackWaiter({ docker: true, markedBefore: true, fallback: 0 });
+    w.startNative();
+    await sleep(3000);
+    expect(w.marked()).toBe(true);
+    w.dockerGone();
+    await waitUntil('marker removed', 5000, async () => (w.marked() ? undefined : true), 100);
+    w.child.kill('SIGTERM');
+    expect(await w.exited).toBe(0);
+  });
+
+  it.concurrent('Docker hung (the CLI would wait for ever): the marker stays, said once, and a disable still ends the unit within seconds', async () => {
+    const w = fallbackWaiter({ docker: true, markedBefore: true, fallback: 0 });
+    w.dockerHung(true);
+    await sleep(7000);
+    expect(w.marked()).toBe(true);
+    expect(w.output()).toMatch(/^bmp: the native marker \S+bmp\.native stays: a native bmp container runs, or Docker does not answer\n$/);
+    w.state('disabled');
+    const asked = Date.now();
+    expect(await w.exited).toBe(0);
+    // One question of at most 5 s in flight, then the loop's next look.
+    expect(Date.now() - asked).toBeLessThan(8000);
+    expect(w.output()).toMatch(/bmp: pod gone and bmp disabled on this node\n$/);
+    expect(w.marked()).toBe(true);
   });
 
   it.concurrent('a marker left from before and a native bmp running while the pod owns bmp (pending): the watcher stops it, then the marker goes', async () => {

@@ -3,7 +3,6 @@ import { renderCommand } from './render.js';
 import { renderAgentCommand } from './render-agent.js';
 import { systemdCommand } from './systemd.js';
 import { syncCommand } from './sync.js';
-import { gateCommand } from './gate.js';
 import { restartCommand } from './restart.js';
 import { migrateCommand, rollbackCommand } from './migrate.js';
 import { clusterCommand } from './cluster.js';
@@ -23,7 +22,6 @@ export const commands = [
   rollbackCommand,
   systemdCommand,
   syncCommand,
-  gateCommand,
   restartCommand,
   exporterCommand,
 ] as unknown as CommandModule[];
