@@ -8,8 +8,10 @@ const REPO = new URL('..', import.meta.url).pathname;
 const K8S = '/var/lib/kubesonic-test/k8s';
 const RUNS = Number(process.env.BENCH_RUNS ?? 25);
 const NODE = process.execPath;
-// The form the .deb installs as /usr/bin/memory_checker (CommonJS: no ESM loader at start).
+// The form the .deb installs as /usr/bin/memory_checker: the launcher (CommonJS: no ESM loader at
+// start) that runs dist/memory_checker.main.cjs with V8's code cache (src/util/code-cache.ts).
 const CHECKER = `${REPO}/dist/memory_checker.cjs`;
+const CHECKER_MAIN = `${REPO}/dist/memory_checker.main.cjs`;
 const envEnv = Object.fromEntries(
   spawnSync('bash', [join(REPO, 'testbed/cluster.sh'), 'env'], { encoding: 'utf8' })
     .stdout.trim()
@@ -65,12 +67,30 @@ say('');
 say('Every command runs with only PATH, NODE_NAME, KUBECONFIG and the test roots in its environment:');
 say('NODE_EXTRA_CA_CERTS (set on the build machine, not on a switch) is unset, so Node does not load extra CAs.');
 say('');
+// A switch runs memory_checker every minute: its code cache (/var/cache/kubesonic/code-cache) and its
+// TLS session (/run/kubesonic/tls-sessions) are there from the run before. One run of each path makes
+// them, as the first monit cycle after an install or a reboot does.
+for (const kubeconfig of [`${K8S}/checker.kubeconfig`, '/nonexistent'])
+  spawnSync(NODE, [CHECKER, 'bmp', '838860800'], { env: { ...baseEnv, KUBECONFIG: kubeconfig } });
+say('memory_checker runs as the .deb installs it: the launcher with its V8 code cache and the TLS session');
+say('of the run before (both root-only files); "without" rows run the bundle itself, compiled every time,');
+say('with a full TLS handshake (KUBESONIC_TLS_SESSION_DIR empty).');
+say('');
 const cases = [
   measure('node -e 0 (floor: Node.js start)', [NODE, '-e', '0'], baseEnv),
   measure('memory_checker bmp, metrics.k8s.io', [NODE, CHECKER, 'bmp', '838860800'], {
     ...baseEnv,
     KUBECONFIG: `${K8S}/checker.kubeconfig`,
   }),
+  measure(
+    'memory_checker bmp, metrics.k8s.io — without the code cache and the kept TLS session',
+    [NODE, CHECKER_MAIN, 'bmp', '838860800'],
+    {
+      ...baseEnv,
+      KUBECONFIG: `${K8S}/checker.kubeconfig`,
+      KUBESONIC_TLS_SESSION_DIR: '',
+    },
+  ),
   measure('memory_checker bmp, pod cgroup (--source cgroup)', [NODE, CHECKER, 'bmp', '838860800', '--source', 'cgroup'], {
     ...baseEnv,
     KUBECONFIG: `${K8S}/checker.kubeconfig`,

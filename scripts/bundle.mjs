@@ -2,6 +2,7 @@
 // ioredis), the long-running lean ones (kubesonic-agent, kubesonic-exporter: no client-node, no
 // yargs) and dist/kubesonic.mjs (everything else). None needs node_modules on the switch.
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { readFileSync, chmodSync, writeFileSync } from 'node:fs';
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -28,9 +29,12 @@ const entries = {
 // CommonJS bundles for the hot path: Node starts a .cjs main without its ESM loader (which reads the
 // main file through fs/promises and streams), a quarter of memory_checker's start-up
 // (bench/results.md). The .deb installs dist/<name>.cjs, when there is one, in place of <name>.mjs.
-const cjsEntries = { memory_checker: entries.memory_checker };
+// For memory_checker that is a small launcher that runs dist/memory_checker.main.cjs with V8's code
+// cache (src/util/code-cache.ts), keyed by the SHA-256 of that bundle, computed here.
+const cjsEntries = { 'memory_checker.main': entries.memory_checker };
+const launchers = { memory_checker: { entry: 'src/cli/memory_checker-launcher.ts', main: 'memory_checker.main' } };
 
-async function bundle(name, entry, format) {
+async function bundle(name, entry, format, extraDefine = {}) {
   const out = `dist/${name}.${format === 'esm' ? 'mjs' : 'cjs'}`;
   const result = await build({
     entryPoints: [entry],
@@ -43,8 +47,10 @@ async function bundle(name, entry, format) {
     minify: true,
     legalComments: 'none',
     metafile: true,
-    banner: { js: format === 'esm' ? banner(name) : shebang(name) },
+    // A bundle a launcher runs is not run by the kernel: no #! line.
+    banner: { js: format === 'esm' ? banner(name) : name.endsWith('.main') ? '' : shebang(name) },
     define: {
+      ...extraDefine,
       __KUBESONIC_VERSION__: JSON.stringify(version),
       // yargs-parser 22 refuses Node < 20 by policy (support window), not for an API it needs: the
       // install test runs every shipped command on bookworm's nodejs 18 (test/package/).
@@ -54,7 +60,7 @@ async function bundle(name, entry, format) {
     },
     logLevel: 'warning',
   });
-  chmodSync(out, 0o755);
+  chmodSync(out, name.endsWith('.main') ? 0o644 : 0o755);
   // Which packages each bundle contains: scripts/package.sh lists their licences in the .deb's copyright.
   writeFileSync(out.replace(/\.[mc]js$/, '.meta.json'), JSON.stringify(result.metafile));
   const bytes = Object.values(result.metafile.outputs)[0].bytes;
@@ -63,3 +69,9 @@ async function bundle(name, entry, format) {
 
 for (const [name, entry] of Object.entries(entries)) await bundle(name, entry, 'esm');
 for (const [name, entry] of Object.entries(cjsEntries)) await bundle(name, entry, 'cjs');
+for (const [name, { entry, main }] of Object.entries(launchers)) {
+  const sha256 = createHash('sha256')
+    .update(readFileSync(`dist/${main}.cjs`))
+    .digest('hex');
+  await bundle(name, entry, 'cjs', { __KUBESONIC_MAIN_SHA256__: JSON.stringify(sha256) });
+}

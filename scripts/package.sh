@@ -34,6 +34,12 @@ for bundle in dist/*.mjs; do
   node packaging/debian-files.mjs man "$name" "$bundle" "$root/usr/share/man/man1/$name.1"
   gzip -9n "$root/usr/share/man/man1/$name.1"
 done
+# A bundle a launcher runs (memory_checker's, with V8's code cache): beside it, not a command.
+for main in dist/*.main.cjs; do
+  install -m 0644 "$main" "$root/usr/lib/kubesonic/"
+done
+# The code cache memory_checker writes under /var/cache/kubesonic goes with the package.
+install -m 0755 packaging/postrm "$root/DEBIAN/postrm"
 install -m 0644 monit/monit_* "$root/etc/monit/conf.d/"
 install -m 0644 deploy/systemd/*.service "$root/lib/systemd/system/"
 install -m 0644 README.md docs/design.md docs/packaging.md "$root/usr/share/doc/kubesonic/"

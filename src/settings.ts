@@ -10,6 +10,7 @@ import {
   DOCKER_SOCKET,
   PROC_ROOT,
   REDIS_SOCKET,
+  TLS_SESSION_DIR,
   VERSIONS,
   type MigrationVersion,
 } from './sonic/paths.js';
@@ -63,6 +64,11 @@ export interface Settings {
    * spawn every run); `off`: nothing. Anything else reads as the default.
    */
   memoryCheckerSyslog: MemoryCheckerSyslog;
+  /**
+   * $KUBESONIC_TLS_SESSION_DIR (empty: none): where a root memory_checker keeps its TLS session
+   * with the API server for the next run (kube/tls-sessions.ts); default /run/kubesonic/tls-sessions.
+   */
+  tlsSessionDir: string | undefined;
 }
 
 export type MemoryCheckerSyslog = 'rare' | 'all' | 'off';
@@ -107,5 +113,6 @@ export function readSettings(env: Env = process.env): Settings {
       env.KUBESONIC_MEMORY_CHECKER_SYSLOG === 'all' || env.KUBESONIC_MEMORY_CHECKER_SYSLOG === 'off'
         ? env.KUBESONIC_MEMORY_CHECKER_SYSLOG
         : 'rare',
+    tlsSessionDir: env.KUBESONIC_TLS_SESSION_DIR === undefined ? TLS_SESSION_DIR : env.KUBESONIC_TLS_SESSION_DIR || undefined,
   };
 }

@@ -7,8 +7,15 @@
 // (refused, EACCES, not a socket, a timeout, an HTTP error, garbage) leaves the question open: a
 // hung or restarting dockerd still has its containers running, so "unknown" must never read as
 // "not running" where that would let the pod start next to the native one.
-import { request } from 'node:http';
+import type * as Http from 'node:http';
+import { createRequire } from 'node:module';
 import { isObj } from '../util/json.js';
+
+// node:http is loaded on the first question to Docker, not at start: memory_checker's run on a
+// migrated switch (containerd's state and the cgroup) never asks Docker, and loading it was a third
+// of that run's time above a bare Node start (bench/results.md).
+const load = createRequire(import.meta.url);
+const http = () => load('node:http') as typeof Http;
 
 /** Docker is provably not on this node: the socket path does not exist, or the spec says there is none. */
 export class DockerAbsent extends Error {
@@ -87,7 +94,7 @@ function dockerRequest(
       req.destroy();
       reject(e);
     };
-    const req = request({ socketPath, path, method, headers: { Host: 'docker' } }, (res) => {
+    const req = http().request({ socketPath, path, method, headers: { Host: 'docker' } }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {

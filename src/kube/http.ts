@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type * as Tls from 'node:tls';
 import type { ApiCredentials } from './kubeconfig.js';
 import { anchorsOf, fastServerCheck } from './tls-verify.js';
+import type { TlsSessionStore } from './tls-sessions.js';
 
 // node:https (tls, crypto) and node:http are loaded on first use, not at start: memory_checker runs
 // every monit cycle and most runs on a switch without an API server never make a request; loading
@@ -88,8 +89,23 @@ const tlsSessions = new WeakMap<ApiCredentials, Buffer>();
 /** Sessions of connections whose server was accepted (fast check or OpenSSL): the only ones resumed without a check. */
 const acceptedSessions = new WeakSet<Buffer>();
 
-/** Sockets whose new sessions getJson already records. */
+/** Sockets whose new sessions are already recorded. */
 const sessionHeard = new WeakSet<object>();
+
+/**
+ * The sessions of an accepted connection become the next connection's: in memory, and in the
+ * scope's store when the connection made a full handshake (a resumed one's session is already
+ * there). Listened to once per socket.
+ */
+function recordSessions(socket: Tls.TLSSocket, creds: ApiCredentials, store: TlsSessionStore | undefined): void {
+  if (sessionHeard.has(socket)) return;
+  sessionHeard.add(socket);
+  socket.on('session', (session: Buffer) => {
+    acceptedSessions.add(session);
+    tlsSessions.set(creds, session);
+    if (!socket.isSessionReused()) store?.save(creds, session);
+  });
+}
 
 /**
  * The kept-alive connections of one check: a check makes up to two requests (metrics, pod list),
@@ -100,9 +116,27 @@ const sessionHeard = new WeakSet<object>();
 export class ApiConnections {
   /** Requests sent through this scope (memory_checker's --json says how many a check made). */
   requests = 0;
+  /** Connections of this scope that resumed an earlier session (memory_checker's --json). */
+  resumed = 0;
   private readonly agents = new Map<ApiCredentials, Https.Agent>();
   /** Connections still being verified: not the agent's yet, closed with the scope all the same. */
   private readonly pending = new Set<Tls.TLSSocket>();
+
+  /** `sessions`: where sessions outlive the process (memory_checker's, root only); none: memory only. */
+  constructor(readonly sessions?: TlsSessionStore) {}
+
+  /** The session a new connection offers: this process's last, else the store's (once per credentials). */
+  sessionFor(creds: ApiCredentials): Buffer | undefined {
+    const known = tlsSessions.get(creds);
+    if (known || !this.sessions) return known;
+    const stored = this.sessions.load(creds);
+    if (stored) {
+      // Written only from accepted connections, in a place root alone can write.
+      acceptedSessions.add(stored);
+      tlsSessions.set(creds, stored);
+    }
+    return stored;
+  }
 
   agentFor(creds: ApiCredentials): Https.Agent {
     let agent = this.agents.get(creds);
@@ -154,11 +188,9 @@ export class ApiConnections {
         // (and sends no certificate to check again).
         const resumed = offered !== undefined && socket.isSessionReused();
         if (resumed || fastServerCheck(socket.getPeerCertificate(true), fast.anchors, host) === 'trusted') {
+          if (resumed) this.resumed++;
           // Sessions only from accepted connections; listened to here, before any ticket can arrive.
-          socket.on('session', (session: Buffer) => {
-            acceptedSessions.add(session);
-            tlsSessions.set(creds, session);
-          });
+          recordSessions(socket, creds, this.sessions);
           done(null, socket);
           return;
         }
@@ -218,7 +250,7 @@ export function getJson(creds: ApiCredentials, path: string, deadline: number, c
       req.destroy();
       reject(new ApiError(f));
     };
-    const session = isHttps ? tlsSessions.get(creds) : undefined;
+    const session = isHttps ? connections.sessionFor(creds) : undefined;
     const options = {
       method: 'GET',
       headers,
@@ -262,15 +294,7 @@ export function getJson(creds: ApiCredentials, path: string, deadline: number, c
     // A request gets its socket once the server is accepted (rejectUnauthorized, or the fast check).
     // Listened to once per socket: a kept-alive one serves many requests (a listener per request
     // grew without end on the node agent's connection).
-    if (isHttps)
-      req.once('socket', (socket) => {
-        if (sessionHeard.has(socket)) return;
-        sessionHeard.add(socket);
-        socket.on('session', (s: Buffer) => {
-          acceptedSessions.add(s);
-          tlsSessions.set(creds, s);
-        });
-      });
+    if (isHttps) req.once('socket', (socket) => recordSessions(socket as Tls.TLSSocket, creds, connections.sessions));
     const timer = setTimeout(() => fail({ kind: 'timeout' }), remaining);
     req.on('error', (e) => fail({ kind: 'network', message: e.message }));
     req.end();

@@ -27,9 +27,9 @@ export async function checkMemory(
     for (const source of sources) {
       if (!source.applies(ctx)) continue;
       const outcome = await source.find(ctx);
-      if (outcome) return { ...outcome, apiRequests: ctx.connections.requests };
+      if (outcome) return { ...outcome, apiRequests: ctx.connections.requests, tlsResumed: ctx.connections.resumed };
     }
-    return { ...ctx.notRunning(), apiRequests: ctx.connections.requests };
+    return { ...ctx.notRunning(), apiRequests: ctx.connections.requests, tlsResumed: ctx.connections.resumed };
   } finally {
     ctx.connections.close();
   }

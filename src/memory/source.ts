@@ -7,6 +7,7 @@ import { CheckError } from './errors.js';
 import { detectCgroupFs, memoryCgroupFromProc, readWorkingSet, type CgroupFs } from './cgroup.js';
 import type { Docker } from '../host/docker.js';
 import { ApiConnections } from '../kube/http.js';
+import { fileSessionStore } from '../kube/tls-sessions.js';
 import type { ApiSources, Settings } from '../settings.js';
 
 export type MeasurementSource = 'metrics.k8s.io' | 'cgroup';
@@ -25,6 +26,8 @@ export interface Measurement {
   warnings?: string[];
   /** Requests the check sent to the API server (checker.ts sets it on the outcome it returns). */
   apiRequests?: number;
+  /** Of its connections, how many resumed an earlier TLS session (no full handshake). */
+  tlsResumed?: number;
 }
 
 export interface NotRunning {
@@ -33,6 +36,7 @@ export interface NotRunning {
   notes: string[];
   warnings?: string[];
   apiRequests?: number;
+  tlsResumed?: number;
 }
 
 export type CheckOutcome = Measurement | NotRunning;
@@ -41,7 +45,7 @@ export type CheckOutcome = Measurement | NotRunning;
 export type HostPaths = Pick<Settings, 'cgroupRoot' | 'procRoot' | 'containerdState' | 'dockerSocket'>;
 
 /** Everything a check needs from the environment: host paths, API credentials' sources, this node. */
-export type CheckerSettings = HostPaths & { api: ApiSources; nodeName: string };
+export type CheckerSettings = HostPaths & { api: ApiSources; nodeName: string; tlsSessionDir?: string | undefined };
 
 /**
  * The share of the time budget the API server may use when local sources still follow it. A silent
@@ -75,7 +79,7 @@ export class SourceContext {
   /** Set by the kube source once the API server answered: the local kube sources then add nothing. */
   apiReachable = false;
   /** This check's own API connections, closed when it ends (never another check's). */
-  readonly connections = new ApiConnections();
+  readonly connections: ApiConnections;
   private cgroupFs: CgroupFs | undefined | null = null;
 
   constructor(
@@ -83,7 +87,9 @@ export class SourceContext {
     readonly settings: CheckerSettings,
     readonly docker: Docker,
     readonly budget: Budget,
-  ) {}
+  ) {
+    this.connections = new ApiConnections(fileSessionStore(settings.tlsSessionDir, process.geteuid?.() ?? -1));
+  }
 
   /** The whole check's deadline: what the local steps (containerd's files, Docker) may use. */
   get deadline(): number {

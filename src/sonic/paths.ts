@@ -67,6 +67,8 @@ export const SWITCH_KUBECONFIGS = [SWITCH_KUBECONFIG, KUBESONIC_KUBECONFIG, '/et
 
 /** Run-time state on the switch (tmpfs: gone after a reboot, which is what its readers expect). */
 export const RUN_DIR = '/run/kubesonic';
+/** memory_checker's TLS session with the API server, kept for its next run (kube/tls-sessions.ts). */
+export const TLS_SESSION_DIR = `${RUN_DIR}/tls-sessions`;
 /** One file per feature: what the agent last saw of its pod (running|pending|stopped|disabled), read by the unit's ExecStart. */
 export const UNIT_STATE_DIR = `${RUN_DIR}/units`;
 /** One file per feature whose taint could not follow its hold (API server away): the taint sync retries them. */
@@ -74,6 +76,11 @@ export const TAINT_PENDING_DIR = `${RUN_DIR}/taint-pending`;
 /** The unit's ExecStart once migrated: a few-MB shell loop over the unit state file, not a Node.js process. */
 export const UNIT_WAIT_SCRIPT = `${STATE_DIR}/unit-wait.sh`;
 
+/**
+ * V8's code cache of memory_checker's bundle (util/code-cache.ts): regenerable, root's alone, one
+ * file per bundle and Node version. The .deb's postrm removes it.
+ */
+export const CODE_CACHE_DIR = '/var/cache/kubesonic/code-cache';
 /** The lean per-node agent (no client-node, no yargs): what runs for as long as features are migrated. */
 export const IMAGE_AGENT_BUNDLE = '/opt/kubesonic/kubesonic-agent.mjs';
 /** Where the sidecar sees the host's files it manages (hostPath mounts). */

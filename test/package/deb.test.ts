@@ -5,7 +5,7 @@
 // Needs root (chroot) and `npm run package` first (scripts/test-all.sh does both).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -136,12 +136,25 @@ describe.each(SUITES)('$suite with Debian nodejs', ({ suite, packages, node }) =
     });
   });
 
+  it("memory_checker's runs left one V8 code cache for this Node, root's alone", () => {
+    const dir = join(root, 'var/cache/kubesonic/code-cache');
+    const files = readdirSync(dir);
+    expect(files).toEqual([
+      expect.stringMatching(new RegExp(`^memory_checker\\.main-[0-9a-f]{16}-${inRoot(root, 'node', '--version').stdout.trim()}-x64\\.v8$`)),
+    ]);
+    const st = statSync(join(dir, files[0]!));
+    expect({ uid: st.uid, mode: st.mode & 0o777 }).toEqual({ uid: 0, mode: 0o644 });
+  });
+
   it('every shipped command loads on this Node (--help)', () => {
     const bins = readdirSync(join(root, 'usr/lib/kubesonic'));
     // memory_checker as CommonJS (the hot path starts without the ESM loader), the rest as ESM.
-    expect(bins).toEqual(expect.arrayContaining(['memory_checker.cjs', 'kubesonic.mjs', 'kubesonic-exporter.mjs']));
+    // memory_checker.cjs is its launcher: it runs memory_checker.main.cjs with V8's code cache.
+    expect(bins).toEqual(
+      expect.arrayContaining(['memory_checker.cjs', 'memory_checker.main.cjs', 'kubesonic.mjs', 'kubesonic-exporter.mjs']),
+    );
     expect(bins.filter((b) => !/\.[mc]js$/.test(b) || /^(testbed|memory_checker)\.mjs$/.test(b))).toEqual([]);
-    for (const bin of bins) {
+    for (const bin of bins.filter((b) => !b.endsWith('.main.cjs'))) {
       const r = inRoot(root, `/usr/bin/${bin.replace(/\.[mc]js$/, '')}`, '--help');
       expect({ bin, code: r.code, trace: /\n\s+at /.test(r.stderr) }).toEqual({ bin, code: 0, trace: false });
     }

@@ -2,7 +2,7 @@
 // connections are the point): one collection in flight however many scrapes arrive, figures cached
 // for --cache-ms and refreshed in the background, and one check's clean-up never closing a
 // connection another check is using.
-import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CHECKS_AT_ONCE, MemoryExporter, parseCacheMs, type ExporterOptions } from '../../src/exporter/exporter.js';
 import { checkMemory, type CheckerSettings } from '../../src/memory/checker.js';
+import { fileSessionStore } from '../../src/kube/tls-sessions.js';
 import { parseCheckerArgs, type CheckerOptions } from '../../src/memory/args.js';
 import { ExitError } from '../../src/util/errors.js';
 import { fixture, fixtureCheckerSettings } from '../helpers/fixtures.js';
@@ -99,6 +100,56 @@ describe('TLS sessions', () => {
     await checkMemory(checkerOptions('snmp'), settings);
     expect(handshakes.resumed - before.resumed).toBe(1);
     expect(handshakes.full - before.full).toBe(0);
+  });
+});
+
+describe('TLS sessions across processes (memory_checker as root: kube/tls-sessions.ts)', () => {
+  const isRoot = process.geteuid?.() === 0;
+  /** A root-owned directory chain: /tmp is anyone's to write, so no store is kept under it. */
+  const base = '/var/lib/kubesonic-test/unit-tls-sessions';
+  /** A new process as far as sessions go: the same credential read from a path of its own, so nothing is in memory. */
+  const freshProcess = (store: string | undefined) => {
+    const dir = mkdtempSync(join(tmpdir(), 'kubesonic-kc-'));
+    const kubeconfig = join(dir, 'kubeconfig');
+    copyFileSync(settings.api.kubeconfigs[0]!, kubeconfig);
+    return { ...settings, api: { inCluster: undefined, kubeconfigs: [kubeconfig] }, tlsSessionDir: store };
+  };
+
+  it.skipIf(!isRoot)(
+    'a later run resumes the session the last run kept (0600, in a 0700 directory); a file others may write is never read',
+    async () => {
+      mkdirSync(base, { recursive: true, mode: 0o755 });
+      const store = join(mkdtempSync(join(base, 'run-')), 'sessions');
+      let before = { ...handshakes };
+      const first = await checkMemory(checkerOptions('bmp'), freshProcess(store));
+      expect(first).toMatchObject({ status: 'measured', tlsResumed: 0 });
+      expect(handshakes.full - before.full).toBe(1);
+      const [file] = readdirSync(store);
+      expect({ dir: statSync(store).mode & 0o777, file: statSync(join(store, file!)).mode & 0o777 }).toEqual({ dir: 0o700, file: 0o600 });
+
+      before = { ...handshakes };
+      const second = await checkMemory(checkerOptions('bmp'), freshProcess(store));
+      expect(second).toMatchObject({ status: 'measured', tlsResumed: 1 });
+      expect({ full: handshakes.full - before.full, resumed: handshakes.resumed - before.resumed }).toEqual({ full: 0, resumed: 1 });
+
+      chmodSync(join(store, file!), 0o666);
+      before = { ...handshakes };
+      const third = await checkMemory(checkerOptions('bmp'), freshProcess(store));
+      expect(third).toMatchObject({ status: 'measured', tlsResumed: 0 });
+      expect(handshakes.full - before.full).toBe(1);
+      // Replaced by the full handshake's session, root's alone again.
+      expect(statSync(join(store, file!)).mode & 0o777).toBe(0o600);
+    },
+  );
+
+  it('no store for a process that is not root, or under a directory others may write', async () => {
+    expect(fileSessionStore('/run/kubesonic/tls-sessions', 1000)).toBeUndefined();
+    const underTmp = join(mkdtempSync(join(tmpdir(), 'kubesonic-sessions-')), 'sessions');
+    const before = { ...handshakes };
+    await checkMemory(checkerOptions('bmp'), freshProcess(underTmp));
+    await checkMemory(checkerOptions('bmp'), freshProcess(underTmp));
+    expect(handshakes.full - before.full).toBe(2);
+    expect(readdirSync(underTmp)).toEqual([]);
   });
 });
 

@@ -19,6 +19,7 @@ describe('readSettings', () => {
       faultAfterStep: undefined,
       cri: { crictl: 'crictl', endpoint: 'unix:///run/containerd/containerd.sock' },
       memoryCheckerSyslog: 'rare',
+      tlsSessionDir: '/run/kubesonic/tls-sessions',
     });
   });
 
@@ -30,6 +31,8 @@ describe('readSettings', () => {
     [{ KUBESONIC_REDIS_SOCKET: '/tmp/r.sock' }, { redis: { path: '/tmp/r.sock' } }],
     [{ DOCKER_HOST: 'unix:///run/d.sock' }, { dockerSocket: '/run/d.sock' }],
     [{ DOCKER_HOST: 'tcp://1.2.3.4:2375' }, { dockerSocket: '/var/run/docker.sock' }],
+    [{ KUBESONIC_TLS_SESSION_DIR: '/run/t' }, { tlsSessionDir: '/run/t' }],
+    [{ KUBESONIC_TLS_SESSION_DIR: '' }, { tlsSessionDir: undefined }],
     [
       { KUBESONIC_CGROUP_ROOT: '/f/cg', KUBESONIC_PROC_ROOT: '/f/proc', KUBESONIC_CONTAINERD_STATE: '/f/ctr' },
       { cgroupRoot: '/f/cg', procRoot: '/f/proc', containerdState: '/f/ctr' },

@@ -53,6 +53,18 @@ function cycles(): string[][] {
 }
 
 /** Every package a file loads, following local imports. */
+/** The local files an entry point reaches through its imports. */
+function filesReachedFrom(entry: string): Set<string> {
+  const seen = new Set<string>();
+  const walk = (f: string) => {
+    if (seen.has(f)) return;
+    seen.add(f);
+    for (const s of specifiers(text.get(f) ?? '')) if (s.startsWith('.')) walk(resolve(dirname(f), s.replace(/\.js$/, '.ts')));
+  };
+  walk(entry);
+  return seen;
+}
+
 function packagesReachedFrom(entry: string): Set<string> {
   const seen = new Set<string>();
   const packages = new Set<string>();
@@ -99,6 +111,19 @@ describe('the house', () => {
     for (const heavy of ['@kubernetes/client-node', 'yargs', 'ioredis', 'prom-client']) expect(loaded).not.toContain(heavy);
     // The same walk does see them from the kubesonic CLI: the check can fail.
     expect(packagesReachedFrom(join(SRC, 'cli', 'kubesonic.ts'))).toContain('@kubernetes/client-node');
+  });
+
+  it("memory_checker loads Node's network modules only when it asks a server (no value import of them at start)", () => {
+    const eager = (entry: string) =>
+      [...filesReachedFrom(entry)].flatMap((f) =>
+        [...text.get(f)!.matchAll(/(?:^|\n)import (?!type )[^'"]*from '(node:(?:http|https|tls|net|crypto))'/g)].map(
+          (m) => `${rel(f)}: ${m[1]}`,
+        ),
+      );
+    expect(eager(join(SRC, 'cli', 'memory_checker.ts'))).toEqual([]);
+    expect(eager(join(SRC, 'cli', 'memory_checker-launcher.ts'))).toEqual([]);
+    // The same scan does find such imports elsewhere: the check can fail.
+    expect(eager(join(SRC, 'cli', 'kubesonic.ts')).length).toBeGreaterThan(0);
   });
 
   it("kubesonic-exporter's code reaches neither client-node nor yargs nor ioredis (it runs as long as the switch)", () => {
