@@ -26,20 +26,36 @@ const baseEnv = {
 };
 const sh = (cmd, env = process.env) => spawnSync('bash', ['-c', cmd], { encoding: 'utf8', env });
 
-function measure(label, argv, env) {
-  const walls = [];
-  const rss = [];
-  let code;
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync('/usr/bin/time', ['-f', '%M', ...argv], { encoding: 'utf8', env });
-    walls.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    rss.push(Number(r.stderr.trim().split('\n').pop()));
-    code = r.status;
-  }
+/** One command to time: measured by measureAll, not here. */
+const measure = (label, argv, env) => ({ label, argv, env });
+
+/**
+ * Every command RUNS times, interleaved: round i runs each command once (in a rotated order), so a
+ * busy moment of this shared machine falls on all of them alike, not on one command's 25 runs.
+ */
+function measureAll(commands) {
+  const walls = commands.map(() => []);
+  const rss = commands.map(() => []);
+  const codes = commands.map(() => undefined);
+  for (let i = 0; i < RUNS; i++)
+    for (let j = 0; j < commands.length; j++) {
+      const k = (i + j) % commands.length;
+      const { argv, env } = commands[k];
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync('/usr/bin/time', ['-f', '%M', ...argv], { encoding: 'utf8', env });
+      walls[k].push(Number(process.hrtime.bigint() - t0) / 1e6);
+      rss[k].push(Number(r.stderr.trim().split('\n').pop()));
+      codes[k] = r.status;
+    }
   const sorted = (a) => [...a].sort((x, y) => x - y);
   const q = (a, p) => sorted(a)[Math.min(a.length - 1, Math.floor(p * a.length))];
-  return { label, median: q(walls, 0.5), p90: q(walls, 0.9), rssMiB: q(rss, 0.5) / 1024, code };
+  return commands.map((c, k) => ({
+    label: c.label,
+    median: q(walls[k], 0.5),
+    p90: q(walls[k], 0.9),
+    rssMiB: q(rss[k], 0.5) / 1024,
+    code: codes[k],
+  }));
 }
 
 const lines = [];
@@ -61,8 +77,11 @@ for (let i = 0; i < 120; i++) {
   if (r.status === 0 && /bmp/.test(r.stdout)) break;
   await new Promise((r2) => setTimeout(r2, 1000));
 }
+// Nothing is timed while the pod is still starting (its daemon allocating, the kubelet's and
+// metrics-server's first rounds): on 2 cores that made every row of a run 10–20 % slower.
+await new Promise((r) => setTimeout(r, 30_000));
 
-say(`## memory_checker cost per call (${RUNS} runs each, median / p90 wall ms, median peak RSS)`);
+say(`## memory_checker cost per call (${RUNS} runs each, interleaved; median / p90 wall ms, median peak RSS)`);
 say('');
 say('Every command runs with only PATH, NODE_NAME, KUBECONFIG and the test roots in its environment:');
 say('NODE_EXTRA_CA_CERTS (set on the build machine, not on a switch) is unset, so Node does not load extra CAs.');
@@ -76,7 +95,7 @@ say('memory_checker runs as the .deb installs it: the launcher with its V8 code 
 say('of the run before (both root-only files); "without" rows run the bundle itself, compiled every time,');
 say('with a full TLS handshake (KUBESONIC_TLS_SESSION_DIR empty).');
 say('');
-const cases = [
+const cases = measureAll([
   measure('node -e 0 (floor: Node.js start)', [NODE, '-e', '0'], baseEnv),
   measure('memory_checker bmp, metrics.k8s.io', [NODE, CHECKER, 'bmp', '838860800'], {
     ...baseEnv,
@@ -132,7 +151,7 @@ const cases = [
     ...baseEnv,
     NODE_PATH: join(REPO, 'node_modules'),
   }),
-];
+]);
 const floor = cases[0].median;
 const top = cases.find((c) => c.label.startsWith('kubectl')).median;
 say('| command | median ms | p90 ms | peak RSS MiB | × node -e 0 | × kubectl top | exit |');

@@ -11,6 +11,7 @@ import { FEATURE_POD_LABEL, featureContainerName, MANAGED_BY, optInLabel, VERSIO
 import {
   HOLD_MOUNT,
   HOST_MOUNT,
+  IN_CLUSTER_DIR,
   IMAGE_AGENT_BUNDLE,
   RUN_DIR,
   STATE_DIR,
@@ -101,6 +102,22 @@ function apiServerEnv(spec: FeatureSpec): Obj[] {
       ]
     : [];
 }
+
+/**
+ * The sync container's own token (the seed's sidecar shape): what the kubelet's automount gives, but
+ * mounted into that container alone — a projected ServiceAccount token for the API server's own
+ * audience, an hour long (the kubelet renews it), with the cluster CA and the namespace beside it.
+ */
+const SYNC_TOKEN_VOLUME = {
+  name: 'kubesonic-sync-token',
+  projected: {
+    sources: [
+      { serviceAccountToken: { path: 'token', expirationSeconds: 3600 } },
+      { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+      { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
+    ],
+  },
+};
 
 /** The env and host mounts every FEATURE syncer (agent or sidecar) has. */
 function syncerBase(spec: FeatureSpec, dropInDirs: readonly string[]) {
@@ -220,7 +237,7 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
     // read-only identity. No pod of either shape mounts Docker: the host side does the Docker work
     // (the native marker stands for the seed's gate, `kubesonic systemd <f> start` does v2's clean-up).
     const base = syncerBase(spec, [spec.feature]);
-    volumes.push(...base.volumes);
+    volumes.push(...base.volumes, SYNC_TOKEN_VOLUME);
     containers.push({
       name: `${name}-sync`,
       image: sidecar.image,
@@ -228,7 +245,7 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
       command: ['node', IMAGE_AGENT_BUNDLE, '--only', spec.feature, '--unit-state-dir', UNIT_STATE_DIR],
       env: [...base.env, { name: 'KUBESONIC_MIGRATION_VERSION', value: sidecar.version }],
       resources: k8sResources(sidecar.resources),
-      volumeMounts: base.mounts,
+      volumeMounts: [...base.mounts, { name: SYNC_TOKEN_VOLUME.name, mountPath: IN_CLUSTER_DIR, readOnly: true }],
       readinessProbe: { exec: { command: ['test', '-f', SYNC_READY_FILE] }, periodSeconds: 5 },
       securityContext: KUBESONIC_SECURITY,
     });
@@ -251,8 +268,9 @@ export function renderFeature(spec: FeatureSpec): KubernetesObject[] {
           // Only nodes that opted in (their switch's `kubesonic migrate`), and of those the spec's targets.
           nodeSelector: { [optInLabel(spec.feature).key]: optInLabel(spec.feature).value, ...spec.nodeSelector },
           serviceAccountName: withSidecar ? syncServiceAccountName(spec) : undefined,
-          // Only the seed's sidecar talks to the API server; the feature itself needs no token.
-          automountServiceAccountToken: withSidecar,
+          // Never the kubelet's automount: it would put the token in every container, the feature's
+          // too. Only the seed's sync container talks to the API server: it alone mounts its own.
+          automountServiceAccountToken: false,
           terminationGracePeriodSeconds: 30,
           containers,
           volumes,

@@ -1,7 +1,7 @@
 // memory_checker and the seed's resource limits and disable flow on the real cluster: kubelet +
 // containerd + runc, metrics-server behind the aggregation layer, DaemonSet controller, scheduler.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
@@ -20,7 +20,7 @@ import {
 } from '../helpers/cluster.js';
 import { sleep, waitUntil } from '../../src/util/wait.js';
 import { podContainerRunning } from '../../src/kube/cluster.js';
-import { KUBESONIC, run, runChecker, testbedBin } from '../helpers/procs.js';
+import { KUBESONIC, REPO, run, runChecker, testbedBin } from '../helpers/procs.js';
 
 const MiB = 1024 * 1024;
 const spec = testbedSpec('bmp');
@@ -91,6 +91,27 @@ describe('bmp DaemonSet on a real kubelet', () => {
       DOCKER_HOST: 'unix:///nonexistent.sock',
     });
     expect(JSON.parse(withoutState.stdout)).toMatchObject({ source: 'metrics.k8s.io', pod: pod.metadata!.name, apiRequests: 2 });
+  });
+
+  it("as the .deb installs it (the launcher, dist/memory_checker.cjs): a run resumes the last run's TLS session with the real API server", () => {
+    const sessions = mkdtempSync('/var/lib/kubesonic-test/checker-sessions-');
+    const launcher = (n: number) => {
+      const r = run(process.execPath, [join(REPO, 'dist', 'memory_checker.cjs'), '--json', 'bmp', '1'], {
+        PATH: process.env.PATH,
+        ...clusterEnv(),
+        KUBECONFIG: kubeconfigFor('checker'),
+        DOCKER_HOST: 'unix:///nonexistent.sock',
+        KUBESONIC_TLS_SESSION_DIR: join(sessions, 'kept'),
+      });
+      expect({ n, code: r.code, stderr: r.stderr }).toEqual({ n, code: 3, stderr: '' });
+      return JSON.parse(r.stdout) as CheckerJson & { tlsResumed: number };
+    };
+    expect(launcher(1)).toMatchObject({ source: 'metrics.k8s.io', pod: pod.metadata!.name, apiRequests: 1, tlsResumed: 0 });
+    expect(launcher(2)).toMatchObject({ source: 'metrics.k8s.io', pod: pod.metadata!.name, apiRequests: 1, tlsResumed: 1 });
+    const kept = readdirSync(join(sessions, 'kept'));
+    expect(kept).toHaveLength(1);
+    expect(statSync(join(sessions, 'kept', kept[0]!)).mode & 0o777).toBe(0o600);
+    rmSync(sessions, { recursive: true, force: true });
   });
 
   it("the kubelet's own identity cannot read metrics: the checker says so and answers from the cgroup", () => {

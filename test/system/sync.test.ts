@@ -23,6 +23,10 @@ import { sleep, waitUntil } from '../../src/util/wait.js';
 import { findLocalKubeContainers } from '../../src/memory/sources/containerd.js';
 import { stubDropIn } from '../../src/systemd/unit.js';
 import { writeRecord } from '../../src/host/records.js';
+import { syncServiceAccountName } from '../../src/manifest/render.js';
+
+/** The testbed kubelet's --root-dir (testbed/cluster.sh). */
+const KUBELET_ROOT = '/var/lib/kubesonic-test/k8s/kubelet';
 
 const k = kube();
 const HOST = '/var/lib/kubesonic-test/host';
@@ -104,7 +108,25 @@ describe.each([
     it('the feature pod carries only the feature (agent) or the feature and its sidecar (seed shape)', async () => {
       const [pod] = await podsOf(k, 'bmp', clusterEnv().NODE_NAME);
       expect(pod?.spec?.containers.map((c) => c.name)).toEqual(sync === 'agent' ? ['bmp'] : ['bmp', 'bmp-sync']);
-      expect(pod?.spec?.automountServiceAccountToken).toBe(sync === 'sidecar');
+      // No automount in either shape: the feature container gets no token.
+      expect(pod?.spec?.automountServiceAccountToken).toBe(false);
+      const secrets = (c: string) =>
+        (pod?.spec?.containers.find((x) => x.name === c)?.volumeMounts ?? []).filter((m) => m.mountPath.startsWith('/var/run/secrets'));
+      expect(secrets('bmp')).toEqual([]);
+      if (sync === 'sidecar') {
+        // The sync container's own token, as the real kubelet wrote it: an hour long, for the API server.
+        expect(secrets('bmp-sync').map((m) => m.name)).toEqual(['kubesonic-sync-token']);
+        const dir = join(KUBELET_ROOT, 'pods', pod!.metadata!.uid!, 'volumes', 'kubernetes.io~projected', 'kubesonic-sync-token');
+        const claims = JSON.parse(Buffer.from(readFileSync(join(dir, 'token'), 'utf8').split('.')[1]!, 'base64url').toString()) as {
+          aud: string[];
+          exp: number;
+          iat: number;
+          sub: string;
+        };
+        expect(claims.exp - claims.iat).toBe(3600);
+        expect(claims.aud).toEqual(['https://kubernetes.default.svc']);
+        expect(claims.sub).toBe(`system:serviceaccount:sonic:${syncServiceAccountName(spec)}`);
+      }
       // Neither shape reaches Docker from the pod: no init container, no socket, no DOCKER_HOST.
       expect(pod?.spec?.initContainers).toBeUndefined();
       expect(JSON.stringify(pod?.spec?.volumes)).not.toMatch(/docker/);

@@ -253,7 +253,16 @@ describe("render, the seed's per-feature sidecar shape", () => {
       readOnlyRootFilesystem: true,
       capabilities: { drop: ['ALL'] },
     });
-    expect(pod.automountServiceAccountToken).toBe(true);
+    // The token is the sync container's alone: no automount (it would reach the feature container).
+    expect(pod.automountServiceAccountToken).toBe(false);
+    const token = pod.volumes.find((v: Obj) => v.name === 'kubesonic-sync-token');
+    expect(token.projected.sources[0]).toEqual({ serviceAccountToken: { path: 'token', expirationSeconds: 3600 } });
+    expect(sidecar.volumeMounts).toContainEqual({
+      name: 'kubesonic-sync-token',
+      mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+      readOnly: true,
+    });
+    expect(pod.containers[0].volumeMounts.map((m: Obj) => m.name)).not.toContain('kubesonic-sync-token');
   });
 
   it('no container of the pod mounts Docker or has DOCKER_HOST, and the pod has no init container (the host side does the Docker work)', () => {
