@@ -89,7 +89,7 @@ export function syncServiceAccountName(spec: FeatureSpec): string {
   return `${objectName(spec.feature)}-kubesonic`;
 }
 
-// Root only for file ownership on the host paths it manages (unit drop-ins, the Docker socket);
+// Root only for file ownership on the host paths it manages (unit drop-ins, the unit state files);
 // no capabilities, no privilege escalation, read-only image. No hostPID, no nsenter.
 const KUBESONIC_SECURITY = { runAsUser: 0, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } };
 

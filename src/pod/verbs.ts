@@ -173,17 +173,22 @@ async function waitRunning(
 export async function start(ports: VerbPorts, t: FeatureTarget, o: VerbOptions): Promise<number> {
   if (setHold(o.holdDir, t.feature, false)) o.out(`${t.feature}: hold taken off on this switch`);
   const apiAnswered = await followTaints(ports, t, o);
-  if (!apiAnswered && !(await runtimeContainers(ports, t).catch(() => [])).some((c) => c.running)) {
-    // After a reboot with the API server away the kubelet has no pod to start: nothing comes, so
-    // nothing is waited for here. The unit's ExecStart waits, and falls back to the native container.
-    o.out(`${t.feature}: the API server is away and no ${t.feature} container runs on this node: the unit waits for one`);
-    return 0;
+  if (!apiAnswered) {
+    const containers = await runtimeContainers(ports, t).catch(() => []);
+    if (!containers.some((c) => c.running)) {
+      // After a reboot with the API server away the kubelet has no pod to start: nothing comes, so
+      // nothing is waited for here. The unit's ExecStart waits, and falls back to the native container.
+      if (!awaitKubelet(containers, t, o))
+        o.out(`${t.feature}: the API server is away and no ${t.feature} container runs on this node: the unit waits for one`);
+      return 0;
+    }
   }
   const c = await waitRunning(ports, t, o, new Set());
   if (!c) {
     // Not a failure: a slow image pull, a pod not there yet (API server away after a reboot). The
     // unit stays active and its ExecStart waits; a failure here would end in start-limit-hit.
-    o.out(`${t.feature}: no ${t.feature} container running yet after ${Math.round(o.timeoutMs / 1000)} s: the unit waits for it`);
+    if (!awaitKubelet(await runtimeContainers(ports, t).catch(() => []), t, o))
+      o.out(`${t.feature}: no ${t.feature} container running yet after ${Math.round(o.timeoutMs / 1000)} s: the unit waits for it`);
     return 0;
   }
   // A container running under the native marker is only its wrapper waiting: pending, not running.
@@ -194,6 +199,23 @@ export async function start(ports: VerbPorts, t: FeatureTarget, o: VerbOptions):
   );
   await v2CleanUp(ports, t, o);
   return 0;
+}
+
+/**
+ * The feature's container is on this node but not running: it exited (the unit's own stop stops it
+ * through the runtime) and the kubelet starts it again after its crash-loop back-off (10 s doubling
+ * to 5 min). The pod owns the feature: the unit state says pending, so the unit's ExecStart waits for
+ * it instead of reading the "disabled" the stop noted and ending at once (its ExecStop would then
+ * hold the feature again). True if so; false when the runtime has no container of it at all (after
+ * a reboot): the state stays as it was, and the unit may fall back.
+ */
+function awaitKubelet(containers: readonly CriContainer[], t: FeatureTarget, o: VerbOptions): boolean {
+  if (containers.length === 0) return false;
+  noteUnitState(o, t.feature, 'pending');
+  o.out(
+    `${t.feature}: its container is not running yet (the kubelet starts it again after its back-off, up to 5 min): the unit waits for it`,
+  );
+  return true;
 }
 
 /** v2: no native container left behind. The host side does the Docker work: no pod mounts the socket. */

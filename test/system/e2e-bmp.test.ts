@@ -350,7 +350,17 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     try {
       const start = systemctl('start', 'bmp.service');
       expect(start.code, start.stderr).toBe(0);
-      await waitFor('bmp daemon again', async () => pidsNamed('openbmpd').length === 1, 30_000);
+      // The stop's crictl stop may have left the container in the kubelet's crash-loop back-off
+      // (10 s doubling to 5 min: 1m20s seen in CI); the daemon comes back when the kubelet starts it.
+      await waitFor('bmp daemon again', async () => pidsNamed('openbmpd').length === 1, 330_000).catch((e: unknown) => {
+        // What was there: the hold and the native marker, the unit state, the unit's own lines.
+        const there = [
+          onSwitch(['ls', '-la', '/etc/sonic/kubesonic/hold']).stdout,
+          onSwitch(['cat', '/run/kubesonic/units/bmp']).stdout,
+          onSwitch(['journalctl', '-u', 'bmp.service', '-n', '40', '--no-pager']).stdout,
+        ].join('\n');
+        throw new Error(`${e instanceof Error ? e.message : String(e)}\n${there}`);
+      });
       expect(unitActive()).toBe('active');
     } finally {
       startComponent('kube-apiserver');
@@ -359,7 +369,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     await waitFor('bmp running', podRunning, 60_000);
     expect((await bmpPod()).uid).toBe(before.uid);
     expect(systemctl('show', 'bmp.service', '--property=NRestarts,Result').stdout).toMatch(/Result=success/);
-  });
+  }, 720_000);
 
   it("rollback (the switch's identity): this node opted out, its pod gone, unit is SONiC's again and runs the native container", async () => {
     const r = kubesonic('rollback', 'bmp', '--spec', SPEC, '--timeout', '180');

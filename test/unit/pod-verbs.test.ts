@@ -156,6 +156,37 @@ describe('systemctl start <f> (ExecStartPre)', () => {
     expect(pendingTaints(w.pendingDir)).toEqual(['bmp']);
   });
 
+  // Seen in CI on the real kubelet: the stop's crictl stop put the container in the kubelet's
+  // back-off (1m20s); the start found none running, left the stop's "disabled", and the unit's
+  // ExecStart ended at once — its ExecStop held bmp again, and the daemon never came back.
+  it('the API server away, the container in the kubelet\'s back-off after the stop: the unit state says pending, not the stop\'s "disabled"', async () => {
+    const w = world();
+    const unitStateDir = mkdtempSync(join(tmpdir(), 'kubesonic-units-'));
+    HOLD_DIRS.push(unitStateDir);
+    const o = { ...w.o, unitStateDir };
+    w.runtime.kubeletRestarts = false;
+    w.c.down = true;
+    expect(await stop(w.ports, t, o, false)).toBe(0);
+    expect(readUnitState(unitStateDir, 'bmp')?.state).toBe('disabled');
+    w.lines.length = 0;
+    expect(await start(w.ports, t, o)).toBe(0);
+    expect(readUnitState(unitStateDir, 'bmp')?.state).toBe('pending');
+    expect(isHeld(w.holdDir, 'bmp')).toBe(false);
+    expect(w.lines.at(-1)).toBe(
+      'bmp: its container is not running yet (the kubelet starts it again after its back-off, up to 5 min): the unit waits for it',
+    );
+  });
+
+  it('the API server away and no container of the feature at all (after a reboot): the state is left as it was (the unit may fall back)', async () => {
+    const w = world({ pod: 'none', daemonSet: false });
+    const unitStateDir = mkdtempSync(join(tmpdir(), 'kubesonic-units-'));
+    HOLD_DIRS.push(unitStateDir);
+    w.c.down = true;
+    expect(await start(w.ports, t, { ...w.o, unitStateDir })).toBe(0);
+    expect(readUnitState(unitStateDir, 'bmp')).toBeUndefined();
+    expect(w.lines.at(-1)).toBe('bmp: the API server is away and no bmp container runs on this node: the unit waits for one');
+  });
+
   it('no container comes within the time: exit 0, the unit waits (never start-limit-hit from waiting)', async () => {
     const w = world({ pod: 'none', daemonSet: false });
     expect(await start(w.ports, t, w.o)).toBe(0);
