@@ -7,9 +7,8 @@
 // taken as accepted, as getJson takes one from memory.
 import { createRequire } from 'node:module';
 import type * as Crypto from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { readRootOnly, replaceFile, trustedDir } from '../util/root-only.js';
+import { readRootOnly, replaceFile, rootOnlyDir } from '../util/root-only.js';
 import type { ApiCredentials } from './kubeconfig.js';
 
 export interface TlsSessionStore {
@@ -36,14 +35,7 @@ export function fileSessionStore(dir: string | undefined, euid: number): TlsSess
   if (dir === undefined || euid !== 0) return undefined;
   let usable: boolean | undefined;
   const ready = () => {
-    if (usable === undefined) {
-      try {
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
-        usable = trustedDir(dir);
-      } catch {
-        usable = false;
-      }
-    }
+    usable ??= rootOnlyDir(dir, 0o700);
     return usable;
   };
   return {

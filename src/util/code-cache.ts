@@ -15,11 +15,11 @@
 // root alone, only from a file owned by root and writable by root alone. Its name carries the
 // bundle's SHA-256 and the Node version: V8 itself checks only the source's length, its own
 // version and flags, so a changed bundle must never meet an old file.
-import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname, join, sep } from 'node:path';
 import { Script } from 'node:vm';
-import { readRootOnly, replaceFile, trustedDir } from './root-only.js';
+import { readRootOnly, replaceFile, rootOnlyDir } from './root-only.js';
 
 export interface CodeCacheRun {
   /** The bundle to run (CommonJS). */
@@ -62,12 +62,7 @@ function writeCache(dir: string, file: string, data: Buffer): void {
  */
 function usableDir(run: CodeCacheRun): string | undefined {
   if (run.cacheDir === undefined || run.euid !== 0) return undefined;
-  try {
-    mkdirSync(run.cacheDir, { recursive: true, mode: 0o755 });
-  } catch {
-    return undefined;
-  }
-  return trustedDir(run.cacheDir) ? run.cacheDir : undefined;
+  return rootOnlyDir(run.cacheDir, 0o755) ? run.cacheDir : undefined;
 }
 
 /**

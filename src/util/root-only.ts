@@ -2,7 +2,7 @@
 // code cache, a TLS session) without trusting anyone else. A path is root's alone when every
 // directory from it up to / and the file itself are owned by root and writable by no one else;
 // the file is opened without following a link and checked on the open descriptor.
-import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /** Owned by root, writable by root alone (no group or other write bit). */
@@ -22,6 +22,16 @@ export function trustedDir(dir: string): boolean {
     if (!st.isDirectory() || !rootOnly(st)) return false;
     if (dirname(d) === d) return true;
   }
+}
+
+/** `dir`, made with `mode` if missing, is there and root's alone up to / (false on any failure). */
+export function rootOnlyDir(dir: string, mode: number): boolean {
+  try {
+    mkdirSync(dir, { recursive: true, mode });
+  } catch {
+    return false;
+  }
+  return trustedDir(dir);
 }
 
 /** The contents of `file` if it is a regular file root's alone (a link is not followed). */
