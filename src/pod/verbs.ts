@@ -202,15 +202,17 @@ export async function start(ports: VerbPorts, t: FeatureTarget, o: VerbOptions):
 }
 
 /**
- * The feature's container is on this node but not running: it exited (the unit's own stop stops it
- * through the runtime) and the kubelet starts it again after its crash-loop back-off (10 s doubling
- * to 5 min). The pod owns the feature: the unit state says pending, so the unit's ExecStart waits for
- * it instead of reading the "disabled" the stop noted and ending at once (its ExecStop would then
- * hold the feature again). True if so; false when the runtime has no container of it at all (after
- * a reboot): the state stays as it was, and the unit may fall back.
+ * After the unit's own stop (its "disabled", reason unit, noted in the unit state): the feature's
+ * container is on this node but not running — the stop stopped it through the runtime and the
+ * kubelet starts it again after its crash-loop back-off (10 s doubling to 5 min). The pod owns the
+ * feature: the unit state says pending, so the unit's ExecStart waits for it instead of reading the
+ * stop's "disabled" and ending at once (its ExecStop would then hold the feature again). True if so.
+ * False otherwise — above all after a reboot: no unit state (tmpfs), and the exited containers
+ * containerd kept are no pod the kubelet starts without the API server; the unit may fall back.
  */
 function awaitKubelet(containers: readonly CriContainer[], t: FeatureTarget, o: VerbOptions): boolean {
-  if (containers.length === 0) return false;
+  const noted = o.unitStateDir ? readUnitState(o.unitStateDir, t.feature) : undefined;
+  if (containers.length === 0 || noted?.state !== 'disabled' || noted.reason !== 'unit') return false;
   noteUnitState(o, t.feature, 'pending');
   o.out(
     `${t.feature}: its container is not running yet (the kubelet starts it again after its back-off, up to 5 min): the unit waits for it`,

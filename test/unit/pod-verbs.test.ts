@@ -177,6 +177,21 @@ describe('systemctl start <f> (ExecStartPre)', () => {
     );
   });
 
+  // Seen in CI's reboot test with the first form of the fix: containerd keeps the exited containers
+  // across a reboot; they are no pod the kubelet starts without the API server.
+  it('the API server away after a reboot, the exited container containerd kept and no unit state: the state stays unknown (the unit may fall back)', async () => {
+    const w = world();
+    const unitStateDir = mkdtempSync(join(tmpdir(), 'kubesonic-units-'));
+    HOLD_DIRS.push(unitStateDir);
+    w.runtime.kubeletRestarts = false;
+    const [c] = await w.runtime.containers('sonic', 'bmp');
+    await w.runtime.stop(c!.id);
+    w.c.down = true;
+    expect(await start(w.ports, t, { ...w.o, unitStateDir })).toBe(0);
+    expect(readUnitState(unitStateDir, 'bmp')).toBeUndefined();
+    expect(w.lines.at(-1)).toBe('bmp: the API server is away and no bmp container runs on this node: the unit waits for one');
+  });
+
   it('the API server away and no container of the feature at all (after a reboot): the state is left as it was (the unit may fall back)', async () => {
     const w = world({ pod: 'none', daemonSet: false });
     const unitStateDir = mkdtempSync(join(tmpdir(), 'kubesonic-units-'));
