@@ -172,23 +172,19 @@ async function waitRunning(
 
 export async function start(ports: VerbPorts, t: FeatureTarget, o: VerbOptions): Promise<number> {
   if (setHold(o.holdDir, t.feature, false)) o.out(`${t.feature}: hold taken off on this switch`);
+  undoOwnStop(o, t.feature);
   const apiAnswered = await followTaints(ports, t, o);
-  if (!apiAnswered) {
-    const containers = await runtimeContainers(ports, t).catch(() => []);
-    if (!containers.some((c) => c.running)) {
-      // After a reboot with the API server away the kubelet has no pod to start: nothing comes, so
-      // nothing is waited for here. The unit's ExecStart waits, and falls back to the native container.
-      if (!awaitKubelet(containers, t, o))
-        o.out(`${t.feature}: the API server is away and no ${t.feature} container runs on this node: the unit waits for one`);
-      return 0;
-    }
+  if (!apiAnswered && !(await runtimeContainers(ports, t).catch(() => [])).some((c) => c.running)) {
+    // After a reboot with the API server away the kubelet has no pod to start: nothing comes, so
+    // nothing is waited for here. The unit's ExecStart waits, and falls back to the native container.
+    o.out(`${t.feature}: the API server is away and no ${t.feature} container runs on this node: the unit waits for one`);
+    return 0;
   }
   const c = await waitRunning(ports, t, o, new Set());
   if (!c) {
     // Not a failure: a slow image pull, a pod not there yet (API server away after a reboot). The
     // unit stays active and its ExecStart waits; a failure here would end in start-limit-hit.
-    if (!awaitKubelet(await runtimeContainers(ports, t).catch(() => []), t, o))
-      o.out(`${t.feature}: no ${t.feature} container running yet after ${Math.round(o.timeoutMs / 1000)} s: the unit waits for it`);
+    o.out(`${t.feature}: no ${t.feature} container running yet after ${Math.round(o.timeoutMs / 1000)} s: the unit waits for it`);
     return 0;
   }
   // A container running under the native marker is only its wrapper waiting: pending, not running.
@@ -202,22 +198,17 @@ export async function start(ports: VerbPorts, t: FeatureTarget, o: VerbOptions):
 }
 
 /**
- * After the unit's own stop (its "disabled", reason unit, noted in the unit state): the feature's
- * container is on this node but not running — the stop stopped it through the runtime and the
- * kubelet starts it again after its crash-loop back-off (10 s doubling to 5 min). The pod owns the
- * feature: the unit state says pending, so the unit's ExecStart waits for it instead of reading the
- * stop's "disabled" and ending at once (its ExecStop would then hold the feature again). True if so.
- * False otherwise — above all after a reboot: no unit state (tmpfs), and the exited containers
- * containerd kept are no pod the kubelet starts without the API server; the unit may fall back.
+ * Starting undoes the unit's own stop: the "disabled" it noted (reason unit) becomes pending — the pod
+ * owns the feature again, and what runs is noted once its container does. Left in place, the unit's
+ * ExecStart would read it and end at once, and its ExecStop would hold the feature again: seen on the
+ * real kubelet when the stop's CRI stop had left the container in the kubelet's crash-loop back-off
+ * (10 s doubling to 5 min) and the API server was away, so no one else corrected it. Any other state
+ * stays: after a reboot there is none (tmpfs), and the unit may fall back.
  */
-function awaitKubelet(containers: readonly CriContainer[], t: FeatureTarget, o: VerbOptions): boolean {
-  const noted = o.unitStateDir ? readUnitState(o.unitStateDir, t.feature) : undefined;
-  if (containers.length === 0 || noted?.state !== 'disabled' || noted.reason !== 'unit') return false;
-  noteUnitState(o, t.feature, 'pending');
-  o.out(
-    `${t.feature}: its container is not running yet (the kubelet starts it again after its back-off, up to 5 min): the unit waits for it`,
-  );
-  return true;
+function undoOwnStop(o: VerbOptions, feature: string): void {
+  if (!o.unitStateDir) return;
+  const noted = readUnitState(o.unitStateDir, feature);
+  if (noted?.state === 'disabled' && noted.reason === 'unit') noteUnitState(o, feature, 'pending');
 }
 
 /** v2: no native container left behind. The host side does the Docker work: no pod mounts the socket. */

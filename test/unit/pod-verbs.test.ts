@@ -172,9 +172,7 @@ describe('systemctl start <f> (ExecStartPre)', () => {
     expect(await start(w.ports, t, o)).toBe(0);
     expect(readUnitState(unitStateDir, 'bmp')?.state).toBe('pending');
     expect(isHeld(w.holdDir, 'bmp')).toBe(false);
-    expect(w.lines.at(-1)).toBe(
-      'bmp: its container is not running yet (the kubelet starts it again after its back-off, up to 5 min): the unit waits for it',
-    );
+    expect(w.lines.at(-1)).toBe('bmp: the API server is away and no bmp container runs on this node: the unit waits for one');
   });
 
   // Seen in CI's reboot test with the first form of the fix: containerd keeps the exited containers
