@@ -95,7 +95,7 @@ function versionOf(pods: readonly V1Pod[], fallback: MigrationVersion | undefine
  * mounted is touched: the pod sees no other unit. v2's removal of the native container is the host
  * side's (`kubesonic systemd <f> start`, pod/verbs.ts): no pod mounts Docker.
  */
-export async function reconcileHost(feature: string, version: MigrationVersion, hostRoot: string, log: (l: string) => void): Promise<void> {
+export function reconcileHost(feature: string, version: MigrationVersion, hostRoot: string, log: (l: string) => void): void {
   const plan = featurePlan(feature, version);
   const dir = join(hostRoot, dirname(plan[0]!.path));
   if (!existsSync(dir)) {
@@ -149,7 +149,7 @@ export class NodeAgent {
   async start(): Promise<void> {
     await this.view.start();
     if (this.opts.hostRoot) {
-      this.hostTimer = setInterval(() => void this.reassertHost(), this.opts.hostIntervalMs);
+      this.hostTimer = setInterval(() => this.reassertHost(), this.opts.hostIntervalMs);
       // `systemctl start` takes the hold off (the unit's shell the native marker) while the container
       // keeps running (its shell execs the daemon): no pod event follows, so the holds and markers
       // are looked at on their own (a few stat calls).
@@ -263,14 +263,14 @@ export class NodeAgent {
       // No pod: nothing says which version the host should follow; leave it as it is.
       if (version && this.opts.hostRoot && this.versions.get(f) !== version) {
         this.versions.set(f, version);
-        void reconcileHost(f, version, this.opts.hostRoot, this.opts.log);
+        reconcileHost(f, version, this.opts.hostRoot, this.opts.log);
       }
     }
     this.heldSeen = this.holdsOf(features);
   }
 
-  private async reassertHost(): Promise<void> {
-    for (const [f, version] of this.versions) await reconcileHost(f, version, this.opts.hostRoot, this.opts.log);
+  private reassertHost(): void {
+    for (const [f, version] of this.versions) reconcileHost(f, version, this.opts.hostRoot, this.opts.log);
   }
 }
 

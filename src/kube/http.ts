@@ -125,7 +125,7 @@ export class ApiConnections {
   /** `sessions`: where sessions outlive the process (memory_checker's, root only); none: memory only. */
   constructor(readonly sessions?: TlsSessionStore) {}
 
-  /** The session a new connection offers: this process's last, else the store's (once per credentials). */
+  /** The session a new connection offers: this process's last, else the store's (kept in memory once read). */
   sessionFor(creds: ApiCredentials): Buffer | undefined {
     const known = tlsSessions.get(creds);
     if (known || !this.sessions) return known;

@@ -17,32 +17,32 @@ describe('the host pass of the agent, per migration version', () => {
   };
   const pass = (version: 'v0' | 'v1' | 'v2', root: string, log: string[]) => reconcileHost('bmp', version, root, (l) => log.push(l));
 
-  it.each(['v1', 'v2'] as const)('%s: the stub drop-in and a reload request', async (version) => {
+  it.each(['v1', 'v2'] as const)('%s: the stub drop-in and a reload request', (version) => {
     const root = mountedRoot();
     const log: string[] = [];
-    await pass(version, root, log);
+    pass(version, root, log);
     expect(readFileSync(join(root, dropInPath('bmp')), 'utf8')).toBe(stubDropIn('bmp'));
     expect(existsSync(join(root, RELOAD_REQUEST))).toBe(true);
     expect(log).toEqual([`[host bmp] ${version}: updated ${dropInPath('bmp')}; requesting daemon-reload`]);
     // A second pass changes nothing and asks for no reload.
     const again: string[] = [];
-    await pass(version, root, again);
+    pass(version, root, again);
     expect(again).toEqual([]);
   });
 
-  it('v0: removes the drop-in so the image unit runs the native container again', async () => {
+  it('v0: removes the drop-in so the image unit runs the native container again', () => {
     const root = mountedRoot();
-    await pass('v1', root, []);
+    pass('v1', root, []);
     const log: string[] = [];
-    await pass('v0', root, log);
+    pass('v0', root, log);
     expect(existsSync(join(root, dropInPath('bmp')))).toBe(false);
     expect(log).toEqual([`[host bmp] v0: updated ${dropInPath('bmp')}; requesting daemon-reload`]);
   });
 
-  it('a drop-in directory that is not mounted is left alone (the pod sees no other unit)', async () => {
+  it('a drop-in directory that is not mounted is left alone (the pod sees no other unit)', () => {
     const root = mkdtempSync(join(tmpdir(), 'kubesonic-host-'));
     const log: string[] = [];
-    await pass('v1', root, log);
+    pass('v1', root, log);
     expect(existsSync(join(root, dropInPath('bmp')))).toBe(false);
     expect(log).toEqual([`[host bmp] ${join(root, '/etc/systemd/system/bmp.service.d')} is not mounted here: leaving the unit alone`]);
   });
