@@ -19,6 +19,7 @@ export default defineConfig({
           pool: 'forks',
           poolOptions: { forks: { singleFork: true } },
           globalSetup: ['test/system/global-setup.ts'],
+          setupFiles: ['test/system/each-file.ts'],
         },
       },
       {

@@ -287,6 +287,23 @@ up() {
   log "up in $((SECONDS - t0)) s: node $NODE ($NODE_IP), kubeconfig $STATE/admin.kubeconfig"
 }
 
+# After an API server restart, the controller manager and the scheduler start afresh too. That is
+# what a real control plane does: there both run with leader election, lose their lease when the API
+# server is away past the renew deadline (10 s), exit, and the kubelet starts them again; here they
+# run without it (one of each). Seen on this testbed when they lived through a restart: their watches
+# refused while the new API server's RBAC was not loaded yet (403), then caches minutes stale — the
+# DaemonSet controller's "read version … is not as new as written version" — a new DaemonSet left at
+# desired=0 on a labelled node, and a deleted DaemonSet's pod never collected. The tests stop the API
+# server to see what the switch does without it, not what a lagging controller manager does after.
+restart_controllers() {
+  stop_proc kube-scheduler
+  stop_proc kube-controller-manager
+  start_kube_controller_manager
+  start_kube_scheduler
+  wait_until kube-controller-manager 60 curl -sfk https://127.0.0.1:10257/healthz
+  wait_until kube-scheduler 60 curl -sfk https://127.0.0.1:10259/healthz
+}
+
 kill_pod_processes() {
   # kubelet's containers outlive containerd (their shims are detached): stop them by task.
   if [ -S "$CTRD_SOCK" ]; then
@@ -333,7 +350,11 @@ case "${1:-}" in
   up) up ;;
   reboot-node) in_netns; reboot_node ;;
   down) down_quiet; log "down" ;;
-  start) in_netns; "start_${2//-/_}" ;;
+  start)
+    in_netns
+    "start_${2//-/_}"
+    if [ "$2" = kube-apiserver ]; then restart_controllers; fi
+    ;;
   stop) stop_proc "$2" ;;
   env) echo "KUBECONFIG=$STATE/admin.kubeconfig"; echo "KUBESONIC_CONTAINERD_STATE=$CTRD_STATE"; echo "NODE_NAME=$NODE" ;;
   *) echo "usage: $0 up|down|reboot-node|start COMPONENT|stop COMPONENT|env" >&2; exit 1 ;;

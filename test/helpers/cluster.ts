@@ -148,3 +148,42 @@ export async function installSwitchKubeconfig(root: string, path = 'etc/sonic/ku
   writeFileSync(join(root, path), await switchKubeconfigText(), { mode: 0o600 });
   chmodSync(join(root, path), 0o600);
 }
+
+/** kubesonic's pods in `namespace` that no existing DaemonSet controls (none named, or not that uid). */
+async function podsWithoutTheirDaemonSet(k: Kube, namespace: string): Promise<V1Pod[]> {
+  const pods = (await k.core.listNamespacedPod({ namespace, labelSelector: 'app.kubernetes.io/managed-by=kubesonic' })).items;
+  const sets = new Map((await k.apps.listNamespacedDaemonSet({ namespace })).items.map((d) => [d.metadata?.name, d.metadata?.uid]));
+  return pods.filter((p) => {
+    const owner = p.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'DaemonSet');
+    return !p.metadata?.deletionTimestamp && (owner === undefined || sets.get(owner.name) !== owner.uid);
+  });
+}
+
+/**
+ * The files share one cluster, and several stop and restart its API server: a controller manager
+ * whose caches lag behind that (its "read version … is not as new as written version" lines) has
+ * been seen to leave a DaemonSet's pod running long after the DaemonSet was deleted — an agent pod
+ * whose token names a ServiceAccount that no longer exists (401 on every request), which the next
+ * file's agent DaemonSet then counted as its own. Each file starts without such pods: the garbage
+ * collector gets `graceMs` to take them, then they are deleted here, and said.
+ */
+export async function reapPodsWithoutDaemonSet(k: Kube, namespace = 'sonic', graceMs = 30_000): Promise<string[]> {
+  const deadline = Date.now() + graceMs;
+  let left = await podsWithoutTheirDaemonSet(k, namespace);
+  while (left.length && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1000));
+    left = await podsWithoutTheirDaemonSet(k, namespace);
+  }
+  const reaped: string[] = [];
+  for (const p of left) {
+    const name = p.metadata!.name!;
+    const owner = p.metadata?.ownerReferences?.find((o) => o.controller);
+    const of = owner ? `its DaemonSet ${owner.name} (uid ${owner.uid})` : 'its DaemonSet (no controller left on it)';
+    process.stderr.write(
+      `[clean-up] pod ${namespace}/${name} outlived ${of} by ${graceMs / 1000} s: deleting it (the garbage collector had not)\n`,
+    );
+    await k.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
+    reaped.push(name);
+  }
+  return reaped;
+}

@@ -77,9 +77,13 @@ beforeAll(async () => {
   try {
     await waitFor('STATE_DB mirrors the pod', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'local', 150_000);
   } catch (e) {
-    const pods = (await k.core.listNamespacedPod({ namespace: 'sonic' })).items.map(
-      (p) => `${p.metadata?.name} ${p.status?.phase}${p.metadata?.deletionTimestamp ? ' (terminating)' : ''}`,
-    );
+    const pods = (await k.core.listNamespacedPod({ namespace: 'sonic' })).items.map((p) => {
+      const owner = p.metadata?.ownerReferences?.find((o) => o.controller);
+      const ready = p.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+      return `${p.metadata?.name} ${p.status?.phase} ready=${ready} owner=${owner ? `${owner.name}/${owner.uid}` : 'none'}${p.metadata?.deletionTimestamp ? ' (terminating)' : ''}`;
+    });
+    const sets = (await k.apps.listNamespacedDaemonSet({ namespace: 'sonic' })).items.map((d) => `${d.metadata?.name}/${d.metadata?.uid}`);
+    pods.push(`daemonsets: ${sets.join(', ')}`);
     throw new Error(
       `${(e as Error).message}; pods in sonic: ${pods.join(', ')}; STATE_DB: ${JSON.stringify(await state.hgetall('FEATURE|bmp'))}; unit state: ${onSwitch(['cat', '/run/kubesonic/units/bmp']).stdout.trim()}`,
     );
