@@ -103,6 +103,31 @@ export function run(command: string, args: string[], env: NodeJS.ProcessEnv = pr
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ms: Date.now() - started };
 }
 
+/**
+ * `run` without blocking the test's process: for commands that wait (migrate, rollback). A test
+ * process blocked for over a minute misses vitest's own RPC deadline ("Timeout calling
+ * onTaskUpdate": seen in CI on a 72 s rollback) and stops the tests' own monitors from sampling.
+ */
+export function runAsync(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ code: -1, stdout, stderr: `${stderr}${e.message}`, ms: Date.now() - started });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
 export function mustRun(command: string, args: string[], env?: NodeJS.ProcessEnv, input?: string): string {
   const r = run(command, args, env, input);
   if (r.code !== 0) throw new Error(`${command} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);

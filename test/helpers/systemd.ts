@@ -1,6 +1,6 @@
 // The test switch's systemd (testbed/systemd-ns.sh): a real PID 1 on its own overlay root.
 import { join } from 'node:path';
-import { REPO, mustRun, run, type RunResult } from './procs.js';
+import { REPO, mustRun, run, runAsync, type RunResult } from './procs.js';
 
 const SCRIPT = join(REPO, 'testbed', 'systemd-ns.sh');
 
@@ -12,6 +12,12 @@ export const systemdRoot = (): string => mustRun('bash', [SCRIPT, 'root']).trim(
 export function onSwitch(args: string[], env: Record<string, string> = {}): RunResult {
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   return run('bash', [SCRIPT, 'exec', 'env', ...envArgs, ...args]);
+}
+
+/** `onSwitch` for a command that waits (migrate, rollback): the test's process keeps running meanwhile. */
+export function onSwitchAsync(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  return runAsync('bash', [SCRIPT, 'exec', 'env', ...envArgs, ...args]);
 }
 
 export const systemctl = (...args: string[]): RunResult => onSwitch(['systemctl', ...args]);

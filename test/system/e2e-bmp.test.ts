@@ -22,7 +22,7 @@ import {
 } from '../helpers/cluster.js';
 import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
-import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
+import { onSwitch, onSwitchAsync, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
 import { mustRun, pidsNamed, REPO, testbedBin, waitFor } from '../helpers/procs.js';
 import { optInLabel } from '../../src/kube/ids.js';
 import { FEATURE_REF } from '../../testbed/image.js';
@@ -46,7 +46,7 @@ const configWrites: string[][] = [];
 let monitor4: { disconnect(): void } | undefined;
 let monitor: NodeJS.Timeout;
 
-const kubesonic = (...args: string[]) => onSwitch(['kubesonic', ...args], env);
+const kubesonic = (...args: string[]) => onSwitchAsync(['kubesonic', ...args], env);
 const node = () => clusterEnv().NODE_NAME;
 const podRunning = async () => (await podsOf(k, 'bmp', node())).some((p) => podContainerRunning(p, 'bmp'));
 const nativeUp = async () => (await dockerEngine(docker.socket).nativeRunning('bmp', Date.now() + 5000)) !== undefined;
@@ -103,7 +103,7 @@ beforeAll(async () => {
 afterAll(async () => {
   clearInterval(monitor);
   monitor4?.disconnect();
-  onSwitch(['kubesonic', 'rollback', 'bmp', '--spec', SPEC], env ?? {});
+  await onSwitchAsync(['kubesonic', 'rollback', 'bmp', '--spec', SPEC], env ?? {});
   await taintDisabled(k, 'bmp', false).catch(() => undefined);
   removeClusterSide('bmp', SPEC);
   try {
@@ -122,7 +122,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
   });
 
   it('migrate --dry-run shows every step and changes nothing', async () => {
-    const r = kubesonic('migrate', 'bmp', '--spec', SPEC, '--dry-run');
+    const r = await kubesonic('migrate', 'bmp', '--spec', SPEC, '--dry-run');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.match(/^\[\d\/8\] [a-z-]+: would /gm)).toHaveLength(8);
     expect(await nativeUp()).toBe(true);
@@ -133,10 +133,10 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
 
   it('migrate survives a crash after any of several steps: rerunning converges', async () => {
     for (const step of ['hold', 'stop-native']) {
-      const crashed = onSwitch(['kubesonic', 'migrate', 'bmp', '--spec', SPEC], { ...env, KUBESONIC_FAULT_AFTER_STEP: step });
+      const crashed = await onSwitchAsync(['kubesonic', 'migrate', 'bmp', '--spec', SPEC], { ...env, KUBESONIC_FAULT_AFTER_STEP: step });
       expect(crashed.code, crashed.stdout + crashed.stderr).toBe(70);
     }
-    const r = kubesonic('migrate', 'bmp', '--spec', SPEC, '--timeout', '180');
+    const r = await kubesonic('migrate', 'bmp', '--spec', SPEC, '--timeout', '180');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\[2\/8\] hold: already done/);
     expect(r.stdout).toMatch(/\[4\/8\] stop-native: already done/);
@@ -156,7 +156,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     );
     const exporterUnit = onSwitch(['systemd-analyze', 'verify', 'kubesonic-exporter.service']);
     expect(exporterUnit.code, exporterUnit.stderr).toBe(0);
-    const status = kubesonic('systemd', 'bmp', 'status');
+    const status = await kubesonic('systemd', 'bmp', 'status');
     expect(status.code).toBe(0);
     expect(status.stdout).toMatch(/Kubernetes-managed/);
     const checker = JSON.parse(onSwitch(['memory_checker', '--json', 'bmp', '1'], env).stdout) as { via: string; pod: string };
@@ -189,8 +189,8 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(rssKiB).toBeLessThan(5 * 1024);
   });
 
-  it('migrate again: every step already done', () => {
-    const r = kubesonic('migrate', 'bmp', '--spec', SPEC);
+  it('migrate again: every step already done', async () => {
+    const r = await kubesonic('migrate', 'bmp', '--spec', SPEC);
     expect(r.code).toBe(0);
     expect(r.stdout.match(/already done/g)).toHaveLength(8);
     expect(r.stdout).toMatch(/\[3\/8\] opt-in: already done \(label \S+ kubesonic\.sonic-net\.github\.io\/bmp=enabled /);
@@ -210,7 +210,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(pidsNamed('openbmpd')).toEqual([]);
     expect((await bmpPod()).uid).toBe(before.uid);
     expect(unitActive()).toBe('inactive');
-    expect(kubesonic('systemd', 'bmp', 'status').code).toBe(3);
+    expect((await kubesonic('systemd', 'bmp', 'status')).code).toBe(3);
     await waitFor('STATE_DB: stopped', async () => (await state.hget('FEATURE|bmp', 'remote_state')) === 'stopped', 30_000);
     expect(await state.hgetall('FEATURE|bmp')).toMatchObject({ state: 'enabled', container_id: '' });
     expect(await nativeUp()).toBe(false);
@@ -321,7 +321,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(after.restarts).toBe(before.restarts + 1);
     expect(unitActive()).toBe('active');
     // monit's restart action (no --process): in place too.
-    const action = kubesonic('restart', 'bmp');
+    const action = await kubesonic('restart', 'bmp');
     expect(action.code, action.stdout + action.stderr).toBe(0);
     await waitFor('bmp running again', podRunning, 60_000);
     const again = await bmpPod();
@@ -341,7 +341,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
       // The kubelet keeps restarting nothing into a daemon: still none a minute later.
       await sleep(50_000);
       expect(pidsNamed('openbmpd')).toEqual([]);
-      expect(kubesonic('systemd', 'bmp', 'status').code).toBe(3);
+      expect((await kubesonic('systemd', 'bmp', 'status')).code).toBe(3);
       expect(onSwitch(['ls', '/run/kubesonic/taint-pending']).stdout.trim()).toBe('bmp');
     } finally {
       startComponent('kube-apiserver');
@@ -374,7 +374,7 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
   }, 720_000);
 
   it("rollback (the switch's identity): this node opted out, its pod gone, unit is SONiC's again and runs the native container", async () => {
-    const r = kubesonic('rollback', 'bmp', '--spec', SPEC, '--timeout', '180');
+    const r = await kubesonic('rollback', 'bmp', '--spec', SPEC, '--timeout', '180');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect((await k.core.readNode({ name: node() })).metadata?.labels?.[optInLabel('bmp').key]).toBeUndefined();
     expect(await podsOf(k, 'bmp', node())).toHaveLength(0);
@@ -385,14 +385,14 @@ describe('the seed walk-through: migrate, disable by taint, enable, rollback', (
     expect(hasTaint(await k.core.readNode({ name: node() }), disableTaint('bmp'))).toBe(false);
     expect(await config.hgetall('FEATURE|bmp')).toEqual(SONIC_BMP_FEATURE);
     expect((await state.hgetall('FEATURE|bmp')).current_owner).toBeUndefined();
-    const again = kubesonic('rollback', 'bmp', '--spec', SPEC);
+    const again = await kubesonic('rollback', 'bmp', '--spec', SPEC);
     expect(again.stdout.match(/already done/g)?.length).toBe(again.stdout.match(/^\[\d+\/\d+\]/gm)?.length);
   });
 
   it('the cluster side stays for other switches until a cluster admin removes it; then DaemonSet and agent are gone', async () => {
     expect((await k.apps.readNamespacedDaemonSet({ name: 'bmp', namespace: 'sonic' })).metadata?.name).toBe('bmp');
     // The switch's identity cannot remove it (no DaemonSet access at all).
-    const bySwitch = kubesonic('cluster', 'remove', 'bmp', '--spec', SPEC);
+    const bySwitch = await kubesonic('cluster', 'remove', 'bmp', '--spec', SPEC);
     expect(bySwitch.code).not.toBe(0);
     expect(bySwitch.stderr).toMatch(/^kubesonic: .*(403|forbidden)/im);
     clusterSide('remove', 'bmp', SPEC);

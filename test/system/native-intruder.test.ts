@@ -20,7 +20,7 @@ import {
 } from '../helpers/cluster.js';
 import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
-import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
+import { onSwitch, onSwitchAsync, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
 import { REPO, testbedBin, waitFor } from '../helpers/procs.js';
 import { sleep } from '../../src/util/wait.js';
 import { podContainerRunning } from '../../src/kube/cluster.js';
@@ -101,7 +101,7 @@ beforeAll(async () => {
   const start = systemctl('start', 'bmp.service');
   expect(start.code, start.stderr).toBe(0);
   await waitFor('native bmp', nativeUp, 30_000);
-  const m = onSwitch(['kubesonic', 'migrate', 'bmp', '--spec', SPEC, '--timeout', '180'], env);
+  const m = await onSwitchAsync(['kubesonic', 'migrate', 'bmp', '--spec', SPEC, '--timeout', '180'], env);
   expect(m.code, m.stdout + m.stderr).toBe(0);
   await waitFor('bmp pod running', podRunning, 120_000);
   await waitFor('unit state running', async () => onSwitch(['cat', '/run/kubesonic/units/bmp']).stdout.startsWith('running'), 60_000);
@@ -109,7 +109,7 @@ beforeAll(async () => {
 }, 400_000);
 
 afterAll(async () => {
-  const rolledBack = onSwitch(['kubesonic', 'rollback', 'bmp', '--spec', SPEC, '--timeout', '180'], env ?? {});
+  const rolledBack = await onSwitchAsync(['kubesonic', 'rollback', 'bmp', '--spec', SPEC, '--timeout', '180'], env ?? {});
   if (rolledBack.code !== 0) {
     // Say why, and leave the cluster clean for the next file all the same.
     process.stderr.write(`[native-intruder] rollback exited ${rolledBack.code}:\n${rolledBack.stdout}${rolledBack.stderr}\n`);
@@ -170,7 +170,7 @@ describe('a native bmp container started behind the pod’s back', () => {
   }, 60_000);
 
   it('rollback hands the count back with the feature: STATE_DB has no native_stopped_count, the native container runs', async () => {
-    const r = onSwitch(['kubesonic', 'rollback', 'bmp', '--spec', SPEC, '--timeout', '180'], env);
+    const r = await onSwitchAsync(['kubesonic', 'rollback', 'bmp', '--spec', SPEC, '--timeout', '180'], env);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(await state.hget('FEATURE|bmp', NATIVE_STOPPED_FIELD)).toBeNull();
     // The image's unit started it again: no watcher is left to stop it.

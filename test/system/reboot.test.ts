@@ -30,7 +30,7 @@ import {
 } from '../helpers/cluster.js';
 import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
-import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
+import { onSwitch, onSwitchAsync, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
 import { mustRun, pidsNamed, REPO, run, testbedBin, waitFor } from '../helpers/procs.js';
 import { podContainerRunning } from '../../src/kube/cluster.js';
 import { dockerEngine } from '../../src/host/docker.js';
@@ -62,7 +62,7 @@ const figures: {
 } = { randomReturns: [] };
 
 const node = () => clusterEnv().NODE_NAME;
-const kubesonic = (...args: string[]) => onSwitch(['kubesonic', ...args], env);
+const kubesonic = (...args: string[]) => onSwitchAsync(['kubesonic', ...args], env);
 const nativeUp = async () =>
   (await dockerEngine(docker.socket)
     .nativeRunning('bmp', Date.now() + 5000)
@@ -160,7 +160,7 @@ beforeAll(async () => {
   setFeatureMiB('bmp', 24);
   bootStart();
   await waitFor('native bmp', nativeUp, 30_000);
-  const m = kubesonic('migrate', 'bmp', '--spec', SPEC, '--timeout', '180');
+  const m = await kubesonic('migrate', 'bmp', '--spec', SPEC, '--timeout', '180');
   expect(m.code, m.code === 0 ? '' : `${m.stdout}${m.stderr}\n${await diagnose()}`).toBe(0);
   await waitFor('bmp pod running', podRunning, 120_000);
   monitor = setInterval(() => {
@@ -176,7 +176,7 @@ afterAll(async () => {
   clearInterval(monitor);
   startComponent('kube-apiserver');
   await config?.hdel('FEATURE|bmp', 'no_fallback_to_local');
-  const rolledBack = onSwitch(['kubesonic', 'rollback', 'bmp', '--spec', SPEC, '--timeout', '180'], env ?? {});
+  const rolledBack = await onSwitchAsync(['kubesonic', 'rollback', 'bmp', '--spec', SPEC, '--timeout', '180'], env ?? {});
   if (rolledBack.code !== 0) {
     // Say why, and leave the cluster clean for the next file all the same (its pods must not be ours).
     process.stderr.write(`[reboot] rollback exited ${rolledBack.code}:\n${rolledBack.stdout}${rolledBack.stderr}\n`);
@@ -203,7 +203,7 @@ describe('a migrated switch reboots with the API server away', () => {
     expect(Date.now() - booted).toBeGreaterThanOrEqual(FALLBACK_S * 1000 - 2000);
     expect(unitActive()).toBe('active');
     await waitFor('STATE_DB current_owner=local', async () => (await state.hget('FEATURE|bmp', 'current_owner')) === 'local', 10_000);
-    const status = kubesonic('systemd', 'bmp', 'status');
+    const status = await kubesonic('systemd', 'bmp', 'status');
     expect(status.code, status.stdout).toBe(0);
     expect(status.stdout).toMatch(/running natively \(local fallback: no pod from Kubernetes\), container [0-9a-f]{12}/);
     const checker = onSwitch(['memory_checker', '--json', 'bmp', '1'], env);
@@ -249,7 +249,7 @@ describe('a migrated switch reboots with the API server away', () => {
     expect(daemons()).toBe(0);
     expect(unitActive()).toBe('active');
     expect(systemctl('status', 'bmp.service', '--no-pager', '-n', '20').stdout).toMatch(/no_fallback_to_local is 'true': staying down/);
-    expect(kubesonic('systemd', 'bmp', 'status').code).toBe(3);
+    expect((await kubesonic('systemd', 'bmp', 'status')).code).toBe(3);
     const back = Date.now();
     startComponent('kube-apiserver');
     await waitFor('bmp pod running again', () => podStartedSince(back - 5000), 180_000);

@@ -25,7 +25,7 @@ import {
   testbedSpec,
 } from '../helpers/cluster.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
-import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
+import { onSwitch, onSwitchAsync, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
 import { sleep } from '../../src/util/wait.js';
 import { REPO, waitFor } from '../helpers/procs.js';
 
@@ -70,7 +70,7 @@ beforeAll(async () => {
   clusterSide('apply', 'bmp', SPEC);
   env = { KUBECONFIG: '/etc/sonic/kubesonic/kubeconfig', KUBESONIC_REDIS_SOCKET: REDIS_SOCKET, NODE_NAME: clusterEnv().NODE_NAME };
   setFeatureMiB('bmp', 8);
-  const migrated = onSwitch(['kubesonic', 'migrate', 'bmp', '--spec', SPEC], env);
+  const migrated = await onSwitchAsync(['kubesonic', 'migrate', 'bmp', '--spec', SPEC], env);
   expect(migrated.code, migrated.stderr).toBe(0);
   // The node agent's pod may have to wait for the previous file's agent to finish terminating
   // (30 s grace) before it starts: give it that, and say what was there if it still fails.
@@ -93,7 +93,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // The native unit cannot come back without Docker: rollback ends at its `native` step, after the
   // DaemonSet, the agent and the drop-in are gone, which is all this test needs undone.
-  if (env) onSwitch(['kubesonic', 'rollback', 'bmp', '--spec', SPEC], env);
+  if (env) await onSwitchAsync(['kubesonic', 'rollback', 'bmp', '--spec', SPEC], env);
   removeClusterSide('bmp', SPEC);
   try {
     systemdDown();

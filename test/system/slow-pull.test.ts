@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
 import { clusterEnv, clusterSide, removeClusterSide, installSwitchKubeconfig, kube, podsOf, setFeatureMiB } from '../helpers/cluster.js';
 import { startDockerd, type Dockerd } from '../helpers/docker.js';
 import { startRedis, SONIC_BMP_FEATURE, REDIS_SOCKET, type TestRedis } from '../helpers/redis.js';
-import { onSwitch, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
+import { onSwitch, onSwitchAsync, systemctl, systemdDown, systemdRoot, systemdUp } from '../helpers/systemd.js';
 import { REPO, TEST_ROOT, testbedBin, waitFor } from '../helpers/procs.js';
 import { startSlowRegistry, type SlowRegistry } from '../helpers/slow-registry.js';
 import { sleep } from '../../src/util/wait.js';
@@ -63,7 +63,7 @@ beforeAll(async () => {
   const start = systemctl('start', 'bmp.service');
   expect(start.code, start.stderr).toBe(0);
   await waitFor('native bmp', nativeUp, 30_000);
-  const m = onSwitch(['kubesonic', 'migrate', 'bmp', '--spec', SPEC, '--timeout', '180'], env);
+  const m = await onSwitchAsync(['kubesonic', 'migrate', 'bmp', '--spec', SPEC, '--timeout', '180'], env);
   expect(m.code, m.stdout + m.stderr).toBe(0);
   await waitFor('bmp pod running', async () => (await runningPods()).length === 1, 120_000);
   registry = await startSlowRegistry({
@@ -82,7 +82,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await registry?.close();
-  const rolledBack = onSwitch(['kubesonic', 'rollback', 'bmp', '--spec', SPEC, '--timeout', '180'], env ?? {});
+  const rolledBack = await onSwitchAsync(['kubesonic', 'rollback', 'bmp', '--spec', SPEC, '--timeout', '180'], env ?? {});
   if (rolledBack.code !== 0)
     process.stderr.write(`[slow-pull] rollback exited ${rolledBack.code}:\n${rolledBack.stdout}${rolledBack.stderr}\n`);
   removeClusterSide('bmp', SPEC);
