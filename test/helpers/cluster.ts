@@ -160,21 +160,19 @@ async function podsWithoutTheirDaemonSet(k: Kube, namespace: string): Promise<V1
 }
 
 /**
- * The files share one cluster, and several stop and restart its API server: a controller manager
- * whose caches lag behind that (its "read version … is not as new as written version" lines) has
- * been seen to leave a DaemonSet's pod running long after the DaemonSet was deleted — an agent pod
- * whose token names a ServiceAccount that no longer exists (401 on every request), which the next
- * file's agent DaemonSet then counted as its own. Each file starts without such pods: the garbage
- * collector gets `graceMs` to take them, then they are deleted here, and said.
+ * The files share one cluster, and several stop and restart its API server. A controller manager
+ * that lived through such restarts with stale caches (testbed/cluster.sh now restarts it) was seen
+ * to leave an agent pod running 18 minutes after its DaemonSet and ServiceAccount were deleted — 401
+ * on every request, and the next file's setup waited on it. Each file starts without such pods: the
+ * garbage collector gets `graceMs` to take them, then they are deleted here, and said.
  */
-export async function reapPodsWithoutDaemonSet(k: Kube, namespace = 'sonic', graceMs = 30_000): Promise<string[]> {
+export async function reapPodsWithoutDaemonSet(k: Kube, namespace = 'sonic', graceMs = 30_000): Promise<void> {
   const deadline = Date.now() + graceMs;
   let left = await podsWithoutTheirDaemonSet(k, namespace);
   while (left.length && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 1000));
     left = await podsWithoutTheirDaemonSet(k, namespace);
   }
-  const reaped: string[] = [];
   for (const p of left) {
     const name = p.metadata!.name!;
     const owner = p.metadata?.ownerReferences?.find((o) => o.controller);
@@ -183,7 +181,5 @@ export async function reapPodsWithoutDaemonSet(k: Kube, namespace = 'sonic', gra
       `[clean-up] pod ${namespace}/${name} outlived ${of} by ${graceMs / 1000} s: deleting it (the garbage collector had not)\n`,
     );
     await k.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
-    reaped.push(name);
   }
-  return reaped;
 }

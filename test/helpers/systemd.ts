@@ -8,16 +8,20 @@ export const systemdUp = (): string => mustRun('bash', [SCRIPT, 'up']);
 export const systemdDown = (): string => mustRun('bash', [SCRIPT, 'down']);
 export const systemdRoot = (): string => mustRun('bash', [SCRIPT, 'root']).trim();
 
+/** The arguments of `bash systemd-ns.sh exec`: the command in the test switch, with extra environment. */
+const switchExec = (args: string[], env: Record<string, string>): string[] => [
+  SCRIPT,
+  'exec',
+  'env',
+  ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+  ...args,
+];
+
 /** Run a command on the test switch (its mount/pid namespaces and root), with extra environment. */
-export function onSwitch(args: string[], env: Record<string, string> = {}): RunResult {
-  const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  return run('bash', [SCRIPT, 'exec', 'env', ...envArgs, ...args]);
-}
+export const onSwitch = (args: string[], env: Record<string, string> = {}): RunResult => run('bash', switchExec(args, env));
 
 /** `onSwitch` for a command that waits (migrate, rollback): the test's process keeps running meanwhile. */
-export function onSwitchAsync(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
-  const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  return runAsync('bash', [SCRIPT, 'exec', 'env', ...envArgs, ...args]);
-}
+export const onSwitchAsync = (args: string[], env: Record<string, string> = {}): Promise<RunResult> =>
+  runAsync('bash', switchExec(args, env));
 
 export const systemctl = (...args: string[]): RunResult => onSwitch(['systemctl', ...args]);
